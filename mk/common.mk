@@ -2,6 +2,6 @@
 # its dependency file beside it.
 $(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS_$(firstword $(subst /, ,$*))) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS_BASE) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
