@@ -33,11 +33,8 @@ $(DEPS_STAMP): scripts/check-deps.sh scripts/install-deps.sh
 deps: $(DEPS_STAMP)
 
 include mk/*.mk
--include test/softroce/module.mk
--include plugin/module.mk
--include test/unit/module.mk
--include test/integration/module.mk
--include test/bench/module.mk
+# Every component directory with a module.mk contributes its rules.
+include $(sort $(wildcard */module.mk */*/module.mk */*/*/module.mk))
 
 all: $(ALL_TARGETS)
 
