@@ -22,7 +22,7 @@ TEST_BINS   :=        # Criterion test executables, run by scripts/run-tests.sh
 TEST_SCRIPTS :=       # shell checks (exit 0 = pass), run after the binaries
 BENCH_DEPS  :=        # what `make bench` needs built
 
-.PHONY: all test bench clean deps
+.PHONY: all test bench clean deps deps-ok
 all: deps-ok
 
 DEPS_STAMP := $(BUILD)/.deps-ok
