@@ -2,6 +2,7 @@
 #include "discover.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <endian.h>
 #include <errno.h>
 #include <hwloc.h>
@@ -96,15 +97,35 @@ static enum spark_gid_type type_from_verbs(uint32_t type)
 	}
 }
 
-/* One GID entry: ibv_query_gid_ex (rdma-core ≥ 32) gives type and netdev; if
- * the library refuses it, the raw GID plus sysfs gid_attrs tell the same. */
-static bool read_gid(struct ibv_context *ctx, int port, int index, struct spark_gid_entry *e)
+typedef int (*query_gid_ex_fn)(struct ibv_context *, uint32_t, uint32_t,
+			       struct ibv_gid_entry *, uint32_t, size_t);
+
+/* _ibv_query_gid_ex@IBVERBS_1.11, looked up in the libibverbs already loaded
+ * rather than linked: an older or emulated library without it still loads
+ * the plugin, and the sysfs path below takes over. */
+static query_gid_ex_fn find_query_gid_ex(void)
+{
+	void *lib = dlopen("libibverbs.so.1", RTLD_NOW | RTLD_NOLOAD);
+	if (lib == NULL)
+		return NULL;
+	query_gid_ex_fn fn;
+	*(void **)&fn = dlvsym(lib, "_ibv_query_gid_ex", "IBVERBS_1.11");
+	dlclose(lib); /* only drops the reference NOLOAD took; we link the library */
+	return fn;
+}
+
+/* One GID entry: ibv_query_gid_ex gives type and netdev; if the library
+ * lacks or refuses it, the raw GID plus sysfs gid_attrs tell the same. */
+static bool read_gid(struct ibv_context *ctx, query_gid_ex_fn query_ex, int port, int index,
+		     struct spark_gid_entry *e)
 {
 	const char *ibdev_path = ctx->device->ibdev_path;
 	struct ibv_gid_entry ex;
 	memset(e, 0, sizeof *e);
 	e->index = index;
-	int rc = ibv_query_gid_ex(ctx, (uint32_t)port, (uint32_t)index, &ex, 0);
+	int rc = query_ex != NULL ? query_ex(ctx, (uint32_t)port, (uint32_t)index, &ex, 0,
+					     sizeof ex)
+				  : EOPNOTSUPP;
 	if (rc == 0) {
 		memcpy(e->raw, ex.gid.raw, 16);
 		e->type = type_from_verbs(ex.gid_type);
@@ -133,8 +154,9 @@ ncclResult_t spark_gid_rescan(struct ibv_context *ctx, struct spark_hca *h, int 
 	struct spark_gid_entry table[MAX_GIDS];
 	int n = 0;
 	int len = pattr.gid_tbl_len < MAX_GIDS ? pattr.gid_tbl_len : MAX_GIDS;
+	query_gid_ex_fn query_ex = find_query_gid_ex();
 	for (int i = 0; i < len; i++)
-		if (read_gid(ctx, h->port, i, &table[n]))
+		if (read_gid(ctx, query_ex, h->port, i, &table[n]))
 			n++;
 	struct spark_ipv4_net nets[MAX_NETS];
 	int nnets = netdev_nets(h->netdev, nets, MAX_NETS);

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "nccl/net.h"
 #include "pairing.h"
 
 /* Choices explained in docs/design.md. */
