@@ -310,8 +310,11 @@ static void probe_mlx5dv(struct ibv_device **list, int ndev, const struct spark_
 		supported += yes;
 	}
 	spark_mlx5dv_close(&dv);
-	SPARK_INFO(NCCL_INIT, "mlx5dv %s on %d of %d HCAs%s", supported ? "usable" : "loaded",
-		   supported, ndev, supported ? "" : " (not mlx5: plain verbs)");
+	if (supported > 0)
+		SPARK_INFO(NCCL_INIT, "mlx5dv usable on %d of %d HCAs", supported, ndev);
+	else
+		SPARK_INFO(NCCL_INIT, "libmlx5.so.1 loaded, but mlx5dv_is_supported() is false on "
+			   "all %d HCAs (not mlx5, e.g. softroce): plain verbs", ndev);
 }
 
 ncclResult_t spark_discover(const struct spark_params *p, struct spark_hca *out, int max, int *n)
