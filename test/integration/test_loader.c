@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,29 @@ Test(loader, data_path_says_not_implemented)
 	cr_assert_eq(net->closeSend(NULL), ncclInternalError);
 	cr_assert_eq(net->closeRecv(NULL), ncclInternalError);
 	cr_assert_eq(net->closeListen(NULL), ncclInternalError);
+}
+
+static void *init_in_thread(void *arg)
+{
+	int *ndev = arg;
+	if (net->init(logger) != ncclSuccess || net->devices(ndev) != ncclSuccess)
+		*ndev = -1;
+	return NULL;
+}
+
+/* Several communicators' threads may reach init at once: one discovery,
+ * the same answer everywhere. */
+Test(loader, concurrent_init)
+{
+	fabric_with("");
+	pthread_t threads[4];
+	int ndev[4];
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&threads[i], NULL, init_in_thread, &ndev[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(threads[i], NULL);
+		cr_assert_eq(ndev[i], 1, "thread %d", i);
+	}
 }
 
 static int count_fds(void)
