@@ -211,7 +211,8 @@ static hwloc_topology_t load_hwloc(void)
 /* The netdev of this port: the device/net entry whose dev_port matches. */
 static void read_netdev(const char *ibdev_path, struct spark_hca *h)
 {
-	if (!spark_sysfs_first_entry(ibdev_path, "device/net", h->netdev, sizeof h->netdev)) {
+	if (!spark_sysfs_netdev_for_port(ibdev_path, "device/net", h->port, h->netdev,
+					 sizeof h->netdev)) {
 		h->netdev[0] = '\0';
 		return;
 	}

@@ -212,6 +212,8 @@ int spark_build_devices(const struct spark_hca *hcas, int nhcas, const struct sp
 		fill_device(d, hcas, out, ndev, p->pci_path);
 		ndev++;
 	}
+	if (ngroups > max)
+		SPARK_WARN("%d logical devices, only the first %d are used", ngroups, max);
 	return ndev;
 }
 

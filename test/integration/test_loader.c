@@ -161,6 +161,35 @@ Test(loader, both_ports_cabled_are_two_devices)
 	cr_assert_neq(props_of(0).port, props_of(1).port);
 }
 
+Test(loader, one_cable_on_port_1)
+{
+	fabric_with("set rocep1s0f0 state=down\nset roceP2p1s0f0 state=down\n"
+		    "set rocep1s0f1 state=active\nset roceP2p1s0f1 state=active\n");
+	cr_assert_eq(init_devices(), 1, "%s", log_text);
+	cr_assert_str_eq(props_of(0).name, "rocep1s0f1+roceP2p1s0f1");
+	cr_assert_eq(log_warns, 0, "%s", log_text);
+}
+
+Test(loader, halves_on_one_subnet_warn)
+{
+	fabric_with("set roceP2p1s0f0 subnet=192.168.100\n");
+	cr_assert_eq(init_devices(), 1, "%s", log_text);
+	cr_assert(has("are both on 192.168.100.0/24"), "%s", log_text);
+}
+
+Test(loader, configuration_from_the_environment)
+{
+	setenv("NCCL_SPARK_PAIRS", "roceP2p1s0f0+rocep1s0f0", 1);
+	setenv("NCCL_SPARK_GID_INDEX", "3", 1);
+	setenv("NCCL_SPARK_IB_TIMEOUT", "99", 1);
+	fabric_with("");
+	cr_assert_eq(init_devices(), 1, "%s", log_text);
+	cr_assert_str_eq(props_of(0).name, "roceP2p1s0f0+rocep1s0f0");
+	cr_assert(has("GID 3 192.168.101.1/24 (NCCL_SPARK_GID_INDEX)"), "%s", log_text);
+	cr_assert(has("WARN NET/Spark : NCCL_SPARK_IB_TIMEOUT='99' ignored"), "%s", log_text);
+	cr_assert(has("IB_TIMEOUT=20"), "effective value logged:\n%s", log_text);
+}
+
 Test(loader, lone_hca_is_a_one_rail_device)
 {
 	fabric_with("hcas rocep1s0f0\n");
