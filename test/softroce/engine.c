@@ -224,6 +224,7 @@ void sr_engine_stop(void)
 	SR_UNLOCK();
 	pthread_join(t, NULL);
 	SR_LOCK();
+	sr_sysfs_cleanup();
 	sr_wire_close();
 	close(sr_g.wake_fd);
 	sr_g.wake_fd = -1;

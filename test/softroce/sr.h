@@ -89,6 +89,7 @@ struct sr_shm_host {
 	struct sr_shm_port port[SR_MAX_HCAS];
 	uint64_t link_clock[SR_MAX_LINKS][2];  /* per PCIe link: [0] tx, [1] rx */
 	uint64_t cable_clock[SR_MAX_LINKS];    /* per cable, this host → peer */
+	uint64_t sysfs_ns;                     /* last counter refresh (one writer) */
 };
 
 struct sr_shm_qpn {
@@ -321,6 +322,7 @@ int sr_host_cfg(int host_idx, struct sr_hca_cfg *hcas, int *octet);
 /* sysfs.c */
 int sr_sysfs_build(void);
 void sr_sysfs_refresh(void);
+void sr_sysfs_cleanup(void);
 
 /* device.c */
 bool sr_gid_lookup_host(const union ibv_gid *gid, int *host_idx, int *hca_idx);
