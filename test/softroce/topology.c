@@ -112,8 +112,12 @@ static int hca_set_kv(struct sr_hca_cfg *c, const char *kv)
 			return -EINVAL;
 	} else if (!strcmp(key, "port") || !strcmp(key, "cable")) {
 		c->cable = atoi(val);
+		if (c->cable < 0 || c->cable >= SR_MAX_LINKS)
+			return -EINVAL;
 	} else if (!strcmp(key, "link_group")) {
 		c->link_group = atoi(val);
+		if (c->link_group < 0 || c->link_group >= SR_MAX_LINKS)
+			return -EINVAL;
 	} else {
 		return -EINVAL;
 	}
@@ -132,6 +136,7 @@ static int topo_hcas(struct sr_topo *t, char *list)
 {
 	struct sr_hca_cfg keep[SR_MAX_HCAS];
 	int n = 0;
+	memset(keep, 0, sizeof(keep));
 	if (strcmp(list, "none")) {
 		for (char *s = strtok(list, ","); s; s = strtok(NULL, ",")) {
 			int i = sr_hca_index(t, s);
