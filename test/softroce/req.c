@@ -222,7 +222,8 @@ static void complete_acked(struct sr_qp *qp)
 	while (qp->sq_done < qp->sq_exec && qp->qp.state == IBV_QPS_RTS) {
 		struct sr_swqe *w = &qp->sq[qp->sq_done % qp->sq_size];
 		if (w->err) {
-			if (qp->una_psn == w->err_psn)
+			/* reported once everything before it is acknowledged */
+			if ((int32_t)(qp->una_psn - w->err_psn) >= 0)
 				fail_head(qp, w->err, 0x51);
 			return;
 		}
@@ -297,6 +298,7 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 	memset(&m, 0, offsetof(struct sr_msg, iov));
 	if (!w->inl && slice(qp, w, off, len, m.iov, &m.niov, read) != IBV_WC_SUCCESS) {
 		halt(qp, w, IBV_WC_LOC_PROT_ERR, psn);   /* MR gone while in flight */
+		complete_acked(qp);
 		return;
 	}
 	m.type = SR_M_REQ;
