@@ -83,6 +83,13 @@ void sr_engine_rx(const struct sr_msg *m, const void *payload)
 	heap_push(p);
 }
 
+/* fork child: packets queued for the parent are the parent's. */
+void sr_engine_forget(void)
+{
+	heap = NULL;
+	heap_len = heap_cap = 0;
+}
+
 void sr_engine_wake(void)
 {
 	uint64_t one = 1;

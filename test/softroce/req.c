@@ -445,8 +445,9 @@ static void read_payload(struct sr_qp *qp, const struct sr_msg *m, const void *p
 
 void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, uint64_t now)
 {
-	if (qp->qp.state != IBV_QPS_RTS || m->src_qpn != qp->dest_qpn)
-		return;
+	if (qp->qp.state != IBV_QPS_RTS || m->src_qpn != qp->dest_qpn ||
+	    !sr_port_active(sr_g.host_idx, sr_g.host, qp->ctx->sdev->hca_idx))
+		return;                          /* a down port hears nothing */
 	uint32_t inflight = qp->max_psn - qp->una_psn;
 	if (m->type == SR_M_ACK || m->type == SR_M_READ_RESP) {
 		uint32_t d = (m->psn + 1 - qp->una_psn) & 0xffffff;

@@ -297,6 +297,7 @@ struct sr_msg {
 
 int sr_wire_open(void);
 void sr_wire_close(void);
+void sr_wire_forget(void);
 int sr_wire_send(int pid, const struct sr_msg *m, const void *payload);
 int sr_wire_fill_pollfds(struct pollfd *pfd, int max);
 void sr_wire_service(struct pollfd *pfd, int n);
@@ -353,6 +354,7 @@ static inline uint64_t sr_mr_va(const struct sr_mr *mr, uint64_t iova)
 int sr_engine_start(void);
 void sr_engine_stop(void);
 void sr_engine_wake(void);
+void sr_engine_forget(void);
 
 /* req.c / resp.c (engine thread, lock held) */
 void sr_req_progress(struct sr_qp *qp, uint64_t now, uint64_t *wake);

@@ -244,12 +244,24 @@ void sr_sysfs_cleanup(void)
 	}
 }
 
+/* The static part is built once per host and fabric (every process of a
+ * fabric uses the same topology); the marker is written last. */
 int sr_sysfs_build(void)
 {
+	char marker[700];
+	struct stat st;
 	memset(seen, 0, sizeof(seen));
+	snprintf(marker, sizeof(marker), "%s/sys/%s/.softroce-built", sr_g.fabric, sr_g.host);
+	bool built = stat(marker, &st) == 0;
 	for (int i = 0; i < sr_g.nhca; i++) {
-		build_hca(i);
+		if (!built)
+			build_hca(i);
 		refresh_hca(i);
+	}
+	if (!built) {
+		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			close(fd);
 	}
 	return 0;
 }
