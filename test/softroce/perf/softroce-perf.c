@@ -11,11 +11,13 @@
 #include <infiniband/verbs.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -207,6 +209,14 @@ static void sender(struct rail *rails, const struct peer_info *peers, const stru
 		rate[k] = (double)bytes[k] / o->seconds / 1e9;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static double topo_scale(void)
 {
 	const char *path = getenv("SOFTROCE_TOPOLOGY");
@@ -339,11 +349,7 @@ int main(int argc, char **argv)
 		ibv_close_device(rails[k].ctx);
 		free(rails[k].buf);
 	}
-	if (own_fabric) {
-		char cmd[700];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
-		if (system(cmd) != 0)
-			fprintf(stderr, "softroce-perf: could not remove %s\n", tmpl);
-	}
+	if (own_fabric && nftw(tmpl, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
+		fprintf(stderr, "softroce-perf: could not remove %s\n", tmpl);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
 }
