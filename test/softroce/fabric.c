@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SR_BURST_NS 5000000ull
+#define SR_BURST_NS 50000000ull
 #define SR_MAGIC 0x736f6674726f6331ull  /* "softroc1" */
 
 struct sr_proc sr_g = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1, .listen_fd = -1 };
@@ -265,6 +265,8 @@ uint64_t sr_clock_reserve(uint64_t *clock, uint64_t now, uint64_t dur)
 	uint64_t floor = now > SR_BURST_NS ? now - SR_BURST_NS : 0;
 	do {
 		uint64_t start = old > floor ? old : floor;
+		if (sr_g.debug && old && old < floor)
+			sr_g.idle_ns += floor - old;
 		next = start + dur;
 	} while (!__atomic_compare_exchange_n(clock, &old, next, true,
 					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));

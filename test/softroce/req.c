@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SR_WINDOW      32
-#define SR_HORIZON_NS  10000000ull   /* how far ahead a link may be booked */
+#define SR_WINDOW      64
+#define SR_HORIZON_NS  20000000ull   /* how far ahead a link may be booked */
 #define SR_TMO_MIN_NS  20000000ull  /* scheduling noise floor for timeouts */
 #define SR_HDR_BYTES   58           /* RoCE v2 headers per packet, counters only */
 #define SR_CABLE_GBPS  24.5

@@ -140,6 +140,7 @@ struct sr_proc {
 	long ctl_off;
 	uint32_t seen_state[SR_MAX_HOSTS][SR_MAX_HCAS];
 	uint64_t rng;
+	uint64_t idle_ns;             /* debug: link time lost to late booking */
 };
 
 extern struct sr_proc sr_g;

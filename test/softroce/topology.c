@@ -21,7 +21,7 @@ static const struct {
 static void topo_defaults(struct sr_topo *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->scale = 0.1;
+	t->scale = 0.05;
 	t->latency_us = 2.0;
 	t->timeout_scale = 0.01;
 	for (unsigned i = 0; i < sizeof(spark_hcas) / sizeof(spark_hcas[0]); i++) {

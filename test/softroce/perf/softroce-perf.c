@@ -7,7 +7,8 @@
  *                 [--rate F] [--check]
  *
  * --rate F degrades host b's first rail to F of its link cap (control file).
- * --check exits non-zero unless every rate is within 5% of its cap. */
+ * --check exits non-zero unless one rail is within 5% of its link cap, or two
+ * rails stay under their link caps and together fill the cable to within 5%. */
 #include <infiniband/verbs.h>
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 
 #define MAX_RAILS 2
 #define MAX_QPS   8
-#define DEPTH     4
+#define DEPTH     8
 
 struct opts { int rails, qps; size_t size; double seconds, rate, scale; int check; };
 
@@ -220,7 +221,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static double topo_scale(void)
 {
 	const char *path = getenv("SOFTROCE_TOPOLOGY");
-	double scale = 0.1;
+	double scale = 0.05;
 	FILE *f = path ? fopen(path, "r") : NULL;
 	char line[256];
 	while (f && fgets(line, sizeof(line), f))
@@ -262,24 +263,25 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->scale = topo_scale();
 }
 
+/* One rail: its PCIe link cap.  Two rails: each stays under its link cap and
+ * together they fill the cable (how they share it is not a cap). */
 static int report(const struct opts *o, const double *rate)
 {
 	double link = 13.0 * o->scale, cable = 24.5 * o->scale, total = 0;
 	int bad = 0;
 	for (int k = 0; k < o->rails; k++) {
 		double cap = link * (k == 0 ? o->rate : 1.0);
-		if (o->rails == 2 && cap > cable / 2)
-			cap = cable / 2;      /* both rails share the cable fairly */
-		total += rate[k];
 		double ratio = rate[k] / cap;
-		printf("rail %-13s measured %6.3f GB/s  cap %6.3f GB/s  ratio %.3f%s\n",
-		       rail_names[k], rate[k], cap, ratio, o->rails == 2 ? " (cable share)" : "");
-		bad |= ratio < 0.95 || ratio > 1.05;
+		total += rate[k];
+		printf("rail %-13s measured %6.3f GB/s  link cap %6.3f GB/s  ratio %.3f\n",
+		       rail_names[k], rate[k], cap, ratio);
+		bad |= ratio > 1.05 || (o->rails == 1 && ratio < 0.95);
 	}
 	if (o->rails == 2) {
-		double cap = cable < 2 * link ? cable : 2 * link;
+		double lsum = link * (1.0 + o->rate);
+		double cap = cable < lsum ? cable : lsum;
 		double ratio = total / cap;
-		printf("cable total         measured %6.3f GB/s  cap %6.3f GB/s  ratio %.3f\n",
+		printf("cable total         measured %6.3f GB/s  cable cap %5.3f GB/s  ratio %.3f\n",
 		       total, cap, ratio);
 		bad |= ratio < 0.95 || ratio > 1.05;
 	}
@@ -323,22 +325,20 @@ int main(int argc, char **argv)
 	for (int k = 0; k < o.rails; k++)
 		rail_connect(&rails[k], &theirs[k], &o);
 	char done = 0;
+	int rc = 0;
 	if (child == 0) {
 		double rate[MAX_RAILS];
 		if (write(wr, &done, 1) != 1)
 			die("sync");
 		sender(rails, theirs, &o, rate);
-		int rc = report(&o, rate);
+		rc = report(&o, rate);
 		fflush(stdout);
 		if (write(wr, &done, 1) != 1)
 			die("sync");
-		_exit(rc);
 	}
 	/* host a: the passive side, until the sender is done */
-	if (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1)
+	if (child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1))
 		die("sync");
-	int status;
-	waitpid(child, &status, 0);
 	for (int k = 0; k < o.rails; k++) {
 		for (int q = 0; q < o.qps; q++)
 			ibv_destroy_qp(rails[k].qp[q]);
@@ -349,6 +349,10 @@ int main(int argc, char **argv)
 		ibv_close_device(rails[k].ctx);
 		free(rails[k].buf);
 	}
+	if (child == 0)
+		_exit(rc);
+	int status;
+	waitpid(child, &status, 0);
 	if (own_fabric && nftw(tmpl, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
 		fprintf(stderr, "softroce-perf: could not remove %s\n", tmpl);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
