@@ -13,6 +13,7 @@
 #define SR_TMO_MIN_NS  20000000ull  /* scheduling noise floor for timeouts */
 #define SR_HDR_BYTES   58           /* RoCE v2 headers per packet, counters only */
 #define SR_CABLE_GBPS  24.5
+#define SR_SMALL       16384        /* bytes: served ahead of booked bulk */
 
 static uint64_t timeout_ns(const struct sr_qp *qp)
 {
@@ -132,14 +133,21 @@ static void path_of(struct sr_qp *qp, bool read, struct sr_path *p)
 	p->rate[2] = read ? mr : pr;
 }
 
-/* Books the segment on every hop; returns when it is fully delivered. */
+/* Books the segment on every hop; returns when it is fully delivered.  A
+ * small segment (≤ SR_SMALL) is charged to the clocks like any other but is
+ * not queued behind the bulk already booked: a NIC interleaves QPs packet by
+ * packet, so a small message waits for a few packets, not for megabytes.
+ * Backpressure still applies to it, so the long-run rate stays capped. */
 static uint64_t book(const struct sr_path *p, uint64_t bytes, uint64_t now)
 {
 	uint64_t finish = now;
 	for (int i = 0; i < 3; i++) {
 		if (!p->clk[i])
 			continue;
-		uint64_t f = sr_clock_reserve(p->clk[i], now, (uint64_t)((double)bytes / p->rate[i]));
+		uint64_t dur = (uint64_t)((double)bytes / p->rate[i]);
+		uint64_t f = sr_clock_reserve(p->clk[i], now, dur);
+		if (bytes <= SR_SMALL)
+			f = now + dur;
 		if (f > finish)
 			finish = f;
 	}
