@@ -169,7 +169,10 @@ struct sr_pd { struct ibv_pd pd; int refs; };
 struct sr_mr {
 	struct ibv_mr mr;
 	uint64_t iova;
+	uint64_t va;                 /* process address of iova */
 	unsigned access;
+	void *map;                   /* dma-buf MRs: our mapping of the fd */
+	size_t map_len;
 };
 
 struct sr_comp_channel { struct ibv_comp_channel ch; int wr_fd; int refs; };
@@ -348,7 +351,7 @@ struct sr_mr *sr_mr_find(uint32_t key);
 bool sr_mr_covers(const struct sr_mr *mr, uint64_t iova, uint64_t len);
 static inline uint64_t sr_mr_va(const struct sr_mr *mr, uint64_t iova)
 {
-	return (uint64_t)(uintptr_t)mr->mr.addr + (iova - mr->iova);
+	return mr->va + (iova - mr->iova);
 }
 
 /* engine.c */
