@@ -295,7 +295,7 @@ struct sr_msg {
 	uint32_t seg_len;
 	uint64_t msg_off, msg_len;
 	uint32_t payload_len;        /* bytes following the header */
-	uint32_t rnr_ns_div1k;       /* RNR NAK: back-off in µs */
+	uint32_t rnr_us;       /* RNR NAK: back-off in µs */
 	struct sr_iov iov[SR_MAX_SGE];  /* requester memory of this segment */
 };
 
