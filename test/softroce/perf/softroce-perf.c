@@ -330,6 +330,9 @@ int main(int argc, char **argv)
 	if (child < 0)
 		die("fork");
 	setenv("SOFTROCE_HOST", child == 0 ? "b" : "a", 1);
+	/* Keep only this side's ends, so a peer that dies is an EOF here. */
+	close(child == 0 ? to_b[1] : to_a[1]);
+	close(child == 0 ? to_a[0] : to_b[0]);
 	for (int k = 0; k < o.rails; k++) {
 		rail_open(&rails[k], rail_names[k], &o);
 		info_of(&rails[k], &mine[k], &o);
@@ -353,8 +356,12 @@ int main(int argc, char **argv)
 			die("sync");
 	}
 	/* host a: the passive side, until the sender is done */
-	if (child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1))
-		die("sync");
+	if (child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1)) {
+		fprintf(stderr, "softroce-perf: the sender stopped early\n");
+		int st;
+		waitpid(child, &st, 0);
+		return 2;
+	}
 	for (int k = 0; k < o.rails; k++) {
 		for (int q = 0; q < o.qps; q++)
 			ibv_destroy_qp(rails[k].qp[q]);
