@@ -356,12 +356,9 @@ int main(int argc, char **argv)
 			die("sync");
 	}
 	/* host a: the passive side, until the sender is done */
-	if (child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1)) {
+	int early = child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1);
+	if (early)
 		fprintf(stderr, "softroce-perf: the sender stopped early\n");
-		int st;
-		waitpid(child, &st, 0);
-		return 2;
-	}
 	for (int k = 0; k < o.rails; k++) {
 		for (int q = 0; q < o.qps; q++)
 			ibv_destroy_qp(rails[k].qp[q]);
@@ -378,5 +375,5 @@ int main(int argc, char **argv)
 	waitpid(child, &status, 0);
 	if (own_fabric && nftw(tmpl, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
 		fprintf(stderr, "softroce-perf: could not remove %s\n", tmpl);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+	return early || !WIFEXITED(status) ? 2 : WEXITSTATUS(status);
 }
