@@ -308,8 +308,18 @@ void sr_qpn_free(uint32_t qpn)
 	struct sr_shm_qpn *e = &sr_g.shm->qpn[qpn & (SR_MAX_QPNS - 1)];
 	if (__atomic_load_n(&e->qpn, __ATOMIC_ACQUIRE) != qpn)
 		return;
+	__atomic_store_n(&e->receiving, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->qpn, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->pid, 0, __ATOMIC_RELEASE);
+}
+
+void sr_qpn_publish(uint32_t qpn, bool receiving, uint32_t peer_qpn)
+{
+	struct sr_shm_qpn *e = &sr_g.shm->qpn[qpn & (SR_MAX_QPNS - 1)];
+	if (__atomic_load_n(&e->qpn, __ATOMIC_ACQUIRE) != qpn)
+		return;
+	__atomic_store_n(&e->peer_qpn, receiving ? peer_qpn : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->receiving, receiving ? 1u : 0u, __ATOMIC_RELEASE);
 }
 
 const struct sr_shm_qpn *sr_qpn_lookup(uint32_t qpn)

@@ -380,9 +380,16 @@ static void reset(struct sr_qp *qp)
 	qp->dst_known = false;
 }
 
+static void publish_state(const struct sr_qp *qp)
+{
+	enum ibv_qp_state s = qp->qp.state;
+	sr_qpn_publish(qp->qp.qp_num, s == IBV_QPS_RTR || s == IBV_QPS_RTS, qp->dest_qpn);
+}
+
 void sr_qp_to_err(struct sr_qp *qp)
 {
 	qp->qp.state = IBV_QPS_ERR;
+	publish_state(qp);
 	qp->need_flush = true;
 	sr_engine_wake();
 }
@@ -407,6 +414,7 @@ SR_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int m
 		if (next == IBV_QPS_RESET)
 			reset(qp);
 		qp->qp.state = next;
+		publish_state(qp);
 		if (next == IBV_QPS_ERR)
 			sr_qp_to_err(qp);
 	}

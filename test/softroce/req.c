@@ -4,6 +4,8 @@
  * RNR back-off; CQEs in post order once the responder acknowledged. */
 #include "sr.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -354,7 +356,7 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 	uint64_t off = (uint64_t)(psn - w->first_psn) * SR_SEG;
 	uint64_t len = w->len - off < SR_SEG ? w->len - off : SR_SEG;
 	bool read = w->opcode == IBV_WR_RDMA_READ;
-	memset(&m, 0, offsetof(struct sr_msg, iov));
+	memset(&m, 0, sizeof(m));   /* the whole frame goes on the wire */
 	if (!w->inl && slice(qp, w, off, len, m.iov, &m.niov, read) != IBV_WC_SUCCESS) {
 		halt(qp, w, IBV_WC_LOC_PROT_ERR, psn);   /* MR gone while in flight */
 		complete_acked(qp);
@@ -387,16 +389,41 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 	qp->next_psn++;
 }
 
+/* Would the responder drop what we send? Packets are lost only in modelled
+ * situations: no route (unreachable GID, port down at either end), a frozen
+ * host, a dead process, or a destination QP that is not receiving from us.
+ * A live, reachable, receiving peer always gets the packet: a real NIC acks
+ * whatever the host CPU is doing, so a peer process that the scheduler (or a
+ * sanitizer) slows down must not look like a broken link. */
+static bool path_lost(struct sr_qp *qp)
+{
+	int pid = route(qp);
+	if (pid <= 0)
+		return true;
+	const struct sr_shm_qpn *e = sr_qpn_lookup(qp->dest_qpn);
+	if (!e || !__atomic_load_n(&e->receiving, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&e->peer_qpn, __ATOMIC_RELAXED) != qp->qp.qp_num)
+		return true;
+	if (__atomic_load_n(&sr_g.shm->host[qp->dst_host].frozen, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&sr_g.shm->host[sr_g.host_idx].frozen, __ATOMIC_ACQUIRE))
+		return true;
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Go back N on every timeout (a thawed peer may have dropped packets), but
+ * count an attempt towards retry_cnt only when the packets were really lost. */
 static void on_timeout(struct sr_qp *qp)
 {
 	qp->timer_ns = 0;
 	if (qp->una_psn == qp->max_psn)
 		return;
-	if (qp->retries >= qp->retry_cnt) {
-		fail_head(qp, IBV_WC_RETRY_EXC_ERR, 0x81);
-		return;
+	if (path_lost(qp)) {
+		if (qp->retries >= qp->retry_cnt) {
+			fail_head(qp, IBV_WC_RETRY_EXC_ERR, 0x81);
+			return;
+		}
+		qp->retries++;
 	}
-	qp->retries++;
 	sr_log("qp %#x: timeout, retry %u from psn %#x", qp->qp.qp_num, qp->retries,
 	       qp->una_psn & 0xffffff);
 	qp->next_psn = qp->una_psn;            /* go back N */

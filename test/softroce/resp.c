@@ -22,7 +22,7 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 		uint8_t nak, uint32_t rnr, const void *payload, uint32_t plen, uint64_t now)
 {
 	struct sr_msg m;
-	memset(&m, 0, offsetof(struct sr_msg, iov));
+	memset(&m, 0, sizeof(m));   /* the whole frame goes on the wire */
 	m.type = type;
 	m.dst_qpn = dst_qpn;
 	m.src_qpn = from->qp.qp_num;

@@ -96,6 +96,10 @@ struct sr_shm_qpn {
 	uint32_t qpn;             /* 0 = free */
 	uint16_t host, hca;
 	int32_t pid;
+	/* Published by the owner on every state change, so a requester can tell
+	 * a lost packet (the responder would drop it) from a slow one. */
+	uint32_t receiving;       /* 1 while in RTR or RTS */
+	uint32_t peer_qpn;        /* dest_qpn while receiving */
 };
 
 struct sr_shm {
@@ -318,6 +322,7 @@ double sr_port_rate(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
 uint32_t sr_qpn_alloc(int hca_idx);
 void sr_qpn_free(uint32_t qpn);
 const struct sr_shm_qpn *sr_qpn_lookup(uint32_t qpn);
+void sr_qpn_publish(uint32_t qpn, bool receiving, uint32_t peer_qpn);
 uint64_t sr_clock_reserve(uint64_t *clock, uint64_t now, uint64_t dur);
 int sr_host_cfg(int host_idx, struct sr_hca_cfg *hcas, int *octet);
 
