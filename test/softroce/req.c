@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -389,6 +390,24 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 	qp->next_psn++;
 }
 
+/* A killed peer may linger as a zombie until its parent reaps it; kill(0)
+ * still finds it, so its state letter decides. */
+static bool process_alive(int pid)
+{
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return false;
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
 /* Would the responder drop what we send? Packets are lost only in modelled
  * situations: no route (unreachable GID, port down at either end), a frozen
  * host, a dead process, or a destination QP that is not receiving from us.
@@ -407,7 +426,7 @@ static bool path_lost(struct sr_qp *qp)
 	if (__atomic_load_n(&sr_g.shm->host[qp->dst_host].frozen, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&sr_g.shm->host[sr_g.host_idx].frozen, __ATOMIC_ACQUIRE))
 		return true;
-	return kill(pid, 0) != 0 && errno == ESRCH;
+	return !process_alive(pid);
 }
 
 /* Go back N on every timeout (a thawed peer may have dropped packets), but
