@@ -191,10 +191,10 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 		return -1;
 	if (want == SPARK_MSG_READY)
 		return 0;
-	if (m->nrails < 1 || m->nrails > SPARK_WIRE_MAX_RAILS)
-		return fail(reason, len, "rail count %u (1..%d)", m->nrails, SPARK_WIRE_MAX_RAILS);
 	if (want == SPARK_MSG_REPLY && m->rail_mask == 0)
 		return fail(reason, len, "the peer found no rail sharing a subnet with ours");
+	if (m->nrails < 1 || m->nrails > SPARK_WIRE_MAX_RAILS)
+		return fail(reason, len, "rail count %u (1..%d)", m->nrails, SPARK_WIRE_MAX_RAILS);
 	if (want == SPARK_MSG_REPLY && (m->rail_mask >> m->nrails) != 0)
 		return fail(reason, len, "rail mask %#x for %u rails", m->rail_mask, m->nrails);
 	for (uint32_t i = 0; i < m->nrails; i++) {

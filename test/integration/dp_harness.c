@@ -224,3 +224,17 @@ void dp_free(void *p, size_t len)
 {
 	munmap(p, len ? len : 1);
 }
+
+uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
+		    const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/sys/%s/class/infiniband/%s/ports/1/counters/%s",
+		 p->fabric, host, hca, name);
+	FILE *f = fopen(path, "r");
+	DP_CHECK(f != NULL, "no counter %s", path);
+	unsigned long long v = 0;
+	DP_CHECK(fscanf(f, "%llu", &v) == 1, "counter %s unreadable", path);
+	fclose(f);
+	return strstr(name, "_data") != NULL ? v * 4 : v;
+}

@@ -69,4 +69,9 @@ void dp_free(void *p, size_t len);
 
 double dp_now(void);
 
+/* softroce's port counter `name` (port_xmit_data, ...) of host/hca, in
+ * bytes for the *_data counters (mlx5 counts 4-byte words). */
+uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
+		    const char *name);
+
 #endif

@@ -9,7 +9,8 @@ $(BUILD)/obj/test/integration/%.o: EXTRA_CFLAGS += -Iinclude
 $(BUILD)/test/integration/%: $(BUILD)/obj/test/integration/%.o $(DP_HARNESS_OBJ) \
 		$(PLUGIN_SO) $(SR_LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS_BASE) -lcriterion -ldl
+	$(CC) -o $@ $(filter %.o,$^) $(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o \
+		$(LDFLAGS_BASE) -lcriterion -ldl
 
 TEST_BINS += $(DP_IT_BINS)
 .PRECIOUS: $(BUILD)/obj/test/integration/%.o
