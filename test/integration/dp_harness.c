@@ -17,6 +17,9 @@
 #define DEADLINE_S 60.0
 
 static struct dp_pair *current;
+static int nap_us;
+
+void dp_set_nap(int us) { nap_us = us; }
 static const char *host_name = "a";
 
 const char *dp_host(void) { return host_name; }
@@ -185,6 +188,8 @@ ncclResult_t dp_wait(const ncclNet_v8_t *net, void *req, int *sizes)
 		ncclResult_t res = net->test(req, &done, sizes);
 		if (res != ncclSuccess)
 			return res;
+		if (!done && nap_us > 0)
+			usleep((useconds_t)nap_us);
 		DP_CHECK(dp_now() < end, "request never completed");
 	}
 	return ncclSuccess;

@@ -56,6 +56,9 @@ void dp_sync(struct dp_pair *p);
 void *dp_connect_recv(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* listener */
 void *dp_connect_send(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* connector */
 
+/* Microseconds dp_wait sleeps between unfinished tests (default 0: spin).
+ * The bench naps: on a 2-core host busy pollers starve the emulated NICs. */
+void dp_set_nap(int us);
 /* Waits for a request; returns the test() result (ncclSuccess when done). */
 ncclResult_t dp_wait(const ncclNet_v8_t *net, void *req, int *sizes);
 

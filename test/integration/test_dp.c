@@ -5,6 +5,7 @@
  * reorders across QPs (SOFTROCE_REORDER=1). Every byte is checked. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dp_harness.h"
 
@@ -362,4 +363,72 @@ Test(dp, close_with_requests_in_flight, .timeout = 60)
 	DP_OK(net->deregMr(sc, mh));
 	DP_OK(net->closeSend(sc));
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+/* Shares on the wire, from softroce's port counters on host a. Fixed
+ * weights (NCCL_SPARK_ADAPTIVE_WEIGHTS=0) make them exact: the weights come
+ * from each rail's PCIe link, here Gen5 x4 and (topology) Gen5 x2. */
+static void share_run(const char *topology, double want0)
+{
+	struct dp_pair p;
+	const char *env[] = {"NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
+	dp_pair_start(&p, env);
+	if (topology != NULL) {
+		char path[300];
+		snprintf(path, sizeof path, "%s/topology", p.fabric);
+		FILE *f = fopen(path, "w");
+		DP_CHECK(f != NULL, "topology");
+		fputs(topology, f);
+		fclose(f);
+		setenv("SOFTROCE_TOPOLOGY", path, 1);
+	}
+	const ncclNet_v8_t *net = dp_load_plugin();
+	size_t cap = 64 * MiB;
+	uint8_t *buf = dp_alloc(cap);
+	void *mh = NULL, *comm;
+	comm = p.is_b ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
+	DP_OK(net->regMr(comm, buf, cap, NCCL_PTR_HOST, &mh));
+	/* one 64 MiB message, then 64 small ones (4 KiB) */
+	for (int phase = 0; phase < 2; phase++) {
+		int count = phase == 0 ? 1 : 64, size = phase == 0 ? (int)cap : 4096;
+		dp_sync(&p);
+		usleep(30000);
+		uint64_t b0 = dp_counter(&p, "a", "rocep1s0f0", "port_xmit_data");
+		uint64_t b1 = dp_counter(&p, "a", "roceP2p1s0f0", "port_xmit_data");
+		for (int m = 0; m < count; m++) {
+			void *req, *vb = buf;
+			int tag = 0, posted = (int)cap;
+			req = p.is_b ? irecv_retry(net, comm, 1, &vb, &posted, &tag, &mh)
+				     : isend_retry(net, comm, buf, size, 0, mh);
+			DP_OK(dp_wait(net, req, NULL));
+		}
+		dp_sync(&p);
+		usleep(30000);
+		if (p.is_b)
+			continue;
+		double d0 = (double)(dp_counter(&p, "a", "rocep1s0f0", "port_xmit_data") - b0);
+		double d1 = (double)(dp_counter(&p, "a", "roceP2p1s0f0", "port_xmit_data") - b1);
+		double share0 = d0 / (d0 + d1);
+		if (phase == 0)
+			cr_expect(share0 > want0 - 0.05 && share0 < want0 + 0.05,
+				  "64 MiB: rail 0 carried %.3f, weighted share %.3f", share0, want0);
+		else
+			cr_expect(share0 > 0.4 && share0 < 0.6,
+				  "small messages: rail 0 carried %.3f, should alternate", share0);
+	}
+	DP_OK(net->deregMr(comm, mh));
+	DP_OK(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+Test(dp, rails_carry_their_weighted_share, .timeout = 120)
+{
+	share_run(NULL, 0.5);
+}
+
+Test(dp, weights_start_from_the_pcie_link, .timeout = 120)
+{
+	share_run("set roceP2p1s0f0 link=gen5x2\n", 2.0 / 3.0);
 }
