@@ -211,7 +211,8 @@ static hwloc_topology_t load_hwloc(void)
 /* The netdev of this port: the device/net entry whose dev_port matches. */
 static void read_netdev(const char *ibdev_path, struct spark_hca *h)
 {
-	if (!spark_sysfs_first_entry(ibdev_path, "device/net", h->netdev, sizeof h->netdev)) {
+	if (!spark_sysfs_netdev_for_port(ibdev_path, "device/net", h->port, h->netdev,
+					 sizeof h->netdev)) {
 		h->netdev[0] = '\0';
 		return;
 	}
@@ -310,8 +311,11 @@ static void probe_mlx5dv(struct ibv_device **list, int ndev, const struct spark_
 		supported += yes;
 	}
 	spark_mlx5dv_close(&dv);
-	SPARK_INFO(NCCL_INIT, "mlx5dv %s on %d of %d HCAs%s", supported ? "usable" : "loaded",
-		   supported, ndev, supported ? "" : " (not mlx5: plain verbs)");
+	if (supported > 0)
+		SPARK_INFO(NCCL_INIT, "mlx5dv usable on %d of %d HCAs", supported, ndev);
+	else
+		SPARK_INFO(NCCL_INIT, "libmlx5.so.1 loaded, but mlx5dv_is_supported() is false on "
+			   "all %d HCAs (not mlx5, e.g. softroce): plain verbs", ndev);
 }
 
 ncclResult_t spark_discover(const struct spark_params *p, struct spark_hca *out, int max, int *n)

@@ -175,11 +175,17 @@ static void fill_device(struct spark_ldev *d, const struct spark_hca *hcas,
 	    d->speed_mbps > wire_mbps)
 		d->speed_mbps = wire_mbps;
 	d->guid = rail0->sys_image_guid != 0 ? rail0->sys_image_guid : rail0->node_guid;
-	/* A unique (guid, port) per device, as NCCL numbers the ports of one card. */
+	/* A unique (guid, port) per device: NCCL's search shares one bandwidth
+	 * budget among devices with equal pairs. Rail 0's port number unless an
+	 * earlier device of this NIC holds it, then the next free one. */
 	d->port = rail0->port;
-	for (int e = 0; e < nearlier; e++)
-		if (earlier[e].guid == d->guid)
+	for (bool taken = true; taken; ) {
+		taken = false;
+		for (int e = 0; e < nearlier && !taken; e++)
+			taken = earlier[e].guid == d->guid && earlier[e].port == d->port;
+		if (taken)
 			d->port++;
+	}
 	d->pci_path = choose_pci_path(d, hcas, pci_mode);
 }
 
@@ -212,6 +218,8 @@ int spark_build_devices(const struct spark_hca *hcas, int nhcas, const struct sp
 		fill_device(d, hcas, out, ndev, p->pci_path);
 		ndev++;
 	}
+	if (ngroups > max)
+		SPARK_WARN("%d logical devices, only the first %d are used", ngroups, max);
 	return ndev;
 }
 

@@ -66,3 +66,29 @@ bool spark_sysfs_first_entry(const char *dir, const char *rel, char *buf, int le
 	closedir(d);
 	return found;
 }
+
+bool spark_sysfs_netdev_for_port(const char *dir, const char *rel, int port, char *buf, int len)
+{
+	char path[512];
+	if (!spark_sysfs_first_entry(dir, rel, buf, len))
+		return false;
+	if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path)
+		return true;
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return true;
+	const struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char dev_port_rel[320];
+		long dev_port;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dev_port_rel, sizeof dev_port_rel, "%s/dev_port", e->d_name);
+		if (spark_sysfs_read_long(path, dev_port_rel, &dev_port) && dev_port == port - 1) {
+			snprintf(buf, (size_t)len, "%s", e->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	return true;
+}

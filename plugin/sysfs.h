@@ -15,4 +15,8 @@ bool spark_sysfs_parse_guid(const char *text, uint64_t *out);
 /* The name of the first entry in dir/rel ("device/net" → "enp1s0f0np0"). */
 bool spark_sysfs_first_entry(const char *dir, const char *rel, char *buf, int len);
 
+/* The netdev of port `port` (1-based) among the entries of dir/rel
+ * ("device/net"): the one whose dev_port is port - 1, else the first by name. */
+bool spark_sysfs_netdev_for_port(const char *dir, const char *rel, int port, char *buf, int len);
+
 #endif

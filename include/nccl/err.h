@@ -11,6 +11,7 @@ typedef enum {
 	ncclInvalidUsage = 5,     /* user or configuration error */
 	ncclRemoteError = 6,      /* the peer or the wire failed */
 	ncclInProgress = 7,
+	ncclTimeout = 8,
 	ncclNumResults = 9
 } ncclResult_t;
 

@@ -7,6 +7,7 @@
  *   - one rail degraded to 1/4: adaptive weights vs equal striping
  * Each configuration runs in a fresh pair of processes (the plugin reads its
  * environment once). Timing is reported, never asserted. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../integration/dp_harness.h"
+#include "../datapath/dp_harness.h"
 
 #define MiB (1024ul * 1024ul)
 /* Throughput runs nap between unfinished tests: on a 2-core host the
  * emulated NICs are threads, and two processes spinning on test() starve
  * them (measured: two rails then move no more than one). */
 #define STREAM_NAP_US 100
+#define REPEATS 3
 #define RAIL0 "rocep1s0f0"
 #define RAIL1 "roceP2p1s0f0"
 
@@ -156,12 +158,18 @@ static void run_pair(const struct config *cfg, struct result *res)
 	usleep(30000);
 	res->rail_bytes[0] = dp_counter(&p, "a", RAIL0, "port_xmit_data") - before[0];
 	res->rail_bytes[1] = dp_counter(&p, "a", RAIL1, "port_xmit_data") - before[1];
-	res->big_gbps = 8.0 * big / stream(&p, &io, big, 8, 2) / 1e9;   /* 8 messages */
-	if (cfg->small_tests) {
-		res->nccl_gbps = 256.0 * MiB / stream(&p, &io, (int)MiB, 256, 8) / 1e9;
-		ping_pong(&p, &io, 200);
-		res->rtt_us = ping_pong(&p, &io, 2000) * 1e6;
+	/* Best of REPEATS: other work on the host only ever slows a run down. */
+	double t_big = 1e9, t_nccl = 1e9, t_rtt = 1e9;
+	for (int k = 0; k < REPEATS; k++) {
+		t_big = fmin(t_big, stream(&p, &io, big, 4, 2));
+		if (!cfg->small_tests)
+			continue;
+		t_nccl = fmin(t_nccl, stream(&p, &io, (int)MiB, 256, 8));
+		t_rtt = fmin(t_rtt, ping_pong(&p, &io, 500));
 	}
+	res->big_gbps = 4.0 * big / t_big / 1e9;
+	res->nccl_gbps = 256.0 * MiB / t_nccl / 1e9;
+	res->rtt_us = t_rtt * 1e6;
 	teardown(&io);
 	if (p.is_b)
 		dp_pair_finish(&p, 0);
@@ -220,6 +228,7 @@ int main(void)
 		return 1;
 	printf("plugin on two emulated Sparks (softroce: link rates are real x 0.1; one rail\n"
 	       "is capped at 1.3 GB/s by its PCIe x4 link, the shared cable at 2.45 GB/s)\n");
+	printf("  (best of %d runs each)\n", REPEATS);
 	printf("  64 MiB messages, 2 in flight : two rails %6.3f GB/s, one rail %6.3f GB/s, ratio %.2f\n",
 	       r2.big_gbps, r1.big_gbps, r2.big_gbps / r1.big_gbps);
 	printf("  1 MiB x 8 in flight, 1 comm  : two rails %6.3f GB/s, one rail %6.3f GB/s, ratio %.2f\n",

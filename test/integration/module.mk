@@ -1,16 +1,12 @@
-# Data-path integration tests: two emulated Sparks (softroce hosts a and b),
-# the plugin loaded with dlopen and driven through ncclNetPlugin_v8.
-DP_HARNESS_OBJ := $(BUILD)/obj/test/integration/dp_harness.o
-DP_IT_SRCS := $(wildcard test/integration/test_*.c)
-DP_IT_BINS := $(DP_IT_SRCS:test/integration/%.c=$(BUILD)/test/integration/%)
+# NCCL-style loader test over softroce, and the export check.
+INTEG_LOADER := $(BUILD)/test/integration/test_loader
 
-$(BUILD)/obj/test/integration/%.o: EXTRA_CFLAGS += -Iinclude
+$(BUILD)/obj/test/integration/%.o: EXTRA_CFLAGS += -Iinclude -DSPARK_BUILD_DIR='"$(abspath $(BUILD))"'
 
-$(BUILD)/test/integration/%: $(BUILD)/obj/test/integration/%.o $(DP_HARNESS_OBJ) \
-		$(PLUGIN_SO) $(SR_LIB)
+# Links no verbs: the plugin and softroce are dlopened at run time.
+$(INTEG_LOADER): $(BUILD)/obj/test/integration/test_loader.o | $(PLUGIN_SO) $(SR_LIB) $(SR_MLX5)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(filter %.o,$^) $(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o \
-		$(LDFLAGS_BASE) -lcriterion -ldl
+	$(CC) -o $@ $^ $(LDFLAGS_BASE) -lcriterion -ldl
 
-TEST_BINS += $(DP_IT_BINS)
-.PRECIOUS: $(BUILD)/obj/test/integration/%.o
+TEST_BINS += $(INTEG_LOADER)
+TEST_SCRIPTS += test/integration/check-exports.sh

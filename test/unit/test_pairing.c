@@ -142,6 +142,17 @@ Test(pairing, plain_single_port_nic)
 	cr_assert_eq(spark_ldev_check(&devs[0], h), 1, "Gen3 is below Gen5 x4");
 }
 
+Test(pairing, dual_port_nic_keeps_its_port_numbers)
+{
+	struct spark_hca h[2] = {plain_nic(), plain_nic()};
+	h[1].port = 2;
+	cr_assert_eq(build(h, 2), 2);
+	cr_assert_str_eq(devs[0].name, "mlx5_0");
+	cr_assert_eq(devs[0].port, 1);
+	cr_assert_eq(devs[1].port, 2);
+	cr_assert_eq(devs[0].guid, devs[1].guid);
+}
+
 Test(pairing, plain_nic_next_to_a_spark_in_pci_order)
 {
 	struct spark_hca h[5];

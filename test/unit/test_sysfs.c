@@ -74,3 +74,23 @@ Test(sysfs, first_entry_is_sorted)
 	cr_assert_str_eq(buf, "enp1s0f0np0");
 	cr_assert(!spark_sysfs_first_entry(dir, "nothing", buf, sizeof buf));
 }
+
+Test(sysfs, netdev_of_a_port)
+{
+	char path[256], buf[64];
+	snprintf(path, sizeof path, "%s/net", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/net/ens1f0np0", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/net/ens1f1np1", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	put("net/ens1f0np0/dev_port", "0\n");
+	put("net/ens1f1np1/dev_port", "1\n");
+	cr_assert(spark_sysfs_netdev_for_port(dir, "net", 2, buf, sizeof buf));
+	cr_assert_str_eq(buf, "ens1f1np1");
+	cr_assert(spark_sysfs_netdev_for_port(dir, "net", 1, buf, sizeof buf));
+	cr_assert_str_eq(buf, "ens1f0np0");
+	cr_assert(spark_sysfs_netdev_for_port(dir, "net", 3, buf, sizeof buf));
+	cr_assert_str_eq(buf, "ens1f0np0", "no match: the first by name");
+	cr_assert(!spark_sysfs_netdev_for_port(dir, "none", 1, buf, sizeof buf));
+}
