@@ -144,6 +144,16 @@ struct spark_comm {
 
 static inline uint32_t spark_slot_of(uint64_t seq) { return (uint32_t)(seq % SPARK_SLOTS); }
 
+/* NCCL never passes a NULL comm or request; a caller that does gets a WARN
+ * and ncclInternalError instead of a crash. */
+#define SPARK_NOT_NULL(ptr, what)                                          \
+	do {                                                               \
+		if ((ptr) == NULL) {                                       \
+			SPARK_WARN("%s: NULL %s", __func__, what);         \
+			return ncclInternalError;                          \
+		}                                                          \
+	} while (0)
+
 /* rail.c: verbs objects of one rail. */
 ncclResult_t spark_rail_open(struct spark_rail *r, const struct spark_hca *hca, void *ctl,
 			     size_t ctl_len, void *src, size_t src_len);

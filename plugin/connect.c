@@ -275,6 +275,7 @@ static ncclResult_t connect_step(struct spark_connecting *s, bool *done)
 ncclResult_t spark_connect(int dev, void *handle, void **send_comm)
 {
 	*send_comm = NULL;
+	SPARK_NOT_NULL(handle, "handle");
 	struct spark_connecting *s = stage_get(handle);
 	if (s == NULL) {
 		SPARK_TRY(connect_begin(dev, handle, &s));
@@ -401,6 +402,7 @@ ncclResult_t spark_accept(void *listen_comm, void **recv_comm)
 {
 	struct spark_listen_comm *l = listen_comm;
 	*recv_comm = NULL;
+	SPARK_NOT_NULL(l, "listen comm");
 	bool done;
 	ncclResult_t res = accept_step(l, &done);
 	if (res != ncclSuccess) {

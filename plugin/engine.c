@@ -65,28 +65,31 @@ ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_w
 	return ncclSuccess;
 }
 
-ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count)
+/* Receives carry no SGE: a WRITE_WITH_IMM puts no payload into one. */
+static ncclResult_t post_recv_batch(struct spark_comm *c, uint32_t r, uint32_t n)
 {
 	struct ibv_recv_wr wr[16];
 	struct spark_wr_id id = {SPARK_WR_RECV, r, 0, 0};
-	while (count > 0) {
-		uint32_t n = count < 16 ? count : 16;
-		for (uint32_t i = 0; i < n; i++) {
-			memset(&wr[i], 0, sizeof wr[i]);
-			wr[i].wr_id = spark_wr_id_encode(&id);
-			wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
-			/* No SGE: WRITE_WITH_IMM carries no payload into a receive. */
-		}
-		struct ibv_recv_wr *bad = NULL;
-		int rc = ibv_post_recv(c->rail[r].qp, wr, &bad);
-		if (rc != 0) {
-			SPARK_WARN("dev %d rail %s: ibv_post_recv failed: %s", c->dev,
-				   c->rail[r].hca.name, strerror(rc));
-			fail_comm(c, ncclSystemError);
-			return ncclSystemError;
-		}
-		count -= n;
+	memset(wr, 0, sizeof wr);
+	for (uint32_t i = 0; i < n && i < 16; i++) {
+		wr[i].wr_id = spark_wr_id_encode(&id);
+		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
 	}
+	struct ibv_recv_wr *bad = NULL;
+	int rc = ibv_post_recv(c->rail[r].qp, wr, &bad);
+	if (rc != 0) {
+		SPARK_WARN("dev %d rail %s: ibv_post_recv failed: %s", c->dev, c->rail[r].hca.name,
+			   strerror(rc));
+		fail_comm(c, ncclSystemError);
+		return ncclSystemError;
+	}
+	return ncclSuccess;
+}
+
+ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count)
+{
+	for (uint32_t done = 0; done < count; done += 16)
+		SPARK_TRY(post_recv_batch(c, r, count - done < 16 ? count - done : 16));
 	return ncclSuccess;
 }
 

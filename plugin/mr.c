@@ -19,6 +19,7 @@ ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **
 {
 	struct spark_comm *c = comm;
 	*mhandle = NULL;
+	SPARK_NOT_NULL(c, "comm");
 	if (type != NCCL_PTR_HOST) {
 		SPARK_WARN("regMr: pointer type %d not supported (host memory only: GB10 has "
 			   "no GPUDirect RDMA)", type);

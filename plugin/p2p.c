@@ -78,6 +78,7 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 {
 	struct spark_comm *c = send_comm;
 	*request = NULL;
+	SPARK_NOT_NULL(c, "send comm");
 	if (size > INT_MAX) {
 		SPARK_WARN("isend: %zu bytes, the largest message is %d", size, INT_MAX);
 		return ncclInvalidArgument;
@@ -288,6 +289,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 {
 	struct spark_comm *c = recv_comm;
 	*request = NULL;
+	SPARK_NOT_NULL(c, "recv comm");
 	spark_engine_poll(c);
 	if (c->failed != ncclSuccess)
 		return c->failed;
@@ -400,8 +402,7 @@ ncclResult_t spark_test(void *request, int *done, int *sizes)
 {
 	struct spark_req_hdr *hdr = request;
 	*done = 0;
-	if (hdr == NULL)
-		return ncclInternalError;
+	SPARK_NOT_NULL(hdr, "request");
 	spark_engine_poll(hdr->comm);
 	if (hdr->kind == SPARK_REQ_SEND)
 		return test_send((struct spark_send_req *)hdr, done, sizes);

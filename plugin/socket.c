@@ -91,8 +91,8 @@ int spark_sock_pick(struct spark_sock_addr *out, char *reason, int len)
 	}
 	int family = wanted_family();
 	bool found = filter.set ? find_in_pass(list, PASS_FILTER, &filter, family, out)
-				: find_in_pass(list, PASS_DEFAULT, NULL, family, out) ||
-					  find_in_pass(list, PASS_LOOPBACK, NULL, family, out);
+				: find_in_pass(list, PASS_DEFAULT, &filter, family, out) ||
+					  find_in_pass(list, PASS_LOOPBACK, &filter, family, out);
 	freeifaddrs(list);
 	if (!found) {
 		snprintf(reason, (size_t)len, "no UP interface matches NCCL_SOCKET_IFNAME='%s'",

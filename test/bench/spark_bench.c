@@ -152,7 +152,7 @@ static void run_pair(const struct config *cfg, struct result *res)
 	const int big = 64 << 20;
 	stream(&p, &io, big, 4, 2);                 /* warm up: weights settle */
 	usleep(30000);
-	uint64_t before[2] = {dp_counter(&p, "a", RAIL0, "port_xmit_data"),
+	const uint64_t before[2] = {dp_counter(&p, "a", RAIL0, "port_xmit_data"),
 			      dp_counter(&p, "a", RAIL1, "port_xmit_data")};
 	stream(&p, &io, big, 1, 1);
 	usleep(30000);

@@ -14,3 +14,4 @@ $(BUILD)/test/datapath/%: $(BUILD)/obj/test/datapath/%.o $(DP_HARNESS_OBJ) \
 
 TEST_BINS += $(DP_TEST_BINS)
 .PRECIOUS: $(BUILD)/obj/test/datapath/%.o
+TEST_SCRIPTS += test/datapath/check-cppcheck.sh
