@@ -222,9 +222,11 @@ int main(void)
 		"a " RAIL1 " rate 0.25", false};
 	struct result r2, r1, ra, re;
 	setenv("SOFTROCE_REORDER", "0", 1);   /* measure the fabric, not the shuffler */
-	bool ok = run_config(&two, &r2) & run_config(&one, &r1) &
-		  run_config(&deg_adaptive, &ra) & run_config(&deg_equal, &re);
-	if (!ok)
+	int failed = !run_config(&two, &r2);
+	failed += !run_config(&one, &r1);
+	failed += !run_config(&deg_adaptive, &ra);
+	failed += !run_config(&deg_equal, &re);
+	if (failed)
 		return 1;
 	printf("plugin on two emulated Sparks (softroce: link rates are real x 0.1; one rail\n"
 	       "is capped at 1.3 GB/s by its PCIe x4 link, the shared cable at 2.45 GB/s)\n");
