@@ -91,6 +91,9 @@ void dp_pair_start(struct dp_pair *p, const char *const *extra_env)
 	setenv("SOFTROCE_FABRIC", p->fabric, 1);
 	setenv("SOFTROCE_REORDER", "1", 0);
 	setenv("NCCL_SOCKET_IFNAME", "lo", 0);
+	/* softroce scales ACK timeouts by 0.01: NCCL's default 20 would give
+	 * up after 0.35 s, which a loaded 2-core host can stall a process for. */
+	setenv("NCCL_SPARK_IB_TIMEOUT", "24", 0);
 	for (; extra_env != NULL && *extra_env != NULL; extra_env++)
 		putenv((char *)*extra_env);
 	DP_CHECK(pipe(p->pipe_ab) == 0 && pipe(p->pipe_ba) == 0, "pipe");

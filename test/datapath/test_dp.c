@@ -432,3 +432,57 @@ Test(dp, weights_start_from_the_pcie_link, .timeout = 120)
 {
 	share_run("set roceP2p1s0f0 link=gen5x2\n", 2.0 / 3.0);
 }
+
+/* NCCL's send-side limit: 32 receives of 8 buffers each = 256 isends in
+ * flight on one comm, every slot of every group in use at once. */
+Test(dp, full_send_window_32_by_8, .timeout = 120)
+{
+	struct dp_pair p;
+	dp_pair_start(&p, NULL);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	enum { G = 32, N = 8 };
+	size_t slot = 64 * KiB, cap = slot * G * N;
+	uint8_t *buf = dp_alloc(cap);
+	void *mh = NULL;
+	if (p.is_b) {
+		void *rc = dp_connect_recv(&p, net, 0), *req[G];
+		DP_OK(net->regMr(rc, buf, cap, NCCL_PTR_HOST, &mh));
+		for (int g = 0; g < G; g++) {
+			void *bufs[N], *mhs[N];
+			int sizes[N], tags[N];
+			for (int i = 0; i < N; i++) {
+				bufs[i] = buf + (size_t)(g * N + i) * slot;
+				sizes[i] = (int)slot;
+				tags[i] = i;
+				mhs[i] = mh;
+			}
+			req[g] = irecv_retry(net, rc, N, bufs, sizes, tags, mhs);
+		}
+		for (int g = 0; g < G; g++) {
+			int got[N];
+			DP_OK(dp_wait(net, req[g], got));
+			for (int i = 0; i < N; i++) {
+				int want = (int)((g * N + i) * 509 % slot);
+				DP_CHECK(got[i] == want, "group %d buf %d size %d, want %d", g, i, got[i], want);
+				DP_CHECK(dp_verify(buf + (size_t)(g * N + i) * slot, (size_t)want,
+						   (uint32_t)(g * N + i)) < 0, "group %d buf %d data", g, i);
+			}
+		}
+		DP_OK(net->deregMr(rc, mh));
+		DP_OK(net->closeRecv(rc));
+		dp_pair_finish(&p, 0);
+	}
+	void *sc = dp_connect_send(&p, net, 0);
+	static void *req[G * N];
+	DP_OK(net->regMr(sc, buf, cap, NCCL_PTR_HOST, &mh));
+	for (int k = 0; k < G * N; k++) {
+		int size = (int)(k * 509 % slot);
+		dp_fill(buf + (size_t)k * slot, (size_t)size, (uint32_t)k);
+		req[k] = isend_retry(net, sc, buf + (size_t)k * slot, size, k % N, mh);
+	}
+	for (int k = 0; k < G * N; k++)
+		DP_OK(dp_wait(net, req[k], NULL));
+	DP_OK(net->deregMr(sc, mh));
+	DP_OK(net->closeSend(sc));
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
