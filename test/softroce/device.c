@@ -150,6 +150,7 @@ SR_EXPORT int ibv_close_device(struct ibv_context *ctx)
 			*pp = c->next;
 			break;
 		}
+	sr_qp_orphan_ctx(c);
 	sr_g.nctx--;
 	bool last = sr_g.nctx == 0;
 	device_unref(c->sdev);
