@@ -267,7 +267,13 @@ void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot)
 		c->failed = c->failed != ncclSuccess ? c->failed : ncclInternalError;
 		return;
 	}
+	uint32_t before[SPARK_STRIPE_MAX_RAILS];
+	memcpy(before, c->weights.weight, sizeof before);
 	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns, spark_now_ns());
+	if (memcmp(before, c->weights.weight, sizeof before) != 0)
+		SPARK_INFO(NCCL_NET, "dev %d: rail weights now %u/%u (measured %.0f/%.0f Mbps)",
+			   c->dev, c->weights.weight[0], c->weights.weight[1],
+			   c->weights.rate_mbps[0], c->weights.rate_mbps[1]);
 	s->rails_pending &= ~(1u << rail);
 	if (s->rails_pending == 0)
 		s->state = SLOT_DONE;

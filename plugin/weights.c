@@ -9,7 +9,29 @@ void spark_weights_init(struct spark_weights *w, uint32_t nrails, const uint32_t
 	w->nrails = nrails > SPARK_STRIPE_MAX_RAILS ? SPARK_STRIPE_MAX_RAILS : nrails;
 	w->adaptive = adaptive;
 	for (uint32_t r = 0; r < w->nrails; r++)
-		w->weight[r] = initial_mbps[r];
+		w->weight[r] = w->link_mbps[r] = initial_mbps[r];
+}
+
+/* Whether every rail's measured share is within the dead band of its link share. */
+static bool agrees_with_links(const struct spark_weights *w)
+{
+	double measured = 0, links = 0;
+	for (uint32_t r = 0; r < w->nrails; r++) {
+		if (w->link_mbps[r] == 0)
+			continue;
+		measured += w->rate_mbps[r];
+		links += w->link_mbps[r];
+	}
+	for (uint32_t r = 0; r < w->nrails; r++) {
+		if (w->link_mbps[r] == 0)
+			continue;
+		double expect = w->link_mbps[r] / links;
+		double got = w->rate_mbps[r] / measured;
+		if (got < expect * (1 - SPARK_WEIGHT_DEADBAND) ||
+		    got > expect * (1 + SPARK_WEIGHT_DEADBAND))
+			return false;
+	}
+	return true;
 }
 
 /* Every rail takes its measured rate. Then the floor, so a rail is never starved of the traffic that would show
@@ -21,11 +43,14 @@ static void recompute(struct spark_weights *w)
 	for (uint32_t r = 0; r < w->nrails; r++)
 		if (w->weight[r] != 0 && w->rate_mbps[r] <= 0)
 			return;
+	bool links = agrees_with_links(w);
 	uint64_t total = 0;
 	for (uint32_t r = 0; r < w->nrails; r++) {
 		if (w->weight[r] == 0)
 			continue;
-		if (w->rate_mbps[r] > 0)
+		if (links)
+			w->weight[r] = w->link_mbps[r];
+		else
 			w->weight[r] = w->rate_mbps[r] < 1.0 ? 1u : (uint32_t)w->rate_mbps[r];
 		total += w->weight[r];
 	}
@@ -53,7 +78,10 @@ void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes
 	if (w->win_bytes[rail] < SPARK_WEIGHT_WINDOW)
 		return;
 	double mbps = (double)w->win_bytes[rail] * 8000.0 / (double)w->win_ns[rail];
-	w->rate_mbps[rail] = w->rate_mbps[rail] > 0 ? 0.5 * w->rate_mbps[rail] + 0.5 * mbps : mbps;
+	/* EWMA 1/4: one noisy window (a burst, a descheduled poller) moves the
+	 * estimate a little; a rail that really slowed down wins in a few. */
+	double old = w->rate_mbps[rail];
+	w->rate_mbps[rail] = old > 0 ? 0.75 * old + 0.25 * mbps : mbps;
 	w->win_bytes[rail] = 0;
 	w->win_ns[rail] = 0;
 	recompute(w);

@@ -79,3 +79,17 @@ Test(weights, fixed_when_not_adaptive)
 	cr_assert_eq(w.weight[0], 100000);
 	cr_assert_eq(w.weight[1], 100000);
 }
+
+Test(weights, noise_within_the_dead_band_keeps_link_weights)
+{
+	struct spark_weights w;
+	uint32_t mbps[2] = {100000, 100000};
+	uint64_t t[2] = {MS, MS};
+	spark_weights_init(&w, 2, mbps, true);
+	feed(&w, 0, 10400, 4, t);
+	feed(&w, 1, 8800, 4, t);
+	cr_assert_eq(w.weight[0], 100000);
+	cr_assert_eq(w.weight[1], 100000);
+	feed(&w, 1, 3000, 16, t);   /* now a real difference */
+	cr_assert_lt(w.weight[1], w.weight[0]);
+}
