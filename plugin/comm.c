@@ -22,6 +22,7 @@ static ncclResult_t alloc_areas(struct spark_comm *c)
 	if (c->kind == SPARK_COMM_SEND) {
 		SPARK_CHECK_PTR(c->ctl, zalloc_aligned(SPARK_CTL_SIZE_SEND));
 		SPARK_CHECK_PTR(c->slots, calloc(SPARK_SLOTS, sizeof *c->slots));
+		SPARK_CHECK_PTR(c->chains, calloc(1, spark_chains_size()));
 		for (uint32_t s = 0; s < SPARK_SLOTS; s++)
 			for (uint32_t i = 0; i < SPARK_MAX_RECVS; i++)
 			{
@@ -89,6 +90,7 @@ void spark_comm_free(struct spark_comm *c)
 		close(c->fd);
 	free(c->ctl);
 	free(c->src);
+	free(c->chains);
 	if (c->kind == SPARK_COMM_SEND)
 		free(c->slots);
 	else

@@ -47,6 +47,7 @@ struct spark_rail {
 	uint32_t max_inline;
 	uint32_t sq_used;               /* WRs posted whose slot is not yet freed */
 	uint32_t unsignaled;            /* of those, posted after the last signaled one */
+	uint32_t signaled_inflight;     /* signaled WRs whose CQE is not polled yet */
 	uint32_t peer_rkey;             /* peer's FIFO (recv) or record area (send) */
 	uint64_t peer_addr;
 	uint8_t peer_gid[16];
@@ -116,6 +117,9 @@ struct spark_recv_req {
 
 enum spark_comm_kind { SPARK_COMM_SEND = 1, SPARK_COMM_RECV = 2 };
 
+struct spark_chains;   /* p2p.c */
+size_t spark_chains_size(void);
+
 struct spark_comm {
 	enum spark_comm_kind kind;
 	int dev;
@@ -127,12 +131,14 @@ struct spark_comm {
 	uint64_t seq;                   /* next CTS seq (recv: to post; send: to match) */
 	uint64_t post_seq;              /* send: next slot to put on the wire */
 	uint32_t small_rail;            /* send: where the next small message goes */
+	uint32_t recvs_posted;          /* recv: requests waiting for their IMMs */
 	int live_mrs;
 	/* Registered control areas, one allocation each. */
 	void *ctl;                      /* send: FIFO[SLOTS][MAX_RECVS]; recv: records[SLOTS] */
 	void *src;                      /* recv: CTS shadow FIFO[SLOTS][MAX_RECVS] */
 	struct spark_stripe_policy policy;
 	struct spark_weights weights;
+	struct spark_chains *chains;    /* send: WRs being built for one slot */
 	union {
 		struct spark_send_slot *slots;  /* send: [SLOTS] */
 		struct spark_recv_req *rreqs;   /* recv: [SLOTS] */

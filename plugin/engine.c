@@ -62,6 +62,7 @@ ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_w
 	}
 	rail->sq_used += nwr;
 	rail->unsignaled = signal ? 0 : rail->unsignaled + nwr;
+	rail->signaled_inflight += signal;
 	return ncclSuccess;
 }
 
@@ -134,6 +135,8 @@ static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
 		return;
 	}
 	c->rail[r].sq_used -= id.released;
+	if (id.released > 0)
+		c->rail[r].signaled_inflight--;
 	if (wc->status != IBV_WC_SUCCESS) {
 		report_error(c, r, wc, &id);
 		return;
@@ -161,7 +164,12 @@ void spark_engine_poll(struct spark_comm *c)
 {
 	struct ibv_wc wc[SPARK_POLL_BATCH];
 	for (uint32_t r = 0; r < c->nrails; r++) {
-		if (!c->rail[r].up)
+		/* A CQ is polled only when a completion is owed on it: a signaled
+		 * WR in flight, or (receiver) a posted request whose IMMs may come
+		 * on any rail. An idle rail costs nothing per test(). */
+		bool owed = c->rail[r].signaled_inflight > 0 ||
+			    (c->kind == SPARK_COMM_RECV && c->recvs_posted > 0);
+		if (!c->rail[r].up || !owed)
 			continue;
 		for (int b = 0; b < MAX_BATCHES_PER_RAIL; b++) {
 			int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);

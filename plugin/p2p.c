@@ -128,13 +128,15 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 	return res;
 }
 
-struct chains {
+struct spark_chains {
 	struct ibv_send_wr wr[SPARK_MAX_RAILS][SPARK_MAX_CHAIN];
 	struct ibv_sge sge[SPARK_MAX_RAILS][SPARK_MAX_CHAIN];
 	uint32_t n[SPARK_MAX_RAILS];
 };
 
-static void add_write(struct chains *ch, uint32_t r, uint64_t local, uint32_t len, uint32_t lkey,
+size_t spark_chains_size(void) { return sizeof(struct spark_chains); }
+
+static void add_write(struct spark_chains *ch, uint32_t r, uint64_t local, uint32_t len, uint32_t lkey,
 		      uint64_t remote, uint32_t rkey, uint32_t max_inline)
 {
 	uint32_t k = ch->n[r]++;
@@ -151,7 +153,7 @@ static void add_write(struct chains *ch, uint32_t r, uint64_t local, uint32_t le
 
 /* One buffer's pieces, each cut again into WRs of at most 1 GiB. */
 static void add_pieces(struct spark_comm *c, struct spark_send_slot *s, uint32_t i,
-		       struct chains *ch)
+		       struct spark_chains *ch)
 {
 	struct spark_send_req *req = &s->req[i];
 	struct spark_stripe_piece *pc = s->piece[i];
@@ -172,7 +174,7 @@ static void add_pieces(struct spark_comm *c, struct spark_send_slot *s, uint32_t
 	}
 }
 
-static void add_imm(struct spark_comm *c, struct spark_send_slot *s, struct chains *ch,
+static void add_imm(struct spark_comm *c, struct spark_send_slot *s, struct spark_chains *ch,
 		    uint32_t r, bool lead, uint32_t imm)
 {
 	uint32_t slot = spark_slot_of(s->seq);
@@ -206,10 +208,10 @@ static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
  * (the engine retries once completions free it). */
 static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 {
-	static __thread struct chains ch;
+	struct spark_chains *ch = c->chains;
 	uint32_t slot = spark_slot_of(s->seq), used = 0;
 	bool small = false;
-	memset(ch.n, 0, sizeof ch.n);
+	memset(ch->n, 0, sizeof ch->n);
 	memset(s->rail_bytes, 0, sizeof s->rail_bytes);
 	memcpy(c->policy.weight, c->weights.weight, sizeof c->policy.weight);
 	s->record = (struct spark_cmpl_record){.nreqs = s->nreqs, .seq = s->seq};
@@ -219,17 +221,17 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 		if (s->req[i].size <= 0)
 			continue;
 		small |= (uint64_t)s->req[i].size < 2 * c->policy.min_stripe;
-		add_pieces(c, s, i, &ch);
+		add_pieces(c, s, i, ch);
 	}
 	for (uint32_t r = 0; r < c->nrails; r++)
-		if (ch.n[r] > 0)
+		if (ch->n[r] > 0)
 			used |= 1u << r;
 	if (used == 0) {
 		used = 1u << c->small_rail;
 		small = true;
 	}
 	for (uint32_t r = 0; r < c->nrails; r++)
-		if ((used & (1u << r)) && !spark_rail_room(&c->rail[r], ch.n[r] + 1))
+		if ((used & (1u << r)) && !spark_rail_room(&c->rail[r], ch->n[r] + 1))
 			return false;
 	uint32_t lead = (uint32_t)__builtin_ctz(used);
 	uint32_t imm = spark_imm_encode(slot, (uint32_t)__builtin_popcount(used), s->seq);
@@ -239,8 +241,8 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		if (!(used & (1u << r)))
 			continue;
-		add_imm(c, s, &ch, r, r == lead, imm);
-		if (spark_rail_post(c, r, ch.wr[r], ch.n[r], SPARK_WR_DATA, slot, true) != ncclSuccess)
+		add_imm(c, s, ch, r, r == lead, imm);
+		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, slot, true) != ncclSuccess)
 			return true;  /* the comm is failed; nothing more to do */
 	}
 	if (small)
@@ -330,6 +332,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	wr.wr.rdma.rkey = c->rail[r].peer_rkey;
 	SPARK_TRY(spark_rail_post(c, r, &wr, 1, SPARK_WR_CTS, slot, false));
 	req->state = RREQ_POSTED;
+	c->recvs_posted++;
 	req->seq = seq;
 	req->n = (uint32_t)n;
 	req->rails_arrived = 0;
@@ -364,6 +367,7 @@ void spark_recv_imm(struct spark_comm *c, uint32_t rail, uint32_t imm)
 		return protocol_error(c, "completion record does not match", slot);
 	memcpy(req->sizes, rec->sizes, sizeof req->sizes);
 	req->state = RREQ_DONE;
+	c->recvs_posted--;
 }
 
 /* ======================= test / flush ======================= */

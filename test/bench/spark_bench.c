@@ -51,18 +51,24 @@ struct io {
 static void *post_send(struct io *io, void *buf, int size)
 {
 	void *req = NULL;
-	while (req == NULL)
+	for (;;) {
 		DP_OK(io->net->isend(io->sc, buf, size, 0, io->smh, &req));
-	return req;
+		if (req != NULL)
+			return req;
+		dp_nap();   /* no CTS yet: let the emulated NICs run */
+	}
 }
 
 static void *post_recv(struct io *io, void *buf, int size)
 {
 	void *req = NULL;
 	int tag = 0;
-	while (req == NULL)
+	for (;;) {
 		DP_OK(io->net->irecv(io->rc, 1, &buf, &size, &tag, &io->rmh, &req));
-	return req;
+		if (req != NULL)
+			return req;
+		dp_nap();
+	}
 }
 
 /* warm + count messages of size, `inflight` at a time, a → b. Returns the
@@ -92,12 +98,21 @@ static double stream(struct dp_pair *p, struct io *io, int size, int warm, int c
 	return t;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median round trip: on a shared 2-core host the tail is the scheduler's
+ * (p99 above 10 ms in both configurations), the median is the path's. */
 static double ping_pong(struct dp_pair *p, struct io *io, int iters)
 {
+	static double t[4096];
 	dp_set_nap(0);   /* latency: spin, as NCCL's proxy does */
 	dp_sync(p);
-	double t0 = dp_now();
-	for (int i = 0; i < iters; i++) {
+	for (int i = 0; i < iters && i < 4096; i++) {
+		double t0 = dp_now();
 		if (p->is_b) {
 			DP_OK(dp_wait(io->net, post_recv(io, io->rbuf, 8), NULL));
 			DP_OK(dp_wait(io->net, post_send(io, io->sbuf, 8), NULL));
@@ -106,11 +121,18 @@ static double ping_pong(struct dp_pair *p, struct io *io, int iters)
 			DP_OK(dp_wait(io->net, post_send(io, io->sbuf, 8), NULL));
 			DP_OK(dp_wait(io->net, r, NULL));
 		}
+		t[i] = dp_now() - t0;
 	}
-	double t = dp_now() - t0;
 	dp_sync(p);
 	dp_set_nap(STREAM_NAP_US);
-	return t / iters;
+	qsort(t, (size_t)iters, sizeof t[0], cmp_double);
+	return t[iters / 2];
+}
+
+static double median3(double *v)
+{
+	qsort(v, REPEATS, sizeof v[0], cmp_double);
+	return v[REPEATS / 2];
 }
 
 static void setup(struct dp_pair *p, struct io *io)
@@ -166,18 +188,21 @@ static void run_pair(const struct config *cfg, struct result *res)
 	usleep(30000);
 	res->rail_bytes[0] = dp_counter(&p, "a", RAIL0, "port_xmit_data") - before[0];
 	res->rail_bytes[1] = dp_counter(&p, "a", RAIL1, "port_xmit_data") - before[1];
-	/* Best of REPEATS: other work on the host only ever slows a run down. */
-	double t_big = 1e9, t_nccl = 1e9, t_rtt = 1e9;
+	/* Median of REPEATS: other jobs on the host slow single runs down, and
+	 * a run right after an idle gap may still ride on burst credit. */
+	double t_big[REPEATS], t_nccl[REPEATS], t_rtt[REPEATS];
 	for (int k = 0; k < REPEATS; k++) {
-		t_big = fmin(t_big, stream(&p, &io, big, 2, 4, 2));
+		t_big[k] = stream(&p, &io, big, 4, 4, 2);
 		if (!cfg->small_tests)
 			continue;
-		t_nccl = fmin(t_nccl, stream(&p, &io, (int)MiB, 128, 256, 8));
-		t_rtt = fmin(t_rtt, ping_pong(&p, &io, 500));
+		t_nccl[k] = stream(&p, &io, (int)MiB, 256, 256, 8);
+		t_rtt[k] = ping_pong(&p, &io, 500);
 	}
-	res->big_gbps = 4.0 * big / t_big / 1e9;
-	res->nccl_gbps = 256.0 * MiB / t_nccl / 1e9;
-	res->rtt_us = t_rtt * 1e6;
+	res->big_gbps = 4.0 * big / median3(t_big) / 1e9;
+	if (cfg->small_tests) {
+		res->nccl_gbps = 256.0 * MiB / median3(t_nccl) / 1e9;
+		res->rtt_us = median3(t_rtt) * 1e6;
+	}
 	teardown(&io);
 	if (p.is_b)
 		dp_pair_finish(&p, 0);
@@ -238,12 +263,12 @@ int main(void)
 		return 1;
 	printf("plugin on two emulated Sparks (softroce caps: see 10-softroce-caps; a rail is\n"
 	       "limited by its PCIe x4 link, both rails together by their shared cable)\n");
-	printf("  (best of %d runs each)\n", REPEATS);
+	printf("  (median of %d runs each, after a warm-up that uses up burst credit)\n", REPEATS);
 	printf("  64 MiB messages, 2 in flight : two rails %6.3f GB/s, one rail %6.3f GB/s, ratio %.2f\n",
 	       r2.big_gbps, r1.big_gbps, r2.big_gbps / r1.big_gbps);
 	printf("  1 MiB x 8 in flight, 1 comm  : two rails %6.3f GB/s, one rail %6.3f GB/s, ratio %.2f\n",
 	       r2.nccl_gbps, r1.nccl_gbps, r2.nccl_gbps / r1.nccl_gbps);
-	printf("  8 B round trip               : two rails %6.1f us,   one rail %6.1f us,   ratio %.2f\n",
+	printf("  8 B round trip (median)      : two rails %6.1f us,   one rail %6.1f us,   ratio %.2f\n",
 	       r2.rtt_us, r1.rtt_us, r2.rtt_us / r1.rtt_us);
 	printf("  one 64 MiB transfer, host a port_xmit_data: %s %.1f MiB (%.1f%%), %s %.1f MiB (%.1f%%)\n",
 	       RAIL0, r2.rail_bytes[0] / (double)MiB, share(&r2, 0), RAIL1,

@@ -20,6 +20,12 @@ static struct dp_pair *current;
 static int nap_us;
 
 void dp_set_nap(int us) { nap_us = us; }
+
+void dp_nap(void)
+{
+	if (nap_us > 0)
+		usleep((useconds_t)nap_us);
+}
 static const char *host_name = "a";
 
 const char *dp_host(void) { return host_name; }

@@ -59,6 +59,8 @@ void *dp_connect_send(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* 
 /* Microseconds dp_wait sleeps between unfinished tests (default 0: spin).
  * The bench naps: on a 2-core host busy pollers starve the emulated NICs. */
 void dp_set_nap(int us);
+/* Sleeps the nap set (nothing when 0). */
+void dp_nap(void);
 /* Waits for a request; returns the test() result (ncclSuccess when done). */
 ncclResult_t dp_wait(const ncclNet_v8_t *net, void *req, int *sizes);
 
