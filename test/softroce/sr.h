@@ -132,13 +132,10 @@ struct sr_proc {
 	bool thread_running, stop;
 	int wake_fd;                  /* eventfd */
 	int listen_fd;
-	char sock_path[600];
 	struct sr_qp **qp_tab;        /* open hash by qpn */
 	unsigned qp_tab_size;
-	struct sr_wire *wire;
-	uint64_t last_ctl_ns, last_sysfs_ns;
+	uint64_t last_ctl_ns;
 	long ctl_off;
-	uint32_t seen_state[SR_MAX_HOSTS][SR_MAX_HCAS];
 	uint64_t rng;
 	uint64_t idle_ns;             /* debug: link time lost to late booking */
 };
@@ -329,9 +326,6 @@ int sr_sysfs_build(void);
 void sr_sysfs_refresh(void);
 void sr_sysfs_cleanup(void);
 
-/* device.c */
-bool sr_gid_lookup_host(const union ibv_gid *gid, int *host_idx, int *hca_idx);
-
 /* async.c */
 void sr_async_push(struct sr_ctx *ctx, enum ibv_event_type type, void *elem);
 
@@ -380,7 +374,9 @@ int sr_op_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 int sr_op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);
 int sr_op_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
 struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *c, struct ibv_qp_init_attr_ex *a);
-struct ibv_cq_ex *sr_op_create_cq_ex(struct ibv_context *c, struct ibv_cq_init_attr_ex *a);
+int sr_op_query_port(struct ibv_context *c, uint8_t port, struct ibv_port_attr *a, size_t len);
+int sr_op_query_device_ex(struct ibv_context *c, const struct ibv_query_device_ex_input *in,
+			  struct ibv_device_attr_ex *a, size_t size);
 
 static inline struct sr_ctx *sr_ctx_of(struct ibv_context *c)
 {

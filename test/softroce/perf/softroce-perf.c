@@ -7,6 +7,7 @@
  *                 [--rate F] [--check]
  *
  * --rate F degrades host b's first rail to F of its link cap (control file).
+ * --x2 trains host b's first rail at PCIe Gen5 x2 (topology file).
  * --check exits non-zero unless one rail is within 5% of its link cap, or two
  * rails stay under their link caps and together fill the cable to within 5%. */
 #include <infiniband/verbs.h>
@@ -27,7 +28,7 @@
 #define MAX_QPS   8
 #define DEPTH     8
 
-struct opts { int rails, qps; size_t size; double seconds, rate, scale; int check; };
+struct opts { int rails, qps; size_t size; double seconds, rate, scale; int check, x2; };
 
 struct peer_info { uint32_t qpn[MAX_QPS]; uint64_t addr; uint32_t rkey; union ibv_gid gid; };
 
@@ -249,9 +250,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->rate = atof(v), i++;
 		else if (!strcmp(argv[i], "--check"))
 			o->check = 1;
+		else if (!strcmp(argv[i], "--x2"))
+			o->x2 = 1;
 		else {
 			fprintf(stderr, "usage: softroce-perf [--rails 1|2] [--size B] [--qps N] "
-				"[--seconds S] [--rate F] [--check]\n");
+				"[--seconds S] [--rate F] [--x2] [--check]\n");
 			exit(2);
 		}
 	}
@@ -270,7 +273,7 @@ static int report(const struct opts *o, const double *rate)
 	double link = 13.0 * o->scale, cable = 24.5 * o->scale, total = 0;
 	int bad = 0;
 	for (int k = 0; k < o->rails; k++) {
-		double cap = link * (k == 0 ? o->rate : 1.0);
+		double cap = link * (k == 0 ? o->rate * (o->x2 ? 0.5 : 1.0) : 1.0);
 		double ratio = rate[k] / cap;
 		total += rate[k];
 		printf("rail %-13s measured %6.3f GB/s  link cap %6.3f GB/s  ratio %.3f\n",
@@ -278,7 +281,7 @@ static int report(const struct opts *o, const double *rate)
 		bad |= ratio > 1.05 || (o->rails == 1 && ratio < 0.95);
 	}
 	if (o->rails == 2) {
-		double lsum = link * (1.0 + o->rate);
+		double lsum = link * (1.0 + o->rate * (o->x2 ? 0.5 : 1.0));
 		double cap = cable < lsum ? cable : lsum;
 		double ratio = total / cap;
 		printf("cable total         measured %6.3f GB/s  cable cap %5.3f GB/s  ratio %.3f\n",
@@ -296,6 +299,19 @@ int main(int argc, char **argv)
 	int own_fabric = !getenv("SOFTROCE_FABRIC");
 	if (own_fabric && (!mkdtemp(tmpl) || setenv("SOFTROCE_FABRIC", tmpl, 1)))
 		die("fabric");
+	if (o.x2) {
+		/* host b's first rail trained at Gen5 x2 (the GX10 BIOS case) */
+		static char topo[600];
+		snprintf(topo, sizeof(topo), "%s/perf.topo", getenv("SOFTROCE_FABRIC"));
+		FILE *f = getenv("SOFTROCE_TOPOLOGY") ? NULL : fopen(topo, "w");
+		if (!f) {
+			fprintf(stderr, "softroce-perf: --x2 needs its own topology file\n");
+			return 2;
+		}
+		fprintf(f, "set b %s link=gen5x2\n", rail_names[0]);
+		fclose(f);
+		setenv("SOFTROCE_TOPOLOGY", topo, 1);
+	}
 	int to_b[2], to_a[2];
 	if (pipe(to_b) || pipe(to_a))
 		die("pipe");
@@ -314,6 +330,9 @@ int main(int argc, char **argv)
 	if (child < 0)
 		die("fork");
 	setenv("SOFTROCE_HOST", child == 0 ? "b" : "a", 1);
+	/* Keep only this side's ends, so a peer that dies is an EOF here. */
+	close(child == 0 ? to_b[1] : to_a[1]);
+	close(child == 0 ? to_a[0] : to_b[0]);
 	for (int k = 0; k < o.rails; k++) {
 		rail_open(&rails[k], rail_names[k], &o);
 		info_of(&rails[k], &mine[k], &o);
@@ -337,8 +356,9 @@ int main(int argc, char **argv)
 			die("sync");
 	}
 	/* host a: the passive side, until the sender is done */
-	if (child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1))
-		die("sync");
+	int early = child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1);
+	if (early)
+		fprintf(stderr, "softroce-perf: the sender stopped early\n");
 	for (int k = 0; k < o.rails; k++) {
 		for (int q = 0; q < o.qps; q++)
 			ibv_destroy_qp(rails[k].qp[q]);
@@ -355,5 +375,5 @@ int main(int argc, char **argv)
 	waitpid(child, &status, 0);
 	if (own_fabric && nftw(tmpl, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
 		fprintf(stderr, "softroce-perf: could not remove %s\n", tmpl);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+	return early || !WIFEXITED(status) ? 2 : WEXITSTATUS(status);
 }
