@@ -148,3 +148,27 @@ Test(handshake, no_common_rail_is_an_error_on_both_sides, .timeout = 60)
 	cr_assert_null(sc);
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }
+
+/* NCCL_SOCKET_IFNAME is honoured: an interface that does not exist is a
+ * clear error at listen; "=lo" gives a loopback address. */
+Test(handshake, socket_ifname_is_honoured, .timeout = 30)
+{
+	struct dp_pair p;
+	const char *env[] = {"NCCL_SOCKET_IFNAME=nosuchif9", NULL};
+	dp_pair_start(&p, env);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	char handle[NCCL_NET_HANDLE_MAXSIZE];
+	void *lc = (void *)0x1;
+	cr_assert_eq(net->listen(0, handle, &lc), ncclInvalidUsage);
+	cr_assert_null(lc);
+	setenv("NCCL_SOCKET_IFNAME", "=lo", 1);
+	DP_OK(net->listen(0, handle, &lc));
+	struct spark_handle h;
+	char reason[SPARK_REASON_LEN];
+	cr_assert_eq(spark_handle_decode((uint8_t *)handle, &h, reason, sizeof reason), 0, "%s", reason);
+	cr_assert_eq(h.addr[0], 127, "=lo gave a non-loopback address");
+	DP_OK(net->closeListen(lc));
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
