@@ -174,8 +174,10 @@ static void add_pieces(struct spark_comm *c, struct spark_send_slot *s, uint32_t
 	}
 }
 
-static void add_imm(struct spark_comm *c, struct spark_send_slot *s, struct spark_chains *ch,
-		    uint32_t r, bool lead, uint32_t imm)
+/* The lead rail's chain ends with the completion record, written inline as
+ * the payload of its WRITE_WITH_IMM into records[slot] at the receiver. */
+static void add_record_imm(struct spark_comm *c, struct spark_send_slot *s,
+			   struct spark_chains *ch, uint32_t r, uint32_t imm)
 {
 	uint32_t slot = spark_slot_of(s->seq);
 	uint32_t k = ch->n[r]++;
@@ -185,13 +187,11 @@ static void add_imm(struct spark_comm *c, struct spark_send_slot *s, struct spar
 	w->imm_data = htobe32(imm);
 	w->wr.rdma.remote_addr = c->rail[r].peer_addr + slot * sizeof(struct spark_cmpl_record);
 	w->wr.rdma.rkey = c->rail[r].peer_rkey;
-	if (lead) {   /* the record rides on the lead rail's IMM, inline */
-		ch->sge[r][k] = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)&s->record,
-						 .length = sizeof s->record};
-		w->sg_list = &ch->sge[r][k];
-		w->num_sge = 1;
-		w->send_flags = IBV_SEND_INLINE;
-	}
+	ch->sge[r][k] = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)&s->record,
+					 .length = sizeof s->record};
+	w->sg_list = &ch->sge[r][k];
+	w->num_sge = 1;
+	w->send_flags = IBV_SEND_INLINE;
 }
 
 static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
@@ -230,10 +230,10 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 		used = 1u << c->small_rail;
 		small = true;
 	}
-	for (uint32_t r = 0; r < c->nrails; r++)
-		if ((used & (1u << r)) && !spark_rail_room(&c->rail[r], ch->n[r] + 1))
-			return false;
 	uint32_t lead = (uint32_t)__builtin_ctz(used);
+	for (uint32_t r = 0; r < c->nrails; r++)
+		if ((used & (1u << r)) && !spark_rail_room(&c->rail[r], ch->n[r] + (r == lead)))
+			return false;
 	uint32_t imm = spark_imm_encode(slot, (uint32_t)__builtin_popcount(used), s->seq);
 	s->post_ns = spark_now_ns();
 	s->rails_pending = used;
@@ -241,7 +241,16 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		if (!(used & (1u << r)))
 			continue;
-		add_imm(c, s, ch, r, r == lead, imm);
+		if (r == lead) {
+			add_record_imm(c, s, ch, r, imm);
+		} else {
+			/* Other rails: their last data write carries the immediate
+			 * (one WR less per rail; the data before it on this QP has
+			 * landed when its receive completes). */
+			struct ibv_send_wr *last = &ch->wr[r][ch->n[r] - 1];
+			last->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+			last->imm_data = htobe32(imm);
+		}
 		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, slot, true) != ncclSuccess)
 			return true;  /* the comm is failed; nothing more to do */
 	}
