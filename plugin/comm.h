@@ -132,6 +132,8 @@ struct spark_comm {
 	uint64_t post_seq;              /* send: next slot to put on the wire */
 	uint32_t small_rail;            /* send: where the next small message goes */
 	uint32_t recvs_posted;          /* recv: requests waiting for their IMMs */
+	uint64_t next_peer_check_ns;    /* peer.c: when to look at the socket again */
+	uint64_t peer_gone_ns;          /* when the peer's socket closed; 0 = open */
 	int live_mrs;
 	/* Registered control areas, one allocation each. */
 	void *ctl;                      /* send: FIFO[SLOTS][MAX_RECVS]; recv: records[SLOTS] */
@@ -182,6 +184,11 @@ ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_w
 			     bool force_signal);
 ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count);
 uint64_t spark_now_ns(void);
+
+/* peer.c: a peer that died while we wait is an error within seconds. */
+void spark_peer_check(struct spark_comm *c);
+#define SPARK_PEER_CHECK_NS 100000000ull     /* look at the socket every 100 ms */
+#define SPARK_PEER_GRACE_NS 2000000000ull    /* then wait this long for stragglers */
 
 /* p2p.c, called by the engine */
 void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot);

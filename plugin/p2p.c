@@ -91,8 +91,10 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 		if (!slot_reusable(s))
 			return ncclSuccess;        /* previous use still live: retry */
 		int rc = read_cts(c, c->seq, s);
+		if (rc == 0)
+			spark_peer_check(c);   /* no CTS yet: retry, unless the peer is gone */
 		if (rc <= 0)
-			return rc < 0 ? ncclRemoteError : ncclSuccess;  /* no CTS yet: retry */
+			return rc < 0 ? ncclRemoteError : c->failed;
 	}
 	int i = find_entry(s, tag);
 	if (i < 0) {
@@ -385,8 +387,10 @@ static ncclResult_t test_send(struct spark_send_req *req, int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
 	struct spark_send_slot *s = &c->slots[req->slot];
-	if (s->state != SLOT_DONE)
+	if (s->state != SLOT_DONE) {
+		spark_peer_check(c);
 		return c->failed;
+	}
 	*done = 1;
 	if (sizes != NULL)
 		sizes[0] = req->size;
@@ -399,8 +403,10 @@ static ncclResult_t test_send(struct spark_send_req *req, int *done, int *sizes)
 static ncclResult_t test_recv(struct spark_recv_req *req, int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
-	if (req->state != RREQ_DONE)
+	if (req->state != RREQ_DONE) {
+		spark_peer_check(c);
 		return c->failed;
+	}
 	ncclResult_t res = ncclSuccess;
 	for (uint32_t i = 0; i < req->n; i++) {
 		if (req->sizes[i] < 0) {

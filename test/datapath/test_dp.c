@@ -486,3 +486,44 @@ Test(dp, full_send_window_32_by_8, .timeout = 120)
 	DP_OK(net->closeSend(sc));
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }
+
+/* A peer that dies while we wait: the waiting side gets an error within
+ * seconds instead of hanging (receiver waiting for data, sender waiting for
+ * a clear-to-send). Host b plays the peer that dies (_exit, no close). */
+static void peer_dies(bool a_receives)
+{
+	struct dp_pair p;
+	dp_pair_start(&p, NULL);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	uint8_t *buf = dp_alloc(4096);
+	void *mh = NULL;
+	if (p.is_b) {
+		void *doomed = a_receives ? dp_connect_send(&p, net, 0) : dp_connect_recv(&p, net, 0);
+		(void)doomed;
+		dp_sync(&p);
+		_exit(0);   /* dies with the comm open */
+	}
+	void *comm = a_receives ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
+	DP_OK(net->regMr(comm, buf, 4096, NCCL_PTR_HOST, &mh));
+	dp_sync(&p);
+	void *req = NULL, *vb = buf;
+	int size = 4096, tag = 0, done = 0;
+	ncclResult_t res = ncclSuccess;
+	double end = dp_now() + 20;
+	if (a_receives) {
+		DP_OK(net->irecv(comm, 1, &vb, &size, &tag, &mh, &req));
+		cr_assert_not_null(req);
+		while (res == ncclSuccess && !done && dp_now() < end)
+			res = net->test(req, &done, NULL);
+	} else {
+		while (res == ncclSuccess && req == NULL && dp_now() < end)
+			res = net->isend(comm, buf, 64, 0, mh, &req);
+	}
+	cr_assert_neq(res, ncclSuccess, "no error %.1f s after the peer died", 20.0);
+	DP_OK(net->deregMr(comm, mh));
+	DP_OK(a_receives ? net->closeRecv(comm) : net->closeSend(comm));
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+Test(dp, receiver_notices_a_dead_sender, .timeout = 60) { peer_dies(true); }
+Test(dp, sender_notices_a_dead_receiver, .timeout = 60) { peer_dies(false); }
