@@ -109,7 +109,7 @@ struct spark_recv_req {
 	enum spark_rreq_state state;
 	uint64_t seq;
 	uint32_t n;
-	uint32_t rails_arrived;
+	uint32_t shares;                        /* rails' shares delivered (bit mask) */
 	int32_t sizes[SPARK_MAX_RECVS];         /* from the record */
 	int64_t posted[SPARK_MAX_RECVS];
 	int tags[SPARK_MAX_RECVS];

@@ -236,22 +236,24 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 	for (uint32_t r = 0; r < c->nrails; r++)
 		if ((used & (1u << r)) && !spark_rail_room(&c->rail[r], ch->n[r] + (r == lead)))
 			return false;
-	uint32_t imm = spark_imm_encode(slot, (uint32_t)__builtin_popcount(used), s->seq);
+	struct spark_imm imm = {slot, 0, (uint32_t)__builtin_popcount(used),
+				(uint32_t)s->seq & SPARK_IMM_SEQ_MASK};
 	s->post_ns = spark_now_ns();
 	s->rails_pending = used;
 	s->state = SLOT_POSTED;
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		if (!(used & (1u << r)))
 			continue;
+		imm.share = r;
 		if (r == lead) {
-			add_record_imm(c, s, ch, r, imm);
+			add_record_imm(c, s, ch, r, spark_imm_encode(&imm));
 		} else {
 			/* Other rails: their last data write carries the immediate
 			 * (one WR less per rail; the data before it on this QP has
 			 * landed when its receive completes). */
 			struct ibv_send_wr *last = &ch->wr[r][ch->n[r] - 1];
 			last->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
-			last->imm_data = htobe32(imm);
+			last->imm_data = htobe32(spark_imm_encode(&imm));
 		}
 		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, slot, true) != ncclSuccess)
 			return true;  /* the comm is failed; nothing more to do */
@@ -346,7 +348,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	c->recvs_posted++;
 	req->seq = seq;
 	req->n = (uint32_t)n;
-	req->rails_arrived = 0;
+	req->shares = 0;
 	c->seq++;
 	*request = req;
 	return ncclSuccess;
@@ -359,17 +361,19 @@ static void protocol_error(struct spark_comm *c, const char *what, uint32_t slot
 		c->failed = ncclRemoteError;
 }
 
-void spark_recv_imm(struct spark_comm *c, uint32_t rail, uint32_t imm)
+void spark_recv_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 {
-	uint32_t slot, nused, seq20;
+	struct spark_imm imm;
 	(void)rail;
-	spark_imm_decode(imm, &slot, &nused, &seq20);
+	spark_imm_decode(v, &imm);
+	uint32_t slot = imm.slot;
 	struct spark_recv_req *req = &c->rreqs[slot];
-	if (req->state != RREQ_POSTED || (req->seq & SPARK_IMM_SEQ_MASK) != seq20)
+	if (req->state != RREQ_POSTED || (req->seq & SPARK_IMM_SEQ_MASK) != imm.seq20)
 		return protocol_error(c, "completion for a receive not posted", slot);
-	if (nused == 0 || nused > c->nrails || ++req->rails_arrived > nused)
-		return protocol_error(c, "rail count in the immediate", slot);
-	if (req->rails_arrived < nused)
+	if (imm.nshares > c->nrails || imm.share >= c->nrails)
+		return protocol_error(c, "share count in the immediate", slot);
+	req->shares |= 1u << imm.share;   /* a share delivered twice counts once */
+	if ((uint32_t)__builtin_popcount(req->shares) < imm.nshares)
 		return;  /* other rails still owe their part */
 	/* Every rail has delivered; the record came as the lead rail's IMM
 	 * payload, visible now that its CQE has been polled. */

@@ -206,16 +206,18 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 	return 0;
 }
 
-uint32_t spark_imm_encode(uint32_t slot, uint32_t nrails_used, uint64_t seq)
+uint32_t spark_imm_encode(const struct spark_imm *imm)
 {
-	return (slot & 0xffu) | (nrails_used & 0xfu) << 8 | ((uint32_t)seq & SPARK_IMM_SEQ_MASK) << 12;
+	return (imm->slot & 0xffu) | (imm->share & 3u) << 8 | ((imm->nshares - 1) & 3u) << 10 |
+	       (imm->seq20 & SPARK_IMM_SEQ_MASK) << 12;
 }
 
-void spark_imm_decode(uint32_t imm, uint32_t *slot, uint32_t *nrails_used, uint32_t *seq20)
+void spark_imm_decode(uint32_t v, struct spark_imm *imm)
 {
-	*slot = imm & 0xffu;
-	*nrails_used = (imm >> 8) & 0xfu;
-	*seq20 = imm >> 12;
+	imm->slot = v & 0xffu;
+	imm->share = (v >> 8) & 3u;
+	imm->nshares = ((v >> 10) & 3u) + 1;
+	imm->seq20 = v >> 12;
 }
 
 uint64_t spark_wr_id_encode(const struct spark_wr_id *w)

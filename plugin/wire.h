@@ -99,10 +99,19 @@ struct spark_cmpl_record {
 _Static_assert(sizeof(struct spark_cts_entry) == 64, "CTS entry is one 64-byte line");
 _Static_assert(sizeof(struct spark_cmpl_record) == 64, "record is one 64-byte line");
 
-/* ---- immediate value of the per-rail WRITE_WITH_IMM ----
- * slot (8 bits) | rails used (4 bits) | seq low 20 bits; sent big-endian. */
-uint32_t spark_imm_encode(uint32_t slot, uint32_t nrails_used, uint64_t seq);
-void spark_imm_decode(uint32_t imm, uint32_t *slot, uint32_t *nrails_used, uint32_t *seq20);
+/* ---- immediate value of the WRITE_WITH_IMM closing one rail's share ----
+ * slot (8 bits) | share (2 bits) | shares - 1 (2 bits) | seq low 20 bits;
+ * sent big-endian. `share` names the rail whose part of the slot this IMM
+ * closes, so the receiver counts shares, not arrivals: a share re-sent on
+ * another rail after a failure (future failover) is counted once. */
+struct spark_imm {
+	uint32_t slot;
+	uint32_t share;         /* 0..3 */
+	uint32_t nshares;       /* 1..4 */
+	uint32_t seq20;
+};
+uint32_t spark_imm_encode(const struct spark_imm *imm);
+void spark_imm_decode(uint32_t v, struct spark_imm *imm);
 #define SPARK_IMM_SEQ_MASK 0xfffffu
 
 /* ---- wr_id: what a completion is about ---- */

@@ -148,11 +148,14 @@ Test(wire, handle_round_trip_and_size)
 
 Test(wire, imm_and_wr_id_round_trip)
 {
-	uint32_t slot, n, seq;
-	spark_imm_decode(spark_imm_encode(255, 2, 0x123456789ull), &slot, &n, &seq);
-	cr_assert_eq(slot, 255);
-	cr_assert_eq(n, 2);
-	cr_assert_eq(seq, 0x123456789ull & SPARK_IMM_SEQ_MASK);
+	for (uint32_t n = 1; n <= 4; n++) {
+		struct spark_imm in = {255, n - 1, n, 0x6789a}, out;
+		spark_imm_decode(spark_imm_encode(&in), &out);
+		cr_assert_eq(out.slot, 255);
+		cr_assert_eq(out.share, n - 1);
+		cr_assert_eq(out.nshares, n);
+		cr_assert_eq(out.seq20, 0x6789a);
+	}
 	struct spark_wr_id w = {SPARK_WR_RECV, 3, 65535, 512}, o;
 	spark_wr_id_decode(spark_wr_id_encode(&w), &o);
 	cr_assert_eq(o.kind, SPARK_WR_RECV);
