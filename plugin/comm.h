@@ -91,7 +91,10 @@ struct spark_send_slot {
 	uint64_t seq;
 	uint32_t nreqs;
 	uint32_t claimed;               /* entries matched by an isend (bit mask) */
-	uint32_t rails_pending;         /* rails whose chain has not completed */
+	uint32_t rails_pending;         /* shares (by rail) not yet completed */
+	uint32_t moved;                 /* shares re-sent on another rail after a failure */
+	uint32_t lead;                  /* rail whose IMM carries the record */
+	uint32_t used;                  /* rails the slot was striped over */
 	struct spark_cts_entry cts[SPARK_MAX_RECVS];   /* copied out of the FIFO */
 	struct spark_send_req req[SPARK_MAX_RECVS];
 	struct spark_cmpl_record record;               /* what the IMM chain writes */
@@ -110,6 +113,7 @@ struct spark_recv_req {
 	uint64_t seq;
 	uint32_t n;
 	uint32_t shares;                        /* rails' shares delivered (bit mask) */
+	uint32_t cts_rail;                      /* where its CTS went */
 	int32_t sizes[SPARK_MAX_RECVS];         /* from the record */
 	int64_t posted[SPARK_MAX_RECVS];
 	int tags[SPARK_MAX_RECVS];
@@ -124,7 +128,8 @@ struct spark_comm {
 	enum spark_comm_kind kind;
 	int dev;
 	uint32_t nrails;                /* rails of the device (array length) */
-	uint32_t up_mask;               /* rails kept */
+	uint32_t up_mask;               /* rails kept and not failed */
+	uint32_t failed_mask;           /* rails dropped after a failure */
 	struct spark_rail rail[SPARK_MAX_RAILS];
 	int fd;                         /* bootstrap socket, kept open while the comm lives */
 	ncclResult_t failed;            /* sticky: first error seen by the engine */
@@ -180,7 +185,7 @@ bool spark_rail_room(const struct spark_rail *r, uint32_t nwr);
 /* Posts a chain on rail r; force_signal makes its last WR signaled. wr_id of
  * the last WR is set here (kind, slot, how many SQ entries it frees). */
 ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_wr *chain,
-			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot,
+			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot, uint32_t share,
 			     bool force_signal);
 ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count);
 uint64_t spark_now_ns(void);
@@ -191,7 +196,13 @@ void spark_peer_check(struct spark_comm *c);
 #define SPARK_PEER_GRACE_NS 2000000000ull    /* then wait this long for stragglers */
 
 /* p2p.c, called by the engine */
-void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot);
+void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32_t share);
+ncclResult_t spark_post_cts(struct spark_comm *c, uint32_t slot, uint32_t r);
+uint32_t spark_cts_rail(const struct spark_comm *c, uint64_t seq);
+/* failover.c: true when a failed completion was a rail failing and the comm
+ * carries on over the other rails. */
+bool spark_rail_failover(struct spark_comm *c, uint32_t r, int wc_status);
+void spark_resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t share);
 void spark_recv_imm(struct spark_comm *c, uint32_t rail, uint32_t imm_host);
 void spark_send_progress(struct spark_comm *c);
 

@@ -36,12 +36,12 @@ static void fail_comm(struct spark_comm *c, ncclResult_t res)
 }
 
 ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_wr *chain,
-			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot,
+			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot, uint32_t share,
 			     bool force_signal)
 {
 	struct spark_rail *rail = &c->rail[r];
 	bool signal = force_signal || rail->unsignaled + nwr >= SPARK_SQ_DEPTH / 2;
-	struct spark_wr_id id = {kind, r, slot, 0};
+	struct spark_wr_id id = {kind, r, slot, 0, share};
 	for (uint32_t i = 0; i < nwr; i++) {
 		chain[i].next = i + 1 < nwr ? &chain[i + 1] : NULL;
 		chain[i].send_flags &= ~(unsigned)IBV_SEND_SIGNALED;
@@ -70,7 +70,7 @@ ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_w
 static ncclResult_t post_recv_batch(struct spark_comm *c, uint32_t r, uint32_t n)
 {
 	struct ibv_recv_wr wr[16];
-	struct spark_wr_id id = {SPARK_WR_RECV, r, 0, 0};
+	struct spark_wr_id id = {SPARK_WR_RECV, r, 0, 0, 0};
 	memset(wr, 0, sizeof wr);
 	for (uint32_t i = 0; i < n && i < 16; i++) {
 		wr[i].wr_id = spark_wr_id_encode(&id);
@@ -138,12 +138,13 @@ static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
 	if (id.released > 0)
 		c->rail[r].signaled_inflight--;
 	if (wc->status != IBV_WC_SUCCESS) {
-		report_error(c, r, wc, &id);
+		if (!spark_rail_failover(c, r, wc->status))
+			report_error(c, r, wc, &id);
 		return;
 	}
 	switch (id.kind) {
 	case SPARK_WR_DATA:
-		spark_send_chain_done(c, r, id.slot);
+		spark_send_chain_done(c, r, id.slot, id.share);
 		break;
 	case SPARK_WR_CTS:
 		break;

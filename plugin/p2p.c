@@ -240,6 +240,9 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 				(uint32_t)s->seq & SPARK_IMM_SEQ_MASK};
 	s->post_ns = spark_now_ns();
 	s->rails_pending = used;
+	s->moved = 0;
+	s->lead = lead;
+	s->used = used;
 	s->state = SLOT_POSTED;
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		if (!(used & (1u << r)))
@@ -255,12 +258,54 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 			last->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
 			last->imm_data = htobe32(spark_imm_encode(&imm));
 		}
-		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, slot, true) != ncclSuccess)
+		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, slot, r, true) !=
+		    ncclSuccess)
 			return true;  /* the comm is failed; nothing more to do */
 	}
 	if (small)
 		c->small_rail = next_up_rail(c, c->small_rail);
 	return true;
+}
+
+/* After rail `share` failed: its part of slot s again, on the next rail up
+ * (keys of that rail from the CTS entry), closed by an IMM naming the same
+ * share, so the receiver counts it once even if the original had landed. */
+void spark_resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t share)
+{
+	struct spark_chains *ch = c->chains;
+	uint32_t to = next_up_rail(c, share), slot = spark_slot_of(s->seq);
+	memset(ch->n, 0, sizeof ch->n);
+	for (uint32_t i = 0; i < s->nreqs; i++) {
+		const struct spark_send_req *req = &s->req[i];
+		for (uint32_t p = 0; p < s->npieces[i]; p++) {
+			const struct spark_stripe_piece *pc = &s->piece[i][p];
+			for (uint64_t done = 0; pc->rail == share && done < pc->length;) {
+				uint64_t left = pc->length - done, off = pc->offset + done;
+				uint32_t len = left > SPARK_MAX_WR_BYTES ? SPARK_MAX_WR_BYTES : (uint32_t)left;
+				add_write(ch, to, (uint64_t)(uintptr_t)req->data + off, len,
+					  req->mh->mr[to]->lkey, s->cts[i].addr + off, s->cts[i].rkey[to],
+					  c->rail[to].max_inline);
+				done += len;
+			}
+		}
+	}
+	struct spark_imm imm = {slot, share, (uint32_t)__builtin_popcount(s->used),
+				(uint32_t)s->seq & SPARK_IMM_SEQ_MASK};
+	if (share == s->lead || ch->n[to] == 0) {
+		add_record_imm(c, s, ch, to, spark_imm_encode(&imm));
+	} else {
+		ch->wr[to][ch->n[to] - 1].opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+		ch->wr[to][ch->n[to] - 1].imm_data = htobe32(spark_imm_encode(&imm));
+	}
+	if (!spark_rail_room(&c->rail[to], ch->n[to])) {
+		SPARK_WARN("dev %d: no room on rail %s to re-send slot %u", c->dev,
+			   c->rail[to].hca.name, slot);
+		c->failed = ncclRemoteError;
+		return;
+	}
+	if (spark_rail_post(c, to, ch->wr[to], ch->n[to], SPARK_WR_DATA, slot, share, true) ==
+	    ncclSuccess)
+		s->moved |= 1u << share;
 }
 
 void spark_send_progress(struct spark_comm *c)
@@ -273,15 +318,20 @@ void spark_send_progress(struct spark_comm *c)
 	}
 }
 
-void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot)
+void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32_t share)
 {
 	struct spark_send_slot *s = &c->slots[slot];
-	if (s->state != SLOT_POSTED || !(s->rails_pending & (1u << rail))) {
-		SPARK_WARN("dev %d: completion for slot %u rail %u that is not in flight", c->dev,
-			   slot, rail);
+	if (s->state != SLOT_POSTED || !(s->rails_pending & (1u << share))) {
+		SPARK_WARN("dev %d: completion for slot %u share %u that is not in flight", c->dev,
+			   slot, share);
 		c->failed = c->failed != ncclSuccess ? c->failed : ncclInternalError;
 		return;
 	}
+	s->rails_pending &= ~(1u << share);
+	if (s->rails_pending == 0)
+		s->state = SLOT_DONE;
+	if (rail != share)
+		return;   /* a re-sent share says nothing about its new rail's rate */
 	uint32_t before[SPARK_STRIPE_MAX_RAILS];
 	memcpy(before, c->weights.weight, sizeof before);
 	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns, spark_now_ns());
@@ -289,20 +339,38 @@ void spark_send_chain_done(struct spark_comm *c, uint32_t rail, uint32_t slot)
 		SPARK_INFO(NCCL_NET, "dev %d: rail weights now %u/%u (measured %.0f/%.0f Mbps)",
 			   c->dev, c->weights.weight[0], c->weights.weight[1],
 			   c->weights.rate_mbps[0], c->weights.rate_mbps[1]);
-	s->rails_pending &= ~(1u << rail);
-	if (s->rails_pending == 0)
-		s->state = SLOT_DONE;
 }
 
 /* ======================= receive side ======================= */
 
-static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
+uint32_t spark_cts_rail(const struct spark_comm *c, uint64_t seq)
 {
 	uint32_t nth = (uint32_t)(seq % (uint64_t)__builtin_popcount(c->up_mask));
 	for (uint32_t r = 0; r < c->nrails; r++)
 		if ((c->up_mask & (1u << r)) && nth-- == 0)
 			return r;
 	return 0;
+}
+
+/* Writes the shadow FIFO entries of a receive into the sender's FIFO, on
+ * rail r (also used to re-send them after r's predecessor failed: the same
+ * bytes again, harmless if they had landed). */
+ncclResult_t spark_post_cts(struct spark_comm *c, uint32_t slot, uint32_t r)
+{
+	struct spark_cts_entry *e = (struct spark_cts_entry *)c->src + (size_t)slot * SPARK_MAX_RECVS;
+	uint32_t len = c->rreqs[slot].n * (uint32_t)sizeof *e;
+	struct ibv_sge sge = {(uint64_t)(uintptr_t)e, len, c->rail[r].src_mr->lkey};
+	struct ibv_send_wr wr;
+	memset(&wr, 0, sizeof wr);
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
+	wr.wr.rdma.remote_addr = c->rail[r].peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
+	wr.wr.rdma.rkey = c->rail[r].peer_rkey;
+	SPARK_TRY(spark_rail_post(c, r, &wr, 1, SPARK_WR_CTS, slot, 0, false));
+	c->rreqs[slot].cts_rail = r;
+	return ncclSuccess;
 }
 
 ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *sizes,
@@ -315,7 +383,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	if (c->failed != ncclSuccess)
 		return c->failed;
 	uint64_t seq = c->seq;
-	uint32_t slot = spark_slot_of(seq), r = cts_rail(c, seq);
+	uint32_t slot = spark_slot_of(seq), r = spark_cts_rail(c, seq);
 	struct spark_recv_req *req = &c->rreqs[slot];
 	if (req->state != RREQ_FREE || !spark_rail_room(&c->rail[r], 1))
 		return ncclSuccess;  /* retry */
@@ -333,21 +401,11 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 		req->posted[i] = (int64_t)sizes[i];
 		req->tags[i] = tags[i];
 	}
-	uint32_t len = (uint32_t)n * (uint32_t)sizeof *e;
-	struct ibv_sge sge = {(uint64_t)(uintptr_t)e, len, c->rail[r].src_mr->lkey};
-	struct ibv_send_wr wr;
-	memset(&wr, 0, sizeof wr);
-	wr.opcode = IBV_WR_RDMA_WRITE;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
-	wr.wr.rdma.remote_addr = c->rail[r].peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
-	wr.wr.rdma.rkey = c->rail[r].peer_rkey;
-	SPARK_TRY(spark_rail_post(c, r, &wr, 1, SPARK_WR_CTS, slot, false));
+	req->n = (uint32_t)n;
+	SPARK_TRY(spark_post_cts(c, slot, r));
 	req->state = RREQ_POSTED;
 	c->recvs_posted++;
 	req->seq = seq;
-	req->n = (uint32_t)n;
 	req->shares = 0;
 	c->seq++;
 	*request = req;
@@ -368,7 +426,15 @@ void spark_recv_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 	spark_imm_decode(v, &imm);
 	uint32_t slot = imm.slot;
 	struct spark_recv_req *req = &c->rreqs[slot];
-	if (req->state != RREQ_POSTED || (req->seq & SPARK_IMM_SEQ_MASK) != imm.seq20)
+	bool same_seq = (req->seq & SPARK_IMM_SEQ_MASK) == imm.seq20;
+	if (req->state != RREQ_POSTED && same_seq && (req->shares & (1u << imm.share))) {
+		/* A share re-sent after a rail failure, whose first copy had
+		 * landed: the request is complete already (failover.c). */
+		SPARK_INFO(NCCL_NET, "dev %d: duplicate share %u of slot %u ignored", c->dev,
+			   imm.share, slot);
+		return;
+	}
+	if (req->state != RREQ_POSTED || !same_seq)
 		return protocol_error(c, "completion for a receive not posted", slot);
 	if (imm.nshares > c->nrails || imm.share >= c->nrails)
 		return protocol_error(c, "share count in the immediate", slot);

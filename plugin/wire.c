@@ -223,7 +223,8 @@ void spark_imm_decode(uint32_t v, struct spark_imm *imm)
 uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
 {
 	return (uint64_t)(w->kind & 0xffu) | (uint64_t)(w->rail & 0xfu) << 8 |
-	       (uint64_t)(w->slot & 0xffffu) << 16 | (uint64_t)(w->released & 0xffffu) << 32;
+	       (uint64_t)(w->slot & 0xffffu) << 16 | (uint64_t)(w->released & 0xffffu) << 32 |
+	       (uint64_t)(w->share & 0xfu) << 48;
 }
 
 void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
@@ -232,4 +233,5 @@ void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
 	w->rail = (uint32_t)(v >> 8) & 0xfu;
 	w->slot = (uint32_t)(v >> 16) & 0xffffu;
 	w->released = (uint32_t)(v >> 32) & 0xffffu;
+	w->share = (uint32_t)(v >> 48) & 0xfu;
 }

@@ -125,6 +125,7 @@ struct spark_wr_id {
 	uint32_t rail;          /* 0..15 */
 	uint32_t slot;          /* 0..65535 */
 	uint32_t released;      /* send-queue entries this CQE frees (0..65535) */
+	uint32_t share;         /* data chains: the rail whose share it carries (0..15) */
 };
 uint64_t spark_wr_id_encode(const struct spark_wr_id *w);
 void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w);

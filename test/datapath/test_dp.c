@@ -527,3 +527,56 @@ static void peer_dies(bool a_receives)
 
 Test(dp, receiver_notices_a_dead_sender, .timeout = 60) { peer_dies(true); }
 Test(dp, sender_notices_a_dead_receiver, .timeout = 60) { peer_dies(false); }
+
+/* A rail that goes down mid-stream (softroce: "a roceP2p1s0f0 down", both
+ * ends): the comm carries on over the other rail, no byte lost or wrong.
+ * Short RC timeout so the failure is noticed in well under a second. */
+Test(dp, rail_down_mid_stream_fails_over, .timeout = 120)
+{
+	struct dp_pair p;
+	const char *env[] = {"NCCL_SPARK_IB_TIMEOUT=18", "NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
+	dp_pair_start(&p, env);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	enum { FO_MSGS = 48, FO_INFLIGHT = 8 };
+	size_t slot = 4 * MiB, cap = slot * FO_INFLIGHT;
+	uint8_t *buf = dp_alloc(cap);
+	void *mh = NULL, *req[FO_INFLIGHT];
+	void *comm = p.is_b ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
+	DP_OK(net->regMr(comm, buf, cap, NCCL_PTR_HOST, &mh));
+	dp_sync(&p);
+	for (int m = 0; m < FO_MSGS + FO_INFLIGHT; m++) {
+		int k = m % FO_INFLIGHT, size = (int)(slot - (size_t)m * 4096);
+		if (m >= FO_INFLIGHT) {
+			int got = -1, sent = (int)(slot - (size_t)(m - FO_INFLIGHT) * 4096);
+			DP_OK(dp_wait(net, req[k], &got));
+			DP_CHECK(got == sent, "msg %d size %d, want %d", m - FO_INFLIGHT, got, sent);
+			if (p.is_b)
+				DP_CHECK(dp_verify(buf + (size_t)k * slot, (size_t)got,
+						   (uint32_t)(m - FO_INFLIGHT)) < 0, "msg %d data", m - FO_INFLIGHT);
+		}
+		if (m == 12 && !p.is_b) {
+			char path[300];
+			snprintf(path, sizeof path, "%s/control", p.fabric);
+			FILE *f = fopen(path, "a");
+			DP_CHECK(f != NULL, "control");
+			fprintf(f, "a roceP2p1s0f0 down\n");
+			fclose(f);
+		}
+		if (m >= FO_MSGS)
+			continue;
+		uint8_t *b = buf + (size_t)k * slot;
+		if (p.is_b) {
+			void *vb = b;
+			int posted = (int)slot, tag = 0;
+			req[k] = irecv_retry(net, comm, 1, &vb, &posted, &tag, &mh);
+		} else {
+			dp_fill(b, (size_t)size, (uint32_t)m);
+			req[k] = isend_retry(net, comm, b, size, 0, mh);
+		}
+	}
+	DP_OK(net->deregMr(comm, mh));
+	DP_OK(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}

@@ -156,10 +156,11 @@ Test(wire, imm_and_wr_id_round_trip)
 		cr_assert_eq(out.nshares, n);
 		cr_assert_eq(out.seq20, 0x6789a);
 	}
-	struct spark_wr_id w = {SPARK_WR_RECV, 3, 65535, 512}, o;
+	struct spark_wr_id w = {SPARK_WR_RECV, 3, 65535, 512, 2}, o;
 	spark_wr_id_decode(spark_wr_id_encode(&w), &o);
 	cr_assert_eq(o.kind, SPARK_WR_RECV);
 	cr_assert_eq(o.rail, 3);
 	cr_assert_eq(o.slot, 65535);
 	cr_assert_eq(o.released, 512);
+	cr_assert_eq(o.share, 2);
 }
