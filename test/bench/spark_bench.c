@@ -192,15 +192,15 @@ static void run_pair(const struct config *cfg, struct result *res)
 	 * a run right after an idle gap may still ride on burst credit. */
 	double t_big[REPEATS], t_nccl[REPEATS], t_rtt[REPEATS];
 	for (int k = 0; k < REPEATS; k++) {
-		t_big[k] = stream(&p, &io, big, 4, 4, 2);
+		t_big[k] = stream(&p, &io, big, 4, 8, 2);
 		if (!cfg->small_tests)
 			continue;
-		t_nccl[k] = stream(&p, &io, (int)MiB, 256, 256, 8);
+		t_nccl[k] = stream(&p, &io, (int)MiB, 256, 512, 8);
 		t_rtt[k] = ping_pong(&p, &io, 500);
 	}
-	res->big_gbps = 4.0 * big / median3(t_big) / 1e9;
+	res->big_gbps = 8.0 * big / median3(t_big) / 1e9;
 	if (cfg->small_tests) {
-		res->nccl_gbps = 256.0 * MiB / median3(t_nccl) / 1e9;
+		res->nccl_gbps = 512.0 * MiB / median3(t_nccl) / 1e9;
 		res->rtt_us = median3(t_rtt) * 1e6;
 	}
 	teardown(&io);
