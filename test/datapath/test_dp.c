@@ -534,7 +534,7 @@ Test(dp, sender_notices_a_dead_receiver, .timeout = 60) { peer_dies(false); }
 Test(dp, rail_down_mid_stream_fails_over, .timeout = 120)
 {
 	struct dp_pair p;
-	const char *env[] = {"NCCL_SPARK_IB_TIMEOUT=18", "NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
+	const char *env[] = {"NCCL_SPARK_IB_TIMEOUT=22", "NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
 	dp_pair_start(&p, env);
 	const ncclNet_v8_t *net = dp_load_plugin();
 	enum { FO_MSGS = 48, FO_INFLIGHT = 8 };
