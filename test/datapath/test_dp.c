@@ -530,7 +530,7 @@ Test(dp, sender_notices_a_dead_receiver, .timeout = 60) { peer_dies(false); }
 
 /* A rail that goes down mid-stream (softroce: "a roceP2p1s0f0 down", both
  * ends): the comm carries on over the other rail, no byte lost or wrong.
- * Short RC timeout so the failure is noticed in well under a second. */
+ * A shorter RC timeout than the harness default: noticed in about a second. */
 Test(dp, rail_down_mid_stream_fails_over, .timeout = 120)
 {
 	struct dp_pair p;
