@@ -1,0 +1,443 @@
+/* listen / connect / accept: non-blocking state machines over the TCP
+ * bootstrap. NCCL calls connect and accept again and again until they
+ * return a comm; each call advances as far as the sockets allow and returns.
+ *
+ *   connector                         acceptor
+ *   TCP connect  ───────────────────▶ accept
+ *   HELLO (rails: QPN, GID, PSN, MTU,
+ *          FIFO addr/rkey)  ─────────▶ validate, pick common rails,
+ *                                     QPs to RTS, post receives
+ *   validate, QPs to RTS ◀─────────── REPLY (kept rails: QPN, GID, PSN,
+ *                                            MTU, record addr/rkey)
+ *   READY  ─────────────────────────▶ comm returned
+ *   comm returned
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "comm.h"
+#include "log.h"
+#include "socket.h"
+
+#define STAGE_MAGIC 0x53544147u  /* marks connector scratch in the handle */
+
+enum conn_step { C_CONNECTING, C_SEND_HELLO, C_RECV_REPLY, C_SEND_READY };
+enum acc_step { A_ACCEPT, A_RECV_HELLO, A_SEND_REPLY, A_RECV_READY };
+
+struct spark_connecting {
+	enum conn_step step;
+	struct spark_handle handle;
+	struct spark_comm *comm;
+	uint8_t buf[SPARK_MSG_SIZE];
+	size_t off;
+};
+
+struct spark_listen_comm {
+	int dev;
+	int fd;
+	uint64_t nonce;
+	enum acc_step step;
+	int conn_fd;
+	struct spark_comm *comm;
+	uint8_t buf[SPARK_MSG_SIZE];
+	size_t off;
+};
+
+/* ---- the connector's scratch space in the handle buffer ---- */
+struct stage {
+	uint32_t magic;
+	struct spark_connecting *state;
+};
+_Static_assert(SPARK_HANDLE_STAGE_OFF + sizeof(struct stage) <= SPARK_HANDLE_SIZE, "fits");
+
+static struct spark_connecting *stage_get(void *handle)
+{
+	struct stage s;
+	memcpy(&s, (char *)handle + SPARK_HANDLE_STAGE_OFF, sizeof s);
+	return s.magic == STAGE_MAGIC ? s.state : NULL;
+}
+
+static void stage_set(void *handle, struct spark_connecting *state)
+{
+	struct stage s = {state != NULL ? STAGE_MAGIC : 0, state};
+	memcpy((char *)handle + SPARK_HANDLE_STAGE_OFF, &s, sizeof s);
+}
+
+static uint64_t random64(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = spark_now_ns() ^ (uint64_t)getpid() << 32;
+	return v;
+}
+
+static void describe_rails(const struct spark_comm *c, struct spark_conn_msg *m)
+{
+	m->nrails = c->nrails;
+	for (uint32_t r = 0; r < c->nrails; r++)
+		spark_rail_describe(&c->rail[r], &m->rail[r]);
+}
+
+static void log_subnet(const struct spark_rail_info *r, char *buf, int len)
+{
+	spark_ipv4_format(r->ipv4, (int)r->prefix, buf, len);
+}
+
+/* Rails both ends can use: rail i to the peer's rail i, when their subnets
+ * meet. Rails left out are reported at INFO (a ring of three Sparks, or a
+ * switch, leaves one cable unused per peer). */
+static uint32_t common_rails(const struct spark_comm *c, const struct spark_conn_msg *peer)
+{
+	uint32_t mask = 0;
+	for (uint32_t r = 0; r < c->nrails && r < peer->nrails; r++) {
+		struct spark_rail_info ours;
+		char a[40], b[40];
+		spark_rail_describe(&c->rail[r], &ours);
+		log_subnet(&ours, a, sizeof a);
+		log_subnet(&peer->rail[r], b, sizeof b);
+		if (!spark_rails_reach(&ours, &peer->rail[r])) {
+			SPARK_INFO(NCCL_NET, "rail %u: %s (%s) cannot reach the peer's %s (%s); "
+				   "left out of this connection", r, ours.name, a,
+				   peer->rail[r].name, b);
+			continue;
+		}
+		if (strcmp(ours.name, peer->rail[r].name) != 0)
+			SPARK_INFO(NCCL_NET, "rail %u: %s pairs with the peer's %s (%s)", r,
+				   ours.name, peer->rail[r].name, b);
+		mask |= 1u << r;
+	}
+	return mask;
+}
+
+static void comm_ready(struct spark_comm *c)
+{
+	uint32_t mbps[SPARK_STRIPE_MAX_RAILS] = {0};
+	for (uint32_t r = 0; r < c->nrails; r++)
+		if (c->rail[r].up)
+			mbps[r] = (uint32_t)spark_hca_rail_mbps(&c->rail[r].hca);
+	spark_weights_init(&c->weights, c->nrails, mbps, spark_params()->adaptive_weights);
+	c->policy.nrails = c->nrails;
+	c->policy.min_stripe = (uint64_t)spark_params()->min_stripe;
+	memcpy(c->policy.weight, c->weights.weight, sizeof c->policy.weight);
+	for (c->small_rail = 0; !(c->up_mask & (1u << c->small_rail)); c->small_rail++)
+		;
+	SPARK_INFO(NCCL_NET, "%s comm on dev %d ready: rails %#x of %u", 
+		   c->kind == SPARK_COMM_SEND ? "send" : "recv", c->dev, c->up_mask, c->nrails);
+}
+
+static ncclResult_t connect_rails(struct spark_comm *c, const struct spark_conn_msg *peer,
+				  uint32_t mask)
+{
+	for (uint32_t r = 0; r < c->nrails; r++)
+		if (mask & (1u << r))
+			SPARK_TRY(spark_rail_connect(&c->rail[r], &peer->rail[r]));
+	c->up_mask = mask;
+	return ncclSuccess;
+}
+
+/* ================= listen ================= */
+
+ncclResult_t spark_listen(int dev, void *handle, void **listen_comm)
+{
+	*listen_comm = NULL;
+	const struct spark_ldev *d = spark_device(dev);
+	if (d == NULL) {
+		SPARK_WARN("listen: no device %d", dev);
+		return ncclInvalidArgument;
+	}
+	struct spark_sock_addr addr;
+	char reason[SPARK_REASON_LEN];
+	if (spark_sock_pick(&addr, reason, sizeof reason) != 0) {
+		SPARK_WARN("listen: %s", reason);
+		return ncclInvalidUsage;
+	}
+	struct spark_listen_comm *l = calloc(1, sizeof *l);
+	if (l == NULL)
+		return ncclSystemError;
+	struct spark_handle h = {.nonce = random64(), .nrails = (uint8_t)d->nrails};
+	l->fd = spark_sock_listen(&addr, &h);
+	if (l->fd < 0) {
+		free(l);
+		return spark_check_failed("listen socket", errno, __FILE__, __LINE__);
+	}
+	l->dev = dev;
+	l->nonce = h.nonce;
+	l->conn_fd = -1;
+	spark_handle_encode(&h, handle);
+	SPARK_INFO(NCCL_NET, "listen on dev %d via %s port %u", dev, addr.ifname, h.port);
+	*listen_comm = l;
+	return ncclSuccess;
+}
+
+/* ================= connect ================= */
+
+static ncclResult_t connect_begin(int dev, void *handle, struct spark_connecting **out)
+{
+	struct spark_handle h;
+	char reason[SPARK_REASON_LEN];
+	if (spark_handle_decode(handle, &h, reason, sizeof reason) != 0) {
+		SPARK_WARN("connect: refusing handle: %s", reason);
+		return ncclInvalidUsage;
+	}
+	struct spark_connecting *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return ncclSystemError;
+	s->handle = h;
+	ncclResult_t res = spark_comm_alloc(SPARK_COMM_SEND, dev, &s->comm);
+	if (res == ncclSuccess) {
+		s->comm->fd = spark_sock_connect_start(&h);
+		if (s->comm->fd < 0)
+			res = spark_check_failed("connect socket", errno, __FILE__, __LINE__);
+	}
+	if (res != ncclSuccess) {
+		spark_comm_free(s->comm);
+		free(s);
+		return res;
+	}
+	s->step = C_CONNECTING;
+	*out = s;
+	return ncclSuccess;
+}
+
+static ncclResult_t sock_failed(const char *what, int fd_rc)
+{
+	(void)fd_rc;
+	return spark_check_failed(what, errno, __FILE__, __LINE__);
+}
+
+static ncclResult_t on_reply(struct spark_connecting *s)
+{
+	struct spark_comm *c = s->comm;
+	struct spark_conn_msg m;
+	char reason[SPARK_REASON_LEN];
+	if (spark_msg_decode(s->buf, SPARK_MSG_REPLY, s->handle.nonce, &m, reason,
+			     sizeof reason) != 0) {
+		SPARK_WARN("connect dev %d: refusing the peer's REPLY: %s", c->dev, reason);
+		return ncclRemoteError;
+	}
+	uint32_t ours = common_rails(c, &m);
+	if ((m.rail_mask & ~ours) != 0) {
+		SPARK_WARN("connect dev %d: peer kept rails %#x, only %#x can reach it", c->dev,
+			   m.rail_mask, ours);
+		return ncclRemoteError;
+	}
+	SPARK_TRY(connect_rails(c, &m, m.rail_mask));
+	memset(&m, 0, sizeof m);
+	m.kind = SPARK_MSG_READY;
+	m.nonce = s->handle.nonce;
+	spark_msg_encode(&m, s->buf);
+	return ncclSuccess;
+}
+
+/* One pass of the connector's state machine; *done when the comm is ready. */
+static ncclResult_t connect_step(struct spark_connecting *s, bool *done)
+{
+	int fd = s->comm->fd, rc;
+	struct spark_conn_msg m;
+	*done = false;
+	switch (s->step) {
+	case C_CONNECTING:
+		if ((rc = spark_sock_connect_done(fd)) <= 0)
+			return rc < 0 ? sock_failed("connect to the listener", rc) : ncclSuccess;
+		memset(&m, 0, sizeof m);
+		m.kind = SPARK_MSG_HELLO;
+		m.nonce = s->handle.nonce;
+		describe_rails(s->comm, &m);
+		spark_msg_encode(&m, s->buf);
+		s->off = 0;
+		s->step = C_SEND_HELLO;
+		/* fall through */
+	case C_SEND_HELLO:
+		if ((rc = spark_sock_send_some(fd, s->buf, SPARK_MSG_SIZE, &s->off)) <= 0)
+			return rc < 0 ? sock_failed("send HELLO", rc) : ncclSuccess;
+		s->off = 0;
+		s->step = C_RECV_REPLY;
+		/* fall through */
+	case C_RECV_REPLY:
+		if ((rc = spark_sock_recv_some(fd, s->buf, SPARK_MSG_SIZE, &s->off)) <= 0)
+			return rc < 0 ? sock_failed("receive REPLY (see the peer's log)", rc)
+				      : ncclSuccess;
+		SPARK_TRY(on_reply(s));
+		s->off = 0;
+		s->step = C_SEND_READY;
+		/* fall through */
+	case C_SEND_READY:
+		if ((rc = spark_sock_send_some(fd, s->buf, SPARK_MSG_SIZE, &s->off)) <= 0)
+			return rc < 0 ? sock_failed("send READY", rc) : ncclSuccess;
+		*done = true;
+	}
+	return ncclSuccess;
+}
+
+ncclResult_t spark_connect(int dev, void *handle, void **send_comm)
+{
+	*send_comm = NULL;
+	SPARK_NOT_NULL(handle, "handle");
+	struct spark_connecting *s = stage_get(handle);
+	if (s == NULL) {
+		SPARK_TRY(connect_begin(dev, handle, &s));
+		stage_set(handle, s);
+	}
+	bool done;
+	ncclResult_t res = connect_step(s, &done);
+	if (res != ncclSuccess || done) {
+		stage_set(handle, NULL);
+		if (res == ncclSuccess) {
+			comm_ready(s->comm);
+			*send_comm = s->comm;
+		} else {
+			spark_comm_free(s->comm);
+		}
+		free(s);
+	}
+	return res;
+}
+
+/* ================= accept ================= */
+
+static void accept_reset(struct spark_listen_comm *l)
+{
+	if (l->comm != NULL)
+		spark_comm_free(l->comm);   /* closes conn_fd, which it owns */
+	else if (l->conn_fd >= 0)
+		close(l->conn_fd);
+	l->comm = NULL;
+	l->conn_fd = -1;
+	l->off = 0;
+	l->step = A_ACCEPT;
+}
+
+/* Tells the connector why (best effort: a fresh socket takes 480 bytes). */
+static void refuse(struct spark_listen_comm *l)
+{
+	struct spark_conn_msg m;
+	size_t off = 0;
+	memset(&m, 0, sizeof m);
+	m.kind = SPARK_MSG_REPLY;
+	m.nonce = l->nonce;
+	spark_msg_encode(&m, l->buf);
+	(void)spark_sock_send_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &off);
+}
+
+static ncclResult_t on_hello(struct spark_listen_comm *l, bool *foreign)
+{
+	struct spark_conn_msg peer, m;
+	char reason[SPARK_REASON_LEN];
+	*foreign = false;
+	if (spark_msg_decode(l->buf, SPARK_MSG_HELLO, l->nonce, &peer, reason, sizeof reason)) {
+		SPARK_WARN("accept dev %d: refusing a connection: %s", l->dev, reason);
+		*foreign = true;
+		return ncclSuccess;
+	}
+	SPARK_TRY(spark_comm_alloc(SPARK_COMM_RECV, l->dev, &l->comm));
+	l->comm->fd = l->conn_fd;
+	uint32_t mask = common_rails(l->comm, &peer);
+	if (mask == 0) {
+		SPARK_WARN("accept dev %d: no rail of this device shares a subnet with the "
+			   "peer's matching rail; check the cabling and IP addresses", l->dev);
+		refuse(l);
+		return ncclSystemError;
+	}
+	SPARK_TRY(connect_rails(l->comm, &peer, mask));
+	for (uint32_t r = 0; r < l->comm->nrails; r++)
+		if (mask & (1u << r))
+			SPARK_TRY(spark_rail_post_recvs(l->comm, r, SPARK_RQ_DEPTH));
+	memset(&m, 0, sizeof m);
+	m.kind = SPARK_MSG_REPLY;
+	m.nonce = l->nonce;
+	m.rail_mask = mask;
+	describe_rails(l->comm, &m);
+	spark_msg_encode(&m, l->buf);
+	return ncclSuccess;
+}
+
+static ncclResult_t accept_step(struct spark_listen_comm *l, bool *done)
+{
+	int rc;
+	bool foreign;
+	struct spark_conn_msg m;
+	char reason[SPARK_REASON_LEN];
+	*done = false;
+	switch (l->step) {
+	case A_ACCEPT:
+		l->conn_fd = spark_sock_accept(l->fd);
+		if (l->conn_fd < 0)
+			return errno == EAGAIN ? ncclSuccess : sock_failed("accept", -1);
+		l->off = 0;
+		l->step = A_RECV_HELLO;
+		/* fall through */
+	case A_RECV_HELLO:
+		if ((rc = spark_sock_recv_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) <= 0)
+			return rc < 0 ? sock_failed("receive HELLO", rc) : ncclSuccess;
+		SPARK_TRY(on_hello(l, &foreign));
+		if (foreign) {
+			accept_reset(l);   /* keep listening for the real peer */
+			return ncclSuccess;
+		}
+		l->off = 0;
+		l->step = A_SEND_REPLY;
+		/* fall through */
+	case A_SEND_REPLY:
+		if ((rc = spark_sock_send_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) <= 0)
+			return rc < 0 ? sock_failed("send REPLY", rc) : ncclSuccess;
+		l->off = 0;
+		l->step = A_RECV_READY;
+		/* fall through */
+	case A_RECV_READY:
+		if ((rc = spark_sock_recv_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) <= 0)
+			return rc < 0 ? sock_failed("receive READY", rc) : ncclSuccess;
+		if (spark_msg_decode(l->buf, SPARK_MSG_READY, l->nonce, &m, reason, sizeof reason)) {
+			SPARK_WARN("accept dev %d: bad READY: %s", l->dev, reason);
+			return ncclRemoteError;
+		}
+		*done = true;
+	}
+	return ncclSuccess;
+}
+
+ncclResult_t spark_accept(void *listen_comm, void **recv_comm)
+{
+	struct spark_listen_comm *l = listen_comm;
+	*recv_comm = NULL;
+	SPARK_NOT_NULL(l, "listen comm");
+	bool done;
+	ncclResult_t res = accept_step(l, &done);
+	if (res != ncclSuccess) {
+		accept_reset(l);
+		return res;
+	}
+	if (done) {
+		comm_ready(l->comm);
+		*recv_comm = l->comm;
+		l->comm = NULL;
+		l->conn_fd = -1;
+		l->step = A_ACCEPT;
+	}
+	return ncclSuccess;
+}
+
+ncclResult_t spark_close_listen(void *listen_comm)
+{
+	struct spark_listen_comm *l = listen_comm;
+	if (l == NULL)
+		return ncclSuccess;
+	accept_reset(l);
+	close(l->fd);
+	free(l);
+	return ncclSuccess;
+}
+
+ncclResult_t spark_close_send(void *send_comm)
+{
+	spark_comm_free(send_comm);
+	return ncclSuccess;
+}
+
+ncclResult_t spark_close_recv(void *recv_comm)
+{
+	spark_comm_free(recv_comm);
+	return ncclSuccess;
+}

@@ -1,0 +1,191 @@
+/* The per-comm completion engine: polls every rail's CQ in batches, frees
+ * send-queue entries, and hands each completion to the request it belongs
+ * to (by wr_id). test(), isend() and irecv() drive it; there is no thread.
+ *
+ * Send-queue accounting follows mlx5: an unsignaled WR keeps its SQ entry
+ * until a later signaled WR's CQE is polled. Each signaled WR carries in its
+ * wr_id how many entries its CQE frees, and no more than SQ_DEPTH/2 WRs go
+ * unsignaled in a row, so a full queue always has a signaled WR in flight. */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <infiniband/verbs.h>
+#include <string.h>
+#include <time.h>
+
+#include "comm.h"
+#include "log.h"
+
+#define MAX_BATCHES_PER_RAIL 4
+
+uint64_t spark_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool spark_rail_room(const struct spark_rail *r, uint32_t nwr)
+{
+	return r->sq_used + nwr <= SPARK_SQ_DEPTH;
+}
+
+static void fail_comm(struct spark_comm *c, ncclResult_t res)
+{
+	if (c->failed == ncclSuccess)
+		c->failed = res;
+}
+
+ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_wr *chain,
+			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot, uint32_t share,
+			     bool force_signal)
+{
+	struct spark_rail *rail = &c->rail[r];
+	bool signal = force_signal || rail->unsignaled + nwr >= SPARK_SQ_DEPTH / 2;
+	struct spark_wr_id id = {kind, r, slot, 0, share};
+	for (uint32_t i = 0; i < nwr; i++) {
+		chain[i].next = i + 1 < nwr ? &chain[i + 1] : NULL;
+		chain[i].send_flags &= ~(unsigned)IBV_SEND_SIGNALED;
+		chain[i].wr_id = spark_wr_id_encode(&id);
+	}
+	if (signal) {
+		id.released = rail->unsignaled + nwr;
+		chain[nwr - 1].send_flags |= IBV_SEND_SIGNALED;
+		chain[nwr - 1].wr_id = spark_wr_id_encode(&id);
+	}
+	struct ibv_send_wr *bad = NULL;
+	int rc = ibv_post_send(rail->qp, chain, &bad);
+	if (rc != 0) {
+		SPARK_WARN("dev %d rail %s: ibv_post_send of %u WRs failed: %s (SQ %u/%d used)",
+			   c->dev, rail->hca.name, nwr, strerror(rc), rail->sq_used, SPARK_SQ_DEPTH);
+		fail_comm(c, ncclSystemError);
+		return ncclSystemError;
+	}
+	rail->sq_used += nwr;
+	rail->unsignaled = signal ? 0 : rail->unsignaled + nwr;
+	rail->signaled_inflight += signal;
+	return ncclSuccess;
+}
+
+/* Receives carry no SGE: a WRITE_WITH_IMM puts no payload into one. */
+static ncclResult_t post_recv_batch(struct spark_comm *c, uint32_t r, uint32_t n)
+{
+	struct ibv_recv_wr wr[16];
+	struct spark_wr_id id = {SPARK_WR_RECV, r, 0, 0, 0};
+	memset(wr, 0, sizeof wr);
+	for (uint32_t i = 0; i < n && i < 16; i++) {
+		wr[i].wr_id = spark_wr_id_encode(&id);
+		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
+	}
+	struct ibv_recv_wr *bad = NULL;
+	int rc = ibv_post_recv(c->rail[r].qp, wr, &bad);
+	if (rc != 0) {
+		SPARK_WARN("dev %d rail %s: ibv_post_recv failed: %s", c->dev, c->rail[r].hca.name,
+			   strerror(rc));
+		fail_comm(c, ncclSystemError);
+		return ncclSystemError;
+	}
+	return ncclSuccess;
+}
+
+ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count)
+{
+	for (uint32_t done = 0; done < count; done += 16)
+		SPARK_TRY(post_recv_batch(c, r, count - done < 16 ? count - done : 16));
+	return ncclSuccess;
+}
+
+static const char *kind_name(enum spark_wr_kind k)
+{
+	switch (k) {
+	case SPARK_WR_DATA: return "data+imm";
+	case SPARK_WR_CTS: return "cts";
+	case SPARK_WR_RECV: return "recv";
+	default: return "?";
+	}
+}
+
+/* Only wr_id, status, vendor_err and qp_num are valid in an error CQE. */
+static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc,
+			 const struct spark_wr_id *id)
+{
+	if (c->failed != ncclSuccess && wc->status == IBV_WC_WR_FLUSH_ERR)
+		return; /* the flush that follows the first error */
+	char local[INET6_ADDRSTRLEN] = "?", remote[INET6_ADDRSTRLEN] = "?";
+	union ibv_gid gid;
+	if (ibv_query_gid(c->rail[r].ctx, (uint8_t)c->rail[r].hca.port, c->rail[r].hca.gid.index,
+			  &gid) == 0)
+		inet_ntop(AF_INET6, gid.raw, local, sizeof local);
+	inet_ntop(AF_INET6, c->rail[r].peer_gid, remote, sizeof remote);
+	SPARK_WARN("dev %d rail %s: %s completion failed on QPN %#x (wr %s slot %u): %s "
+		   "(status %d, vendor_err %#x), local GID %s, remote GID %s", c->dev,
+		   c->rail[r].hca.name, c->kind == SPARK_COMM_SEND ? "send" : "recv",
+		   wc->qp_num, kind_name(id->kind), id->slot, ibv_wc_status_str(wc->status),
+		   (int)wc->status, wc->vendor_err, local, remote);
+	fail_comm(c, ncclRemoteError);
+}
+
+static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
+{
+	struct spark_wr_id id;
+	spark_wr_id_decode(wc->wr_id, &id);
+	if (id.rail != r || id.released > c->rail[r].sq_used) {
+		SPARK_WARN("dev %d rail %u: completion with a foreign wr_id %#llx", c->dev, r,
+			   (unsigned long long)wc->wr_id);
+		fail_comm(c, ncclInternalError);
+		return;
+	}
+	c->rail[r].sq_used -= id.released;
+	if (id.released > 0)
+		c->rail[r].signaled_inflight--;
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (!spark_rail_failover(c, r, wc->status))
+			report_error(c, r, wc, &id);
+		return;
+	}
+	switch (id.kind) {
+	case SPARK_WR_DATA:
+		spark_send_chain_done(c, r, id.slot, id.share);
+		break;
+	case SPARK_WR_CTS:
+		break;
+	case SPARK_WR_RECV:
+		if (wc->opcode != IBV_WC_RECV_RDMA_WITH_IMM || !(wc->wc_flags & IBV_WC_WITH_IMM)) {
+			SPARK_WARN("dev %d rail %s: unexpected receive opcode %d", c->dev,
+				   c->rail[r].hca.name, (int)wc->opcode);
+			fail_comm(c, ncclRemoteError);
+			return;
+		}
+		spark_recv_imm(c, r, be32toh(wc->imm_data));
+		(void)spark_rail_post_recvs(c, r, 1);
+		break;
+	}
+}
+
+void spark_engine_poll(struct spark_comm *c)
+{
+	struct ibv_wc wc[SPARK_POLL_BATCH];
+	for (uint32_t r = 0; r < c->nrails; r++) {
+		/* A CQ is polled only when a completion is owed on it: a signaled
+		 * WR in flight, or (receiver) a posted request whose IMMs may come
+		 * on any rail. An idle rail costs nothing per test(). */
+		bool owed = c->rail[r].signaled_inflight > 0 ||
+			    (c->kind == SPARK_COMM_RECV && c->recvs_posted > 0);
+		if (!c->rail[r].up || !owed)
+			continue;
+		for (int b = 0; b < MAX_BATCHES_PER_RAIL; b++) {
+			int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
+			if (n < 0) {
+				SPARK_WARN("dev %d rail %s: ibv_poll_cq failed (%d)", c->dev,
+					   c->rail[r].hca.name, n);
+				fail_comm(c, ncclSystemError);
+				return;
+			}
+			for (int i = 0; i < n; i++)
+				handle_wc(c, r, &wc[i]);
+			if (n < SPARK_POLL_BATCH)
+				break;
+		}
+	}
+	if (c->kind == SPARK_COMM_SEND)
+		spark_send_progress(c);
+}

@@ -1,0 +1,88 @@
+#include "weights.h"
+
+#include <string.h>
+
+void spark_weights_init(struct spark_weights *w, uint32_t nrails, const uint32_t *initial_mbps,
+			bool adaptive)
+{
+	memset(w, 0, sizeof *w);
+	w->nrails = nrails > SPARK_STRIPE_MAX_RAILS ? SPARK_STRIPE_MAX_RAILS : nrails;
+	w->adaptive = adaptive;
+	for (uint32_t r = 0; r < w->nrails; r++)
+		w->weight[r] = w->link_mbps[r] = initial_mbps[r];
+}
+
+/* Whether every rail's measured share is within the dead band of its link share. */
+static bool agrees_with_links(const struct spark_weights *w)
+{
+	double measured = 0, links = 0;
+	for (uint32_t r = 0; r < w->nrails; r++) {
+		if (w->link_mbps[r] == 0)
+			continue;
+		measured += w->rate_mbps[r];
+		links += w->link_mbps[r];
+	}
+	for (uint32_t r = 0; r < w->nrails; r++) {
+		if (w->link_mbps[r] == 0)
+			continue;
+		double expect = w->link_mbps[r] / links;
+		double got = w->rate_mbps[r] / measured;
+		if (got < expect * (1 - SPARK_WEIGHT_DEADBAND) ||
+		    got > expect * (1 + SPARK_WEIGHT_DEADBAND))
+			return false;
+	}
+	return true;
+}
+
+/* Every rail takes its measured rate. Then the floor, so a rail is never starved of the traffic that would show
+ * it has recovered. */
+static void recompute(struct spark_weights *w)
+{
+	/* Measured and configured rates are not comparable (the link rate is
+	 * a ceiling): switch only once every rail in use has been measured. */
+	for (uint32_t r = 0; r < w->nrails; r++)
+		if (w->weight[r] != 0 && w->rate_mbps[r] <= 0)
+			return;
+	bool links = agrees_with_links(w);
+	uint64_t total = 0;
+	for (uint32_t r = 0; r < w->nrails; r++) {
+		if (w->weight[r] == 0)
+			continue;
+		if (links)
+			w->weight[r] = w->link_mbps[r];
+		else
+			w->weight[r] = w->rate_mbps[r] < 1.0 ? 1u : (uint32_t)w->rate_mbps[r];
+		total += w->weight[r];
+	}
+	uint32_t floor = (uint32_t)(total / SPARK_WEIGHT_FLOOR_DIV);
+	for (uint32_t r = 0; r < w->nrails; r++)
+		if (w->weight[r] != 0 && w->weight[r] < floor)
+			w->weight[r] = floor;
+	w->updates++;
+}
+
+void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
+			  uint64_t post_ns, uint64_t done_ns)
+{
+	if (rail >= w->nrails || w->weight[rail] == 0)
+		return;
+	/* The rail was busy from the later of this chain's post and the
+	 * previous completion: back-to-back chains are measured by their
+	 * spacing, an idle gap is not counted against the rail. */
+	uint64_t start = post_ns > w->last_done_ns[rail] ? post_ns : w->last_done_ns[rail];
+	w->last_done_ns[rail] = done_ns;
+	if (!w->adaptive || bytes < SPARK_WEIGHT_SAMPLE_MIN || done_ns <= start)
+		return;
+	w->win_bytes[rail] += bytes;
+	w->win_ns[rail] += done_ns - start;
+	if (w->win_bytes[rail] < SPARK_WEIGHT_WINDOW)
+		return;
+	double mbps = (double)w->win_bytes[rail] * 8000.0 / (double)w->win_ns[rail];
+	/* EWMA 1/4: one noisy window (a burst, a descheduled poller) moves the
+	 * estimate a little; a rail that really slowed down wins in a few. */
+	double old = w->rate_mbps[rail];
+	w->rate_mbps[rail] = old > 0 ? 0.75 * old + 0.25 * mbps : mbps;
+	w->win_bytes[rail] = 0;
+	w->win_ns[rail] = 0;
+	recompute(w);
+}

@@ -1,0 +1,45 @@
+/* Per-rail striping weights of one send comm: start from each rail's link
+ * rate, then follow the throughput each rail actually delivers, so a
+ * degraded half (stale link training, Gen5 x2, a slow cable) carries less.
+ * Pure: the caller supplies timestamps. */
+#ifndef SPARK_WEIGHTS_H
+#define SPARK_WEIGHTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stripe.h"
+
+/* Completions smaller than this say more about latency than bandwidth. */
+#define SPARK_WEIGHT_SAMPLE_MIN (64u * 1024u)
+/* Bytes a rail must deliver before its rate estimate is updated. */
+#define SPARK_WEIGHT_WINDOW (16u * 1024u * 1024u)
+/* No rail's weight drops below total / this: it keeps carrying enough
+ * traffic to be measured again when it recovers. */
+#define SPARK_WEIGHT_FLOOR_DIV 16u
+/* Link rates are the prior: measurements replace them only when some rail's
+ * measured share differs from its link share by more than this fraction.
+ * Two rails behind one shared cable each measure half the cable whatever
+ * the split, so without a dead band noise would walk the split around. */
+#define SPARK_WEIGHT_DEADBAND 0.20
+
+struct spark_weights {
+	uint32_t nrails;
+	bool adaptive;
+	uint32_t weight[SPARK_STRIPE_MAX_RAILS];   /* what the planner uses (Mbps) */
+	uint32_t link_mbps[SPARK_STRIPE_MAX_RAILS];
+	double rate_mbps[SPARK_STRIPE_MAX_RAILS];  /* smoothed measurement; 0 = none yet */
+	uint64_t win_bytes[SPARK_STRIPE_MAX_RAILS];
+	uint64_t win_ns[SPARK_STRIPE_MAX_RAILS];
+	uint64_t last_done_ns[SPARK_STRIPE_MAX_RAILS];
+	uint32_t updates;                          /* how many times weights moved */
+};
+
+/* initial_mbps[r] = 0 takes rail r out (not connected). */
+void spark_weights_init(struct spark_weights *w, uint32_t nrails, const uint32_t *initial_mbps,
+			bool adaptive);
+/* A chain of `bytes` posted on `rail` at post_ns completed at done_ns. */
+void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
+			  uint64_t post_ns, uint64_t done_ns);
+
+#endif

@@ -1,0 +1,237 @@
+#include "wire.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hca_filter.h"
+
+#define HANDLE_MAGIC 0x5350484bu   /* "SPHK" */
+#define MSG_MAGIC 0x5350434du      /* "SPCM" */
+#define BYTE_ORDER_PROBE 0x01020304u
+
+_Static_assert(SPARK_HANDLE_STAGE_OFF + 16 <= SPARK_HANDLE_SIZE, "handle scratch fits");
+
+/* Big-endian field access: the handle and handshake are byte strings. */
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+static int fail(char *reason, int len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *reason, int len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, (size_t)len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void spark_handle_encode(const struct spark_handle *h, uint8_t out[SPARK_HANDLE_SIZE])
+{
+	memset(out, 0, SPARK_HANDLE_SIZE);
+	put32(out, HANDLE_MAGIC);
+	put16(out + 4, SPARK_WIRE_VERSION);
+	put16(out + 6, h->family);
+	put16(out + 8, h->port);
+	out[10] = h->nrails;
+	memcpy(out + 12, h->addr, 16);
+	put64(out + 32, h->nonce);
+}
+
+int spark_handle_decode(const uint8_t in[SPARK_HANDLE_SIZE], struct spark_handle *h,
+			char *reason, int len)
+{
+	if (get32(in) != HANDLE_MAGIC)
+		return fail(reason, len, "not a Spark handle (magic %#x)", get32(in));
+	if (get16(in + 4) != SPARK_WIRE_VERSION)
+		return fail(reason, len, "handle version %u, this plugin speaks %u", get16(in + 4),
+			    SPARK_WIRE_VERSION);
+	memset(h, 0, sizeof *h);
+	h->family = get16(in + 6);
+	h->port = get16(in + 8);
+	h->nrails = in[10];
+	memcpy(h->addr, in + 12, 16);
+	h->nonce = get64(in + 32);
+	if (h->family != 2 /* AF_INET */ && h->family != 10 /* AF_INET6 */)
+		return fail(reason, len, "handle address family %u", h->family);
+	if (h->port == 0)
+		return fail(reason, len, "handle port 0");
+	if (h->nrails < 1 || h->nrails > SPARK_WIRE_MAX_RAILS)
+		return fail(reason, len, "handle rail count %u", h->nrails);
+	return 0;
+}
+
+enum { RAIL_SIZE = SPARK_NAME_LEN + 48, HDR_SIZE = 32 };
+
+static void rail_encode(const struct spark_rail_info *r, uint8_t *p)
+{
+	memset(p, 0, RAIL_SIZE);
+	memcpy(p, r->name, strnlen(r->name, SPARK_NAME_LEN - 1));
+	p += SPARK_NAME_LEN;
+	memcpy(p, r->gid, 16);
+	put32(p + 16, r->ipv4);
+	put32(p + 20, r->prefix);
+	put32(p + 24, r->qpn);
+	put32(p + 28, r->psn);
+	put32(p + 32, r->mtu);
+	put32(p + 36, r->rkey);
+	put64(p + 40, r->addr);
+}
+
+void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE])
+{
+	uint32_t probe = BYTE_ORDER_PROBE;
+	memset(out, 0, SPARK_MSG_SIZE);
+	put32(out, MSG_MAGIC);
+	put16(out + 4, SPARK_WIRE_VERSION);
+	put16(out + 6, (uint16_t)m->kind);
+	memcpy(out + 8, &probe, 4);      /* host order on purpose: see decode */
+	put32(out + 12, m->nrails);
+	put32(out + 16, m->rail_mask);
+	put64(out + 24, m->nonce);
+	for (uint32_t i = 0; i < m->nrails && i < SPARK_WIRE_MAX_RAILS; i++)
+		rail_encode(&m->rail[i], out + HDR_SIZE + i * RAIL_SIZE);
+}
+
+static bool power_of_two_mtu(uint32_t mtu)
+{
+	return mtu >= 256 && mtu <= 4096 && (mtu & (mtu - 1)) == 0;
+}
+
+static bool gid_zero(const uint8_t gid[16])
+{
+	for (int i = 0; i < 16; i++)
+		if (gid[i] != 0)
+			return false;
+	return true;
+}
+
+static int rail_decode(const uint8_t *p, uint32_t i, struct spark_rail_info *r, char *reason,
+		       int len)
+{
+	size_t nlen = strnlen((const char *)p, SPARK_NAME_LEN);
+	if (nlen == 0 || nlen == SPARK_NAME_LEN || !spark_hca_name_valid((const char *)p, (int)nlen))
+		return fail(reason, len, "rail %u: malformed HCA name", i);
+	memcpy(r->name, p, nlen + 1);
+	p += SPARK_NAME_LEN;
+	memcpy(r->gid, p, 16);
+	r->ipv4 = get32(p + 16);
+	r->prefix = get32(p + 20);
+	r->qpn = get32(p + 24);
+	r->psn = get32(p + 28);
+	r->mtu = get32(p + 32);
+	r->rkey = get32(p + 36);
+	r->addr = get64(p + 40);
+	if (gid_zero(r->gid))
+		return fail(reason, len, "rail %u (%s): zero GID", i, r->name);
+	if (r->prefix > 32)
+		return fail(reason, len, "rail %u (%s): subnet prefix /%u", i, r->name, r->prefix);
+	if (r->qpn == 0 || r->qpn > 0xffffff)
+		return fail(reason, len, "rail %u (%s): QPN %#x", i, r->name, r->qpn);
+	if (r->psn > 0xffffff)
+		return fail(reason, len, "rail %u (%s): PSN %#x beyond 24 bits", i, r->name, r->psn);
+	if (!power_of_two_mtu(r->mtu))
+		return fail(reason, len, "rail %u (%s): MTU %u", i, r->name, r->mtu);
+	if (r->addr == 0)
+		return fail(reason, len, "rail %u (%s): NULL buffer address", i, r->name);
+	return 0;
+}
+
+static const char *kind_name(uint32_t k)
+{
+	switch (k) {
+	case SPARK_MSG_HELLO: return "HELLO";
+	case SPARK_MSG_REPLY: return "REPLY";
+	case SPARK_MSG_READY: return "READY";
+	default: return "unknown";
+	}
+}
+
+static int header_decode(const uint8_t *in, enum spark_msg_kind want, uint64_t nonce,
+			 struct spark_conn_msg *m, char *reason, int len)
+{
+	uint32_t probe;
+	if (get32(in) != MSG_MAGIC)
+		return fail(reason, len, "not a Spark handshake message (magic %#x)", get32(in));
+	if (get16(in + 4) != SPARK_WIRE_VERSION)
+		return fail(reason, len, "peer speaks version %u, we speak %u", get16(in + 4),
+			    SPARK_WIRE_VERSION);
+	if (get16(in + 6) != want)
+		return fail(reason, len, "expected %s, got %s (%u)", kind_name(want),
+			    kind_name(get16(in + 6)), get16(in + 6));
+	memcpy(&probe, in + 8, 4);
+	if (probe != BYTE_ORDER_PROBE)
+		return fail(reason, len, "peer has the other byte order (probe %#x)", probe);
+	m->kind = want;
+	m->nrails = get32(in + 12);
+	m->rail_mask = get32(in + 16);
+	m->nonce = get64(in + 24);
+	if (m->nonce != nonce)
+		return fail(reason, len, "nonce %#llx, expected %#llx: a stale or foreign peer",
+			    (unsigned long long)m->nonce, (unsigned long long)nonce);
+	return 0;
+}
+
+int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
+		     uint64_t nonce, struct spark_conn_msg *m, char *reason, int len)
+{
+	memset(m, 0, sizeof *m);
+	if (header_decode(in, want, nonce, m, reason, len) != 0)
+		return -1;
+	if (want == SPARK_MSG_READY)
+		return 0;
+	if (want == SPARK_MSG_REPLY && m->rail_mask == 0)
+		return fail(reason, len, "the peer found no rail sharing a subnet with ours");
+	if (m->nrails < 1 || m->nrails > SPARK_WIRE_MAX_RAILS)
+		return fail(reason, len, "rail count %u (1..%d)", m->nrails, SPARK_WIRE_MAX_RAILS);
+	if (want == SPARK_MSG_REPLY && (m->rail_mask >> m->nrails) != 0)
+		return fail(reason, len, "rail mask %#x for %u rails", m->rail_mask, m->nrails);
+	for (uint32_t i = 0; i < m->nrails; i++) {
+		bool described = want == SPARK_MSG_HELLO || (m->rail_mask & (1u << i));
+		if (described &&
+		    rail_decode(in + HDR_SIZE + i * RAIL_SIZE, i, &m->rail[i], reason, len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+uint32_t spark_imm_encode(const struct spark_imm *imm)
+{
+	return (imm->slot & 0xffu) | (imm->share & 3u) << 8 | ((imm->nshares - 1) & 3u) << 10 |
+	       (imm->seq20 & SPARK_IMM_SEQ_MASK) << 12;
+}
+
+void spark_imm_decode(uint32_t v, struct spark_imm *imm)
+{
+	imm->slot = v & 0xffu;
+	imm->share = (v >> 8) & 3u;
+	imm->nshares = ((v >> 10) & 3u) + 1;
+	imm->seq20 = v >> 12;
+}
+
+uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
+{
+	return (uint64_t)(w->kind & 0xffu) | (uint64_t)(w->rail & 0xfu) << 8 |
+	       (uint64_t)(w->slot & 0xffffu) << 16 | (uint64_t)(w->released & 0xffffu) << 32 |
+	       (uint64_t)(w->share & 0xfu) << 48;
+}
+
+void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
+{
+	w->kind = (enum spark_wr_kind)(v & 0xffu);
+	w->rail = (uint32_t)(v >> 8) & 0xfu;
+	w->slot = (uint32_t)(v >> 16) & 0xffffu;
+	w->released = (uint32_t)(v >> 32) & 0xffffu;
+	w->share = (uint32_t)(v >> 48) & 0xfu;
+}

@@ -1,0 +1,133 @@
+/* Everything that crosses the wire between two plugin instances, with its
+ * exact layout: the listen handle, the TCP handshake messages, the CTS FIFO
+ * entry, the completion record, the immediate value and the wr_id. Pure:
+ * encode, and decode that validates every field and says what is wrong.
+ * Layouts and the reasoning behind them are in docs/design.md. */
+#ifndef SPARK_WIRE_H
+#define SPARK_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spark_limits.h"
+
+#define SPARK_WIRE_VERSION 1
+#define SPARK_WIRE_MAX_RAILS 4          /* on the wire; a device uses SPARK_MAX_RAILS */
+#define SPARK_HANDLE_SIZE 128           /* NCCL_NET_HANDLE_MAXSIZE */
+#define SPARK_REASON_LEN 160
+
+/* Slots of the CTS FIFO and of the completion records. 256 like NCCL's own
+ * transport: NCCL keeps at most 32 receives (each up to 8 buffers) and
+ * 32 x 8 sends in flight per comm, so a slot is never wanted again while its
+ * previous use is live (checked anyway: the call then asks NCCL to retry). */
+#define SPARK_SLOTS 256
+
+/* ---- listen handle (opaque to NCCL, copied to the peer) ---- */
+struct spark_handle {
+	uint16_t family;                /* AF_INET or AF_INET6 */
+	uint16_t port;                  /* host order */
+	uint8_t addr[16];               /* IPv4 in the first 4 bytes, or IPv6 */
+	uint64_t nonce;                 /* random; the accepted HELLO must carry it */
+	uint8_t nrails;                 /* rails of the listening device */
+};
+
+/* Bytes [0, SPARK_HANDLE_PUBLIC) are what listen wrote; the rest is the
+ * connector's own scratch space (NCCL re-calls connect with the same buffer). */
+#define SPARK_HANDLE_PUBLIC 64
+#define SPARK_HANDLE_STAGE_OFF 64
+
+void spark_handle_encode(const struct spark_handle *h, uint8_t out[SPARK_HANDLE_SIZE]);
+int spark_handle_decode(const uint8_t in[SPARK_HANDLE_SIZE], struct spark_handle *h,
+			char *reason, int len);
+
+/* ---- TCP handshake: HELLO (connector), REPLY (acceptor), READY (connector) ---- */
+enum spark_msg_kind { SPARK_MSG_HELLO = 1, SPARK_MSG_REPLY = 2, SPARK_MSG_READY = 3 };
+
+struct spark_rail_info {
+	char name[SPARK_NAME_LEN];      /* HCA name, NUL-terminated */
+	uint8_t gid[16];
+	uint32_t ipv4;                  /* from the GID, host order; 0 if not IPv4 */
+	uint32_t prefix;                /* subnet prefix length */
+	uint32_t qpn;                   /* 24 bits */
+	uint32_t psn;                   /* 24 bits */
+	uint32_t mtu;                   /* bytes: 256..4096, a power of two */
+	uint32_t rkey;                  /* HELLO: CTS FIFO; REPLY: completion records */
+	uint64_t addr;                  /* same, address */
+};
+
+struct spark_conn_msg {
+	enum spark_msg_kind kind;
+	uint64_t nonce;
+	uint32_t nrails;                /* rails described */
+	uint32_t rail_mask;             /* REPLY: rails kept for this connection */
+	struct spark_rail_info rail[SPARK_WIRE_MAX_RAILS];
+};
+
+#define SPARK_MSG_SIZE (32 + SPARK_WIRE_MAX_RAILS * (SPARK_NAME_LEN + 48))
+
+void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE]);
+/* Checks magic, version, byte order, kind, nonce and every rail field. */
+int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
+		     uint64_t nonce, struct spark_conn_msg *m, char *reason, int len);
+
+/* ---- CTS FIFO entry: the receiver RDMA-writes it into the sender's FIFO ----
+ * Host byte order (the handshake checks both ends share it). seq is the last
+ * field and is written last (the FIFO is registered without relaxed ordering,
+ * so the NIC lands the entry's bytes in order); the sender reads it with
+ * acquire before anything else. */
+struct spark_cts_entry {
+	uint64_t addr;
+	uint64_t size;                  /* bytes posted */
+	uint32_t rkey[SPARK_WIRE_MAX_RAILS];
+	int32_t tag;
+	uint32_t nreqs;                 /* buffers in this receive (1..8) */
+	uint64_t reserved[2];
+	uint64_t seq;                   /* receive sequence number + 1; 0 = never written */
+} __attribute__((aligned(64)));
+
+/* ---- completion record: the sender RDMA-writes it before the IMMs ----
+ * sizes[i] >= 0: bytes sent into buffer i; < 0: the sender's message of
+ * -sizes[i] bytes did not fit the posted buffer (nothing was written). */
+struct spark_cmpl_record {
+	int32_t sizes[SPARK_MAX_RECVS];
+	uint32_t nreqs;
+	uint32_t reserved[5];
+	uint64_t seq;                   /* matches the CTS entry's seq */
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct spark_cts_entry) == 64, "CTS entry is one 64-byte line");
+_Static_assert(sizeof(struct spark_cmpl_record) == 64, "record is one 64-byte line");
+
+/* ---- immediate value of the WRITE_WITH_IMM closing one rail's share ----
+ * slot (8 bits) | share (2 bits) | shares - 1 (2 bits) | seq low 20 bits;
+ * sent big-endian. `share` names the rail whose part of the slot this IMM
+ * closes, so the receiver counts shares, not arrivals: a share re-sent on
+ * another rail after a failure (future failover) is counted once. */
+struct spark_imm {
+	uint32_t slot;
+	uint32_t share;         /* 0..3 */
+	uint32_t nshares;       /* 1..4 */
+	uint32_t seq20;
+};
+uint32_t spark_imm_encode(const struct spark_imm *imm);
+void spark_imm_decode(uint32_t v, struct spark_imm *imm);
+#define SPARK_IMM_SEQ_MASK 0xfffffu
+
+/* ---- wr_id: what a completion is about ---- */
+enum spark_wr_kind {
+	SPARK_WR_DATA = 1,      /* sender chain on one rail (signaled last WR) */
+	SPARK_WR_CTS = 2,       /* receiver's CTS write */
+	SPARK_WR_RECV = 3,      /* receiver's posted receive (consumed by an IMM) */
+};
+struct spark_wr_id {
+	enum spark_wr_kind kind;
+	uint32_t rail;          /* 0..15 */
+	uint32_t slot;          /* 0..65535 */
+	uint32_t released;      /* send-queue entries this CQE frees (0..65535) */
+	uint32_t share;         /* data chains: the rail whose share it carries (0..15) */
+};
+uint64_t spark_wr_id_encode(const struct spark_wr_id *w);
+void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w);
+
+#endif

@@ -1,0 +1,82 @@
+/* Two emulated Sparks, one process each: the helpers the data-path tests and
+ * the bench share. A test forks; each side sets SOFTROCE_HOST before loading
+ * anything, then loads softroce's libibverbs.so.1 (by path, so the plugin's
+ * DT_NEEDED binds to it) and the plugin, and drives the plugin through its
+ * exported ncclNetPlugin_v8 table exactly as NCCL's proxy does. */
+#ifndef DP_HARNESS_H
+#define DP_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include "nccl/net_v8.h"
+
+/* In either process: print and exit non-zero (a child) or abort the test. */
+#define DP_CHECK(cond, ...)                                                          \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "[%s] %s:%d: check failed: %s: ", dp_host(), \
+				__FILE__, __LINE__, #cond);                          \
+			fprintf(stderr, __VA_ARGS__);                                \
+			fprintf(stderr, "\n");                                       \
+			dp_fail();                                                   \
+		}                                                                    \
+	} while (0)
+#define DP_OK(expr) DP_CHECK((expr) == ncclSuccess, "%s", "call failed")
+
+struct dp_pair {
+	int pipe_ab[2];     /* a writes, b reads */
+	int pipe_ba[2];     /* b writes, a reads */
+	pid_t child;
+	bool is_b;
+	char fabric[256];
+};
+
+/* Fabric directory (mkdtemp), env (REORDER on unless told), fork. Returns in
+ * both processes; p->is_b tells which one this is. extra_env: "K=V" strings
+ * set in both before loading, NULL-terminated (may be NULL). */
+void dp_pair_start(struct dp_pair *p, const char *const *extra_env);
+/* a: waits for b, true when b exited 0. b: exits with its status. */
+bool dp_pair_finish(struct dp_pair *p, int b_status);
+
+const ncclNet_v8_t *dp_load_plugin(void);
+const char *dp_host(void);
+void dp_fail(void) __attribute__((noreturn));
+
+/* Pipes between the two sides. */
+void dp_send(struct dp_pair *p, const void *buf, size_t len);
+void dp_recv(struct dp_pair *p, void *buf, size_t len);
+void dp_sync(struct dp_pair *p);
+
+/* listen on one side, connect on the other; both loop (non-blocking calls). */
+void *dp_connect_recv(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* listener */
+void *dp_connect_send(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* connector */
+
+/* Microseconds dp_wait sleeps between unfinished tests (default 0: spin).
+ * The bench naps: on a 2-core host busy pollers starve the emulated NICs. */
+void dp_set_nap(int us);
+/* Sleeps the nap set (nothing when 0). */
+void dp_nap(void);
+/* Waits for a request; returns the test() result (ncclSuccess when done). */
+ncclResult_t dp_wait(const ncclNet_v8_t *net, void *req, int *sizes);
+
+/* Deterministic byte pattern of message `id`. */
+void dp_fill(void *buf, size_t len, uint32_t id);
+/* Offset of the first wrong byte, or -1. */
+long dp_verify(const void *buf, size_t len, uint32_t id);
+/* Buffer of the kind NCCL's cuMem host allocations are: mmap'd shared anonymous. */
+void *dp_alloc(size_t len);
+void dp_free(void *p, size_t len);
+
+double dp_now(void);
+
+/* softroce's port counter `name` (port_xmit_data, ...) of host/hca, in
+ * bytes for the *_data counters (mlx5 counts 4-byte words). */
+uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
+		    const char *name);
+
+#endif

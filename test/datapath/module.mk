@@ -1,0 +1,17 @@
+# Data-path integration tests: two emulated Sparks (softroce hosts a and b),
+# the plugin loaded with dlopen and driven through ncclNetPlugin_v8.
+DP_HARNESS_OBJ := $(BUILD)/obj/test/datapath/dp_harness.o
+DP_TEST_SRCS := $(wildcard test/datapath/test_*.c)
+DP_TEST_BINS := $(DP_TEST_SRCS:test/datapath/%.c=$(BUILD)/test/datapath/%)
+
+$(BUILD)/obj/test/datapath/%.o: EXTRA_CFLAGS += -Iinclude
+
+$(BUILD)/test/datapath/%: $(BUILD)/obj/test/datapath/%.o $(DP_HARNESS_OBJ) \
+		$(PLUGIN_SO) $(SR_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(filter %.o,$^) $(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o \
+		$(LDFLAGS_BASE) -lcriterion -ldl
+
+TEST_BINS += $(DP_TEST_BINS)
+.PRECIOUS: $(BUILD)/obj/test/datapath/%.o
+TEST_SCRIPTS += test/datapath/check-cppcheck.sh

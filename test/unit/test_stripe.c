@@ -1,0 +1,162 @@
+/* The stripe planner: every message is covered exactly once, cuts land on
+ * 128-byte lines, shares follow the weights, small messages stay whole. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "../../plugin/stripe.h"
+
+#define KiB (1024ull)
+#define MiB (1024ull * KiB)
+
+static struct spark_stripe_policy two_rails(uint32_t w0, uint32_t w1, uint64_t min_stripe)
+{
+	return (struct spark_stripe_policy){ .nrails = 2, .weight = { w0, w1 }, .min_stripe = min_stripe };
+}
+
+/* The invariants every plan must hold, whatever the inputs. */
+static void assert_valid_plan(const struct spark_stripe_policy *p, uint64_t size,
+			      const struct spark_stripe_piece *pc, unsigned n)
+{
+	cr_assert(n >= 1 && n <= p->nrails, "piece count %u for %u rails", n, p->nrails);
+	uint64_t next = 0;
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(pc[i].offset, next, "piece %u starts at %lu, expected %lu", i,
+			     (unsigned long)pc[i].offset, (unsigned long)next);
+		cr_assert_eq(pc[i].offset % SPARK_STRIPE_ALIGN, 0, "piece %u not on a 128 B line", i);
+		cr_assert(pc[i].rail < p->nrails);
+		cr_assert_gt(p->weight[pc[i].rail], 0, "piece %u on a rail of weight 0", i);
+		if (i > 0)
+			cr_assert_gt(pc[i].rail, pc[i - 1].rail, "rails not in order or repeated");
+		if (n > 1)
+			cr_assert_gt(pc[i].length, 0, "empty piece %u in a striped message", i);
+		next += pc[i].length;
+	}
+	cr_assert_eq(next, size, "pieces cover %lu of %lu bytes", (unsigned long)next,
+		     (unsigned long)size);
+}
+
+Test(stripe, equal_weights_split_a_large_message_in_halves)
+{
+	struct spark_stripe_policy p = two_rails(13000, 13000, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	unsigned n = spark_stripe_plan(&p, 64 * MiB, 0, pc);
+	assert_valid_plan(&p, 64 * MiB, pc, n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(pc[0].length, 32 * MiB);
+	cr_assert_eq(pc[1].length, 32 * MiB);
+}
+
+Test(stripe, shares_follow_weights)
+{
+	/* A Gen5 x2 half (ASUS GX10 before its BIOS fix) carries a third. */
+	struct spark_stripe_policy p = two_rails(13000, 6500, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	uint64_t size = 96 * MiB;
+	unsigned n = spark_stripe_plan(&p, size, 0, pc);
+	assert_valid_plan(&p, size, pc, n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(pc[0].length, 64 * MiB);
+	cr_assert_eq(pc[1].length, 32 * MiB);
+}
+
+Test(stripe, small_messages_go_whole_on_the_requested_rail)
+{
+	struct spark_stripe_policy p = two_rails(1, 1, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	for (uint32_t rail = 0; rail < 2; rail++) {
+		unsigned n = spark_stripe_plan(&p, 8, rail, pc);
+		cr_assert_eq(n, 1);
+		cr_assert_eq(pc[0].rail, rail);
+		cr_assert_eq(pc[0].length, 8);
+	}
+}
+
+Test(stripe, threshold_is_two_minimum_stripes)
+{
+	struct spark_stripe_policy p = two_rails(1, 1, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	cr_assert_eq(spark_stripe_plan(&p, 128 * KiB - 128, 1, pc), 1);
+	cr_assert_eq(pc[0].rail, 1);
+	unsigned n = spark_stripe_plan(&p, 128 * KiB, 1, pc);
+	assert_valid_plan(&p, 128 * KiB, pc, n);
+	cr_assert_eq(n, 2);
+}
+
+Test(stripe, zero_bytes_is_one_empty_piece)
+{
+	struct spark_stripe_policy p = two_rails(1, 1, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	cr_assert_eq(spark_stripe_plan(&p, 0, 1, pc), 1);
+	cr_assert_eq(pc[0].rail, 1);
+	cr_assert_eq(pc[0].length, 0);
+}
+
+Test(stripe, a_rail_of_weight_zero_carries_nothing)
+{
+	struct spark_stripe_policy p = two_rails(0, 5, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	unsigned n = spark_stripe_plan(&p, 64 * MiB, 0, pc);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(pc[0].rail, 1, "large message on a dead rail");
+	n = spark_stripe_plan(&p, 8, 0, pc);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(pc[0].rail, 1, "small message sent to a dead rail");
+}
+
+Test(stripe, no_rail_with_weight_is_refused)
+{
+	struct spark_stripe_policy p = two_rails(0, 0, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	cr_assert_eq(spark_stripe_plan(&p, 1 * MiB, 0, pc), 0);
+	struct spark_stripe_policy none = { .nrails = 0 };
+	cr_assert_eq(spark_stripe_plan(&none, 1 * MiB, 0, pc), 0);
+	struct spark_stripe_policy too_many = { .nrails = SPARK_STRIPE_MAX_RAILS + 1 };
+	cr_assert_eq(spark_stripe_plan(&too_many, 1 * MiB, 0, pc), 0);
+}
+
+Test(stripe, a_share_below_the_minimum_stripe_is_folded_into_the_others)
+{
+	/* 1 MiB at 20:1 would leave the light rail ~50 KiB: below 64 KiB. */
+	struct spark_stripe_policy p = two_rails(20, 1, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	unsigned n = spark_stripe_plan(&p, 1 * MiB, 1, pc);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(pc[0].rail, 0);
+	cr_assert_eq(pc[0].length, 1 * MiB);
+}
+
+Test(stripe, largest_int_message)
+{
+	struct spark_stripe_policy p = two_rails(3, 7, 64 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	uint64_t size = 0x7fffffffull;
+	unsigned n = spark_stripe_plan(&p, size, 0, pc);
+	assert_valid_plan(&p, size, pc, n);
+	cr_assert_eq(n, 2);
+}
+
+Test(stripe, random_inputs_always_give_valid_plans)
+{
+	srand(12345);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	for (int i = 0; i < 20000; i++) {
+		struct spark_stripe_policy p = { .nrails = 1 + (uint32_t)rand() % SPARK_STRIPE_MAX_RAILS,
+						 .min_stripe = (uint64_t)(rand() % 4) * 32 * KiB };
+		for (uint32_t r = 0; r < p.nrails; r++)
+			p.weight[r] = (rand() % 4 == 0) ? 0 : (uint32_t)rand() % 30000;
+		uint64_t size = (uint64_t)rand() % (rand() % 2 ? 4096 : 0x7fffffff);
+		uint32_t small = (uint32_t)rand() % p.nrails;
+		unsigned n = spark_stripe_plan(&p, size, small, pc);
+		bool any = false;
+		for (uint32_t r = 0; r < p.nrails; r++)
+			any |= p.weight[r] > 0;
+		if (!any) {
+			cr_assert_eq(n, 0);
+			continue;
+		}
+		assert_valid_plan(&p, size, pc, n);
+		for (unsigned k = 0; n > 1 && k + 1 < n; k++)
+			cr_assert_geq(pc[k].length + SPARK_STRIPE_ALIGN, p.min_stripe,
+				      "piece below the minimum stripe");
+	}
+}

@@ -1,0 +1,166 @@
+/* Wire formats: what is encoded decodes to the same values, and decode
+ * refuses every malformed or foreign field with a reason naming it. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../plugin/wire.h"
+
+static struct spark_conn_msg hello(void)
+{
+	struct spark_conn_msg m;
+	memset(&m, 0, sizeof m);
+	m.kind = SPARK_MSG_HELLO;
+	m.nonce = 0x1122334455667788ull;
+	m.nrails = 2;
+	for (uint32_t r = 0; r < 2; r++) {
+		struct spark_rail_info *ri = &m.rail[r];
+		snprintf(ri->name, sizeof ri->name, r ? "roceP2p1s0f0" : "rocep1s0f0");
+		ri->gid[10] = ri->gid[11] = 0xff;
+		ri->gid[12] = 192; ri->gid[13] = 168; ri->gid[14] = (uint8_t)(100 + r); ri->gid[15] = 1;
+		ri->ipv4 = 0xc0a86401u + (r << 8);
+		ri->prefix = 24;
+		ri->qpn = 0x1234 + r;
+		ri->psn = 0xabcdef;
+		ri->mtu = 4096;
+		ri->rkey = 0x100 + r;
+		ri->addr = 0x7f0000001000ull;
+	}
+	return m;
+}
+
+static int decode(const struct spark_conn_msg *m, enum spark_msg_kind want, char *reason)
+{
+	uint8_t buf[SPARK_MSG_SIZE];
+	struct spark_conn_msg out;
+	spark_msg_encode(m, buf);
+	return spark_msg_decode(buf, want, 0x1122334455667788ull, &out, reason, SPARK_REASON_LEN);
+}
+
+Test(wire, hello_round_trip)
+{
+	struct spark_conn_msg m = hello(), out;
+	uint8_t buf[SPARK_MSG_SIZE];
+	char reason[SPARK_REASON_LEN] = "";
+	spark_msg_encode(&m, buf);
+	cr_assert_eq(spark_msg_decode(buf, SPARK_MSG_HELLO, m.nonce, &out, reason, sizeof reason),
+		     0, "%s", reason);
+	cr_assert_eq(out.nrails, 2);
+	for (int r = 0; r < 2; r++) {
+		cr_assert_str_eq(out.rail[r].name, m.rail[r].name);
+		cr_assert_arr_eq(out.rail[r].gid, m.rail[r].gid, 16);
+		cr_assert_eq(out.rail[r].qpn, m.rail[r].qpn);
+		cr_assert_eq(out.rail[r].psn, m.rail[r].psn);
+		cr_assert_eq(out.rail[r].mtu, m.rail[r].mtu);
+		cr_assert_eq(out.rail[r].rkey, m.rail[r].rkey);
+		cr_assert_eq(out.rail[r].addr, m.rail[r].addr);
+		cr_assert_eq(out.rail[r].ipv4, m.rail[r].ipv4);
+	}
+}
+
+Test(wire, refuses_what_differs)
+{
+	char reason[SPARK_REASON_LEN];
+	struct spark_conn_msg m = hello();
+	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), -1);
+	cr_assert(strstr(reason, "expected REPLY") != NULL, "%s", reason);
+	m.nonce ^= 1;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "nonce") != NULL, "%s", reason);
+	m = hello(); m.nrails = 5;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "rail count") != NULL, "%s", reason);
+	m = hello(); m.rail[1].mtu = 3000;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "MTU") != NULL && strstr(reason, "rail 1") != NULL, "%s", reason);
+	m = hello(); m.rail[0].qpn = 0x1000000;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "QPN") != NULL, "%s", reason);
+	m = hello(); m.rail[0].psn = 0x1000000;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	m = hello(); memset(m.rail[0].gid, 0, 16);
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "zero GID") != NULL, "%s", reason);
+	m = hello(); strcpy(m.rail[0].name, "bad name!");
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "name") != NULL, "%s", reason);
+	m = hello(); m.rail[1].prefix = 40;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	m = hello(); m.rail[1].addr = 0;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+}
+
+Test(wire, refuses_foreign_bytes)
+{
+	uint8_t buf[SPARK_MSG_SIZE];
+	struct spark_conn_msg out;
+	char reason[SPARK_REASON_LEN];
+	struct spark_conn_msg m = hello();
+	spark_msg_encode(&m, buf);
+	buf[0] ^= 0xff;
+	cr_assert_eq(spark_msg_decode(buf, SPARK_MSG_HELLO, m.nonce, &out, reason, sizeof reason), -1);
+	cr_assert(strstr(reason, "magic") != NULL, "%s", reason);
+	spark_msg_encode(&m, buf);
+	buf[5] = 99;   /* version */
+	cr_assert_eq(spark_msg_decode(buf, SPARK_MSG_HELLO, m.nonce, &out, reason, sizeof reason), -1);
+	cr_assert(strstr(reason, "version") != NULL, "%s", reason);
+	spark_msg_encode(&m, buf);
+	uint8_t t = buf[8]; buf[8] = buf[11]; buf[11] = t;   /* the other byte order */
+	cr_assert_eq(spark_msg_decode(buf, SPARK_MSG_HELLO, m.nonce, &out, reason, sizeof reason), -1);
+	cr_assert(strstr(reason, "byte order") != NULL, "%s", reason);
+}
+
+Test(wire, reply_mask)
+{
+	char reason[SPARK_REASON_LEN];
+	struct spark_conn_msg m = hello();
+	m.kind = SPARK_MSG_REPLY;
+	m.rail_mask = 0x2;
+	memset(&m.rail[0], 0, sizeof m.rail[0]);   /* a rail left out need not be described */
+	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), 0, "%s", reason);
+	m.rail_mask = 0;
+	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), -1);
+	cr_assert(strstr(reason, "no rail") != NULL, "%s", reason);
+	m.rail_mask = 0x4;
+	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), -1);
+}
+
+Test(wire, handle_round_trip_and_size)
+{
+	uint8_t buf[SPARK_HANDLE_SIZE];
+	struct spark_handle h = {.family = 2, .port = 4242, .nonce = 77, .nrails = 2}, out;
+	char reason[SPARK_REASON_LEN];
+	h.addr[0] = 127; h.addr[3] = 1;
+	spark_handle_encode(&h, buf);
+	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), 0, "%s", reason);
+	cr_assert_eq(out.port, 4242);
+	cr_assert_eq(out.nonce, 77);
+	cr_assert_eq(out.nrails, 2);
+	cr_assert_arr_eq(out.addr, h.addr, 16);
+	for (int i = SPARK_HANDLE_PUBLIC; i < SPARK_HANDLE_SIZE; i++)
+		cr_assert_eq(buf[i], 0, "scratch byte %d not cleared", i);
+	buf[0] = 0;
+	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), -1);
+	h.nrails = 0;
+	spark_handle_encode(&h, buf);
+	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), -1);
+}
+
+Test(wire, imm_and_wr_id_round_trip)
+{
+	for (uint32_t n = 1; n <= 4; n++) {
+		struct spark_imm in = {255, n - 1, n, 0x6789a}, out;
+		spark_imm_decode(spark_imm_encode(&in), &out);
+		cr_assert_eq(out.slot, 255);
+		cr_assert_eq(out.share, n - 1);
+		cr_assert_eq(out.nshares, n);
+		cr_assert_eq(out.seq20, 0x6789a);
+	}
+	struct spark_wr_id w = {SPARK_WR_RECV, 3, 65535, 512, 2}, o;
+	spark_wr_id_decode(spark_wr_id_encode(&w), &o);
+	cr_assert_eq(o.kind, SPARK_WR_RECV);
+	cr_assert_eq(o.rail, 3);
+	cr_assert_eq(o.slot, 65535);
+	cr_assert_eq(o.released, 512);
+	cr_assert_eq(o.share, 2);
+}
