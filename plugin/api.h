@@ -24,7 +24,7 @@ const struct spark_ldev *spark_device(int dev);
 const struct spark_hca *spark_device_rail(int dev, int rail);
 const struct spark_params *spark_params(void);
 
-/* Data path (issue 4; stubs in datapath_stub.c until then). */
+/* Data path (connect.c, mr.c, p2p.c). */
 ncclResult_t spark_listen(int dev, void *handle, void **listen_comm);
 ncclResult_t spark_connect(int dev, void *handle, void **send_comm);
 ncclResult_t spark_accept(void *listen_comm, void **recv_comm);

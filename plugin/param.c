@@ -20,7 +20,7 @@ struct param_def {
 	long align;             /* K_SIZE: the value must be a multiple */
 	const char *const *choices; /* K_ENUM, indexed by value */
 	const char *form;       /* accepted form, quoted in the WARN */
-	bool data_path;         /* read by the data path (issue 4) */
+	bool data_path;         /* read by the data path */
 };
 
 static const char *const pci_path_choices[] = {"auto", "rail0", "none", NULL};

@@ -22,7 +22,7 @@ struct spark_params {
 	int gid_index;                    /* NCCL_SPARK_GID_INDEX, -1 = auto */
 	int pci_path;                     /* NCCL_SPARK_PCI_PATH */
 	int mlx5dv;                       /* NCCL_SPARK_MLX5DV */
-	/* Data path (issue 4). */
+	/* Data path. */
 	long min_stripe;                  /* NCCL_SPARK_MIN_STRIPE, bytes */
 	int adaptive_weights;             /* NCCL_SPARK_ADAPTIVE_WEIGHTS */
 	int ib_timeout;                   /* NCCL_SPARK_IB_TIMEOUT */
