@@ -8,7 +8,7 @@
  *     messages alternating, the same total window as ours;
  *   - one rail: NCCL_SPARK_HCA restricted to one HCA.
  * Rows: 64 MiB messages; 1 MiB x 8 in flight (NCCL's collective shape);
- * 128 KiB x 8 in flight (NCCL's p2p chunk); 8-byte round trip (stock: one
+ * 128 KiB x 8 in flight (NCCL's p2p chunk); 4 MiB x 1 in flight; 8-byte round trip (stock: one
  * NIC); one rail degraded to 1/4 (ours adaptive, ours equal, stock); and each
  * rail's share of one 64 MiB transfer, from softroce's port counters.
  * Each configuration runs in a fresh pair of processes (the plugin reads its
@@ -38,6 +38,7 @@ struct result {
 	double big_gbps;          /* GB/s, 64 MiB messages, 2 in flight */
 	double nccl_gbps;         /* GB/s, 1 MiB messages, 8 in flight */
 	double p2p_gbps;          /* GB/s, 128 KiB messages, 8 in flight */
+	double one_gbps;          /* GB/s, 4 MiB messages, 1 in flight */
 	double rtt_us;            /* 8-byte ping-pong */
 	uint64_t rail_bytes[2];   /* host a xmit during one 64 MiB transfer */
 };
@@ -214,19 +215,21 @@ static void run_pair(const struct config *cfg, struct result *res)
 	res->rail_bytes[1] = dp_counter(&p, "a", RAIL1, "port_xmit_data") - before[1];
 	/* Median of REPEATS: other jobs on the host slow single runs down, and
 	 * a run right after an idle gap may still ride on burst credit. */
-	double t_big[REPEATS], t_nccl[REPEATS], t_p2p[REPEATS], t_rtt[REPEATS];
+	double t_big[REPEATS], t_nccl[REPEATS], t_p2p[REPEATS], t_one[REPEATS], t_rtt[REPEATS];
 	for (int k = 0; k < REPEATS; k++) {
 		t_big[k] = stream(&p, &io, big, 4, 8, 2);
 		if (!cfg->small_tests)
 			continue;
 		t_nccl[k] = stream(&p, &io, (int)MiB, 256, 512, 8);
 		t_p2p[k] = stream(&p, &io, P2P_CHUNK, 1024, 2048, 8);
+		t_one[k] = stream(&p, &io, 4 * (int)MiB, 16, 64, 1);
 		t_rtt[k] = ping_pong(&p, &io, 500);
 	}
 	res->big_gbps = 8.0 * big / median3(t_big) / 1e9;
 	if (cfg->small_tests) {
 		res->nccl_gbps = 512.0 * MiB / median3(t_nccl) / 1e9;
 		res->p2p_gbps = 2048.0 * P2P_CHUNK / median3(t_p2p) / 1e9;
+		res->one_gbps = 64.0 * 4 * MiB / median3(t_one) / 1e9;
 		res->rtt_us = median3(t_rtt) * 1e6;
 	}
 	teardown(&io);
@@ -315,6 +318,10 @@ int main(void)
 	    r1.nccl_gbps);
 	row("128 KiB, 8 in flight (NCCL p2p chunk)", "GB/s", 3, r2.p2p_gbps, rs.p2p_gbps,
 	    r1.p2p_gbps);
+	/* One message at a time (a single channel, or a latency-bound step):
+	 * stock puts it whole on one NIC; ours stripes it over both rails. */
+	row("4 MiB, 1 in flight (one channel)", "GB/s", 3, r2.one_gbps, rs.one_gbps,
+	    r1.one_gbps);
 	row("8 B round trip, median (stock: one NIC)", "us", 1, r2.rtt_us, rs.rtt_us, r1.rtt_us);
 	printf("  64 MiB, 2 in flight, " RAIL1 " at rate 0.25 (stock: no weights; one: unaffected)\n");
 	char label[64];
