@@ -22,7 +22,7 @@ lint: cppcheck clang-tidy lint-headers
 
 lint-db:
 	@scripts/check-deps.sh --install --lint
-	@rm -rf $(LINT_BUILD)/obj
+	@rm -rf $(LINT_BUILD)/obj && mkdir -p $(LINT_BUILD)
 	@bear --output $(LINT_DB) -- $(MAKE) --no-print-directory BUILD=$(LINT_BUILD) CC=clang SAN= \
 		ARCH=$(HOST_ARCH) build-tests $(LINT_BUILD)/san/tsan-criterion-shim.so >/dev/null
 	@scripts/lint/files.sh $(LINT_DB) $(LINT_DIRS) > $(LINT_BUILD)/lint-files.txt
@@ -30,10 +30,7 @@ lint-db:
 
 cppcheck: lint-db
 	@echo "== cppcheck $$(cppcheck --version)"
-	@cppcheck --project=$(LINT_DB) --file-filter='$(CURDIR)/*' \
-		--enable=warning,style,performance,portability --inline-suppr --error-exitcode=1 \
-		--library=posix --library=scripts/lint/criterion.cfg --platform=unix64 \
-		--template='{file}:{line}: {severity}: {message} [{id}]' -q -j$(LINT_JOBS)
+	@scripts/lint/cppcheck.sh $(LINT_DB) $(LINT_BUILD)/lint-files.txt $(LINT_JOBS)
 
 clang-tidy: lint-db
 	@echo "== $$(clang-tidy --version | grep -m1 -o 'LLVM version.*')"
