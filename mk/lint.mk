@@ -17,8 +17,14 @@ LINT_JOBS ?= 2
 LINT_HEADERS = $(shell find include -name '*.h' 2>/dev/null | sort)
 
 .PHONY: lint lint-db cppcheck clang-tidy lint-headers
-lint: cppcheck clang-tidy lint-headers
-	@echo "lint: clean"
+# All three run even when one finds something, so one run lists everything.
+lint: lint-db
+	@rc=0; \
+	$(MAKE) --no-print-directory cppcheck LINT_NO_DB=1 || rc=1; \
+	$(MAKE) --no-print-directory clang-tidy LINT_NO_DB=1 || rc=1; \
+	$(MAKE) --no-print-directory lint-headers || rc=1; \
+	if [ $$rc -eq 0 ]; then echo "lint: clean"; else echo "lint: findings above"; fi; \
+	exit $$rc
 
 lint-db:
 	@scripts/check-deps.sh --install --lint
@@ -28,14 +34,16 @@ lint-db:
 	@scripts/lint/files.sh $(LINT_DB) $(LINT_DIRS) > $(LINT_BUILD)/lint-files.txt
 	@echo "lint: $$(wc -l < $(LINT_BUILD)/lint-files.txt) translation units"
 
-cppcheck: lint-db
+# LINT_NO_DB=1: use the database `make lint` has just recorded.
+LINT_DB_DEP := $(if $(LINT_NO_DB),,lint-db)
+
+cppcheck: $(LINT_DB_DEP)
 	@echo "== cppcheck $$(cppcheck --version)"
 	@scripts/lint/cppcheck.sh $(LINT_DB) $(LINT_BUILD)/lint-files.txt $(LINT_JOBS)
 
-clang-tidy: lint-db
-	@echo "== $$(clang-tidy --version | grep -m1 -o 'LLVM version.*')"
-	@xargs -a $(LINT_BUILD)/lint-files.txt -r -n1 -P$(LINT_JOBS) clang-tidy -p $(LINT_BUILD) --quiet \
-		--header-filter='^$(CURDIR)/($(subst $(variant_space),|,$(strip $(LINT_DIRS))))/'
+clang-tidy: $(LINT_DB_DEP)
+	@echo "== clang-tidy $$(clang-tidy --version | grep -m1 -o 'version [0-9.]*')"
+	@scripts/lint/clang-tidy.sh $(LINT_BUILD) $(LINT_BUILD)/lint-files.txt $(LINT_JOBS) $(LINT_DIRS)
 
 lint-headers:
 	@for h in $(LINT_HEADERS); do \
