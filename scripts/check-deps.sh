@@ -44,7 +44,15 @@ if [ "$cross" = aarch64 ]; then
 	[ -e $lib/libibverbs.so ] || missing+=(libibverbs-dev:arm64)
 	[ -e $lib/libhwloc.so ] || missing+=(libhwloc-dev:arm64)
 	[ -e "$overlay/usr/lib/aarch64-linux-gnu/libcriterion.so" ] || missing+=("criterion-arm64-overlay($overlay)")
-	"$here/qemu-binfmt.sh" 2>/dev/null || missing+=(qemu-binfmt-aarch64)
+	# The binfmt_misc entry is kernel state, gone after a reboot: re-register
+	# it directly when that is all that is missing.
+	if ! "$here/qemu-binfmt.sh" 2>/dev/null; then
+		if [ $install -eq 1 ] && [ "$(id -u)" -eq 0 ] && command -v update-binfmts >/dev/null; then
+			"$here/qemu-binfmt.sh" --enable || missing+=(qemu-binfmt-aarch64)
+		else
+			missing+=(qemu-binfmt-aarch64)
+		fi
+	fi
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -73,9 +73,12 @@ apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binf
 # and unpack libcriterion + libnanomsg themselves into a private overlay.
 # The Criterion headers are architecture-independent: the amd64 ones serve.
 overlay_pkgs=(libcriterion3 libcriterion-dev)
-for dep in $(apt-cache show libcriterion3:arm64 | sed -n 's/^Depends: //p' | head -n1 |
-	tr ',' '\n' | sed -E 's/\(.*\)//; s/\|.*//; s/[[:space:]]//g'); do
-	if apt-cache show "$dep:arm64" | grep -qx 'Multi-Arch: same'; then
+# (Each pipeline reads its input to the end: an early exit would kill apt-cache
+# with SIGPIPE and pipefail would count that as a failure.)
+field() { apt-cache show --no-all-versions "$1" | awk -v f="$2:" '$1 == f && !v { $1 = ""; v = $0 } END { print v }'; }
+for dep in $(field libcriterion3:arm64 Depends | tr ',' '\n' |
+	sed -E 's/\(.*\)//; s/\|.*//; s/[[:space:]]//g'); do
+	if [ "$(field "$dep:arm64" Multi-Arch | tr -d ' ')" = same ]; then
 		apt_install "$dep:arm64"
 	else
 		overlay_pkgs+=("$dep")
