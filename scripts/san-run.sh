@@ -51,6 +51,21 @@ esac
 SAN_RUNTIME=$(readlink -f "$($CC -print-file-name=$runtime)")
 export SAN_RUNTIME
 
+# Test scripts run Debian's verbs tools (ibv_devinfo, ibv_rc_pingpong) against
+# the sanitized softroce. Those programs are not instrumented, so the runtime
+# would arrive late, as a dependency of softroce: ASan tolerates that with
+# verify_asan_link_order=0, TSan crashes as soon as softroce starts a thread.
+# Wrappers first on PATH start each tool with the runtime preloaded.
+wrap_dir="$BUILD/san/bin"
+mkdir -p "$wrap_dir"
+for tool in $(dpkg -L ibverbs-utils 2>/dev/null | grep '^/usr/bin/'); do
+	printf '#!/bin/sh\nLD_PRELOAD="%s${LD_PRELOAD:+:$LD_PRELOAD}" exec %s "$@"\n' \
+		"$SAN_RUNTIME" "$tool" > "$wrap_dir/${tool##*/}"
+	chmod +x "$wrap_dir/${tool##*/}"
+done
+PATH="$(cd "$wrap_dir" && pwd):$PATH"
+export PATH
+
 log="$BUILD/san-test.log"
 mkdir -p "$BUILD"
 "$@" 2>&1 | tee "$log"
