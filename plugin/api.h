@@ -1,0 +1,47 @@
+/* The plugin's version-neutral entry points. Each ABI adapter (abi_v8.c now;
+ * a v9/v10 adapter would be one more file) converts its arguments and calls
+ * these. Sizes are size_t, as in the newer ABIs, so adapters only narrow. */
+#ifndef SPARK_API_H
+#define SPARK_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hca.h"
+#include "nccl/net.h"
+#include "pairing.h"
+#include "param.h"
+#include "props.h"
+
+/* Discovery and properties (plugin.c). */
+ncclResult_t spark_init(ncclDebugLogger_t logger);
+ncclResult_t spark_devices(int *ndev);
+ncclResult_t spark_get_properties(int dev, struct spark_props *out);
+
+/* What the data path reads about a device; valid after a successful init
+ * and unchanged until the library is unloaded. NULL for a bad index. */
+const struct spark_ldev *spark_device(int dev);
+const struct spark_hca *spark_device_rail(int dev, int rail);
+const struct spark_params *spark_params(void);
+
+/* Data path (issue 4; stubs in datapath_stub.c until then). */
+ncclResult_t spark_listen(int dev, void *handle, void **listen_comm);
+ncclResult_t spark_connect(int dev, void *handle, void **send_comm);
+ncclResult_t spark_accept(void *listen_comm, void **recv_comm);
+ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **mhandle);
+ncclResult_t spark_reg_mr_dmabuf(void *comm, void *data, size_t size, int type,
+				 uint64_t offset, int fd, void **mhandle);
+ncclResult_t spark_dereg_mr(void *comm, void *mhandle);
+ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
+			 void **request);
+/* n ≤ SPARK_MAX_RECVS, checked by the adapter. */
+ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *sizes,
+			 const int *tags, void **mhandles, void **request);
+ncclResult_t spark_iflush(void *recv_comm, int n, void **data, int *sizes,
+			  void **mhandles, void **request);
+ncclResult_t spark_test(void *request, int *done, int *sizes);
+ncclResult_t spark_close_send(void *send_comm);
+ncclResult_t spark_close_recv(void *recv_comm);
+ncclResult_t spark_close_listen(void *listen_comm);
+
+#endif
