@@ -10,11 +10,13 @@
 #   make clean      remove build outputs
 
 CC      ?= cc
-BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
-CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread $(SAN)
-LDFLAGS_BASE := -pthread $(SAN)
+# Variants (ARCH=aarch64, SAN=asan|tsan, CC=clang) choose their BUILD dir and flags.
+include mk/variants.mk
+BUILD   ?= build
+CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread $(VARIANT_CFLAGS)
+LDFLAGS_BASE := -pthread $(VARIANT_LDFLAGS)
 
 # Lists that the fragments append to.
 ALL_TARGETS :=        # everything `make all` builds
@@ -28,7 +30,7 @@ all: deps-ok
 DEPS_STAMP := $(BUILD)/.deps-ok
 deps-ok: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/check-deps.sh scripts/install-deps.sh
-	@scripts/check-deps.sh --install
+	@scripts/check-deps.sh --install $(DEPS_FLAGS)
 	@mkdir -p $(@D) && touch $@
 deps: $(DEPS_STAMP)
 
@@ -39,7 +41,7 @@ include $(sort $(wildcard */module.mk */*/module.mk */*/*/module.mk))
 all: $(ALL_TARGETS)
 
 test: $(DEPS_STAMP) $(ALL_TARGETS) $(TEST_BINS)
-	@BUILD=$(BUILD) scripts/run-tests.sh $(TEST_BINS) -- $(TEST_SCRIPTS)
+	@BUILD=$(BUILD) $(TEST_WRAPPER) scripts/run-tests.sh $(TEST_BINS) -- $(TEST_SCRIPTS)
 
 bench: $(DEPS_STAMP) $(ALL_TARGETS) $(BENCH_DEPS)
 	@BUILD=$(BUILD) scripts/bench.sh

@@ -1,6 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages this project builds and tests with.
 # Run as root (or through sudo). Safe to run again.
+#
+#   install-deps.sh                 build + test with gcc (what `make test` needs)
+#   install-deps.sh --clang         + clang (`make CC=clang`)
+#   install-deps.sh --lint          + cppcheck, clang-tidy, bear (`make lint`)
+#   install-deps.sh --cross aarch64 + Debian 12 arm64 cross toolchain, arm64 libraries,
+#                                   qemu-user with binfmt_misc (`make cross-aarch64`,
+#                                   `make test-aarch64`)
+#   install-deps.sh --all           all of the above
+#   install-deps.sh PKG...          extra packages on top
+#
+# docs/building.md explains the cross set-up (why Criterion goes to an overlay).
 set -euo pipefail
 
 PACKAGES=(
@@ -11,11 +22,78 @@ PACKAGES=(
 	libcriterion-dev    # unit and integration tests
 	python3             # bench report formatting
 )
+CLANG_PACKAGES=(clang)
+LINT_PACKAGES=(cppcheck clang-tidy clang bear)
+
+want_clang=0; want_lint=0; cross=""; extra=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--clang) want_clang=1 ;;
+	--lint) want_lint=1 ;;
+	--cross) cross=${2:?--cross needs an architecture}; shift ;;
+	--cross=*) cross=${1#--cross=} ;;
+	--all) want_clang=1; want_lint=1; cross=aarch64 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-*) echo "install-deps.sh: unknown option $1" >&2; exit 2 ;;
+	*) extra+=("$1") ;;
+	esac
+	shift
+done
+case "$cross" in ""|aarch64) ;; arm64) cross=aarch64 ;;
+	*) echo "install-deps.sh: --cross $cross: only aarch64 is supported" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "install-deps.sh: run as root: sudo $0" >&2
+	echo "install-deps.sh: run as root: sudo $0 $*" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+
+pkgs=("${PACKAGES[@]}")
+[ $want_clang -eq 1 ] && pkgs+=("${CLANG_PACKAGES[@]}")
+[ $want_lint -eq 1 ] && pkgs+=("${LINT_PACKAGES[@]}")
+pkgs+=("${extra[@]}")
+
+if [ "$cross" = aarch64 ]; then
+	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+fi
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" "$@"
+apt_install "${pkgs[@]}"
+[ "$cross" = aarch64 ] || exit 0
+
+# ---- aarch64 cross build and qemu-user test runs (Debian 12 amd64 host) ----
+OVERLAY=${AARCH64_OVERLAY:-/opt/libnccl-net-spark/arm64-root}
+apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt binfmt-support \
+	libc6:arm64 libibverbs-dev:arm64 libhwloc-dev:arm64
+
+# libcriterion3 depends on libnanomsg5, which (like libnanomsg-dev) is not
+# Multi-Arch: same, so its arm64 build would replace the amd64 one that the
+# native tests need. Install criterion's co-installable dependencies normally
+# and unpack libcriterion + libnanomsg themselves into a private overlay.
+# The Criterion headers are architecture-independent: the amd64 ones serve.
+overlay_pkgs=(libcriterion3 libcriterion-dev)
+# (Each pipeline reads its input to the end: an early exit would kill apt-cache
+# with SIGPIPE and pipefail would count that as a failure.)
+field() { apt-cache show --no-all-versions "$1" | awk -v f="$2:" '$1 == f && !v { $1 = ""; v = $0 } END { print v }'; }
+for dep in $(field libcriterion3:arm64 Depends | tr ',' '\n' |
+	sed -E 's/\(.*\)//; s/\|.*//; s/[[:space:]]//g'); do
+	if [ "$(field "$dep:arm64" Multi-Arch | tr -d ' ')" = same ]; then
+		apt_install "$dep:arm64"
+	else
+		overlay_pkgs+=("$dep")
+	fi
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && apt-get -o APT::Sandbox::User=root download -qq "${overlay_pkgs[@]/%/:arm64}")
+mkdir -p "$work/root" "$OVERLAY/usr/lib/aarch64-linux-gnu"
+for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
+cp -a "$work"/root/usr/lib/aarch64-linux-gnu/*.so* "$OVERLAY/usr/lib/aarch64-linux-gnu/"
+printf '%s\n' "${overlay_pkgs[@]}" > "$OVERLAY/PACKAGES"
+
+# Criterion runs every test in a child that it re-executes from
+# /proc/self/exe; under qemu-user that exec needs the kernel to know how to run
+# an aarch64 ELF, so register qemu with binfmt_misc (mounting it if this
+# machine booted without it).
+"$(dirname "$0")/qemu-binfmt.sh" --enable
