@@ -32,19 +32,28 @@ static struct {
 	bool in_peer;
 } g_test;
 
-/* A failed helper check: the test fails; in the peer process we exit so the
+/* A failed helper check fails the test; in the peer process it exits, so the
  * test sees the socket close. */
-#define SR_CHECK(cond, ...)                                                   \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			if (g_test.in_peer) {                                 \
-				fprintf(stderr, "peer: " __VA_ARGS__);        \
-				fprintf(stderr, " (%s:%d)\n", __FILE__,       \
-					__LINE__);                            \
-				_exit(3);                                     \
-			}                                                     \
-			cr_assert_fail(__VA_ARGS__);                          \
-		}                                                             \
+__attribute__((noreturn, format(printf, 3, 4)))
+static void sr_fail(const char *file, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (g_test.in_peer) {
+		fprintf(stderr, "peer: %s (%s:%d)\n", msg, file, line);
+		_exit(3);
+	}
+	cr_assert_fail("%s (%s:%d)", msg, file, line);
+	abort(); /* not reached: cr_assert_fail ends the test */
+}
+
+#define SR_CHECK(cond, ...)                                         \
+	do {                                                        \
+		if (!(cond))                                        \
+			sr_fail(__FILE__, __LINE__, __VA_ARGS__);   \
 	} while (0)
 
 long long sr_now_ms(void)
@@ -176,7 +185,11 @@ static void ep_create_cqs(struct sr_side *side, struct sr_ep *ep)
 		ep->rcq = side->ep[k].rcq;
 		return;
 	}
-	ep->scq = ibv_create_cq(ep->ctx, ep->opts.cqe, NULL, NULL, 0);
+	if (ep->opts.scq_channel) {
+		ep->chan = ibv_create_comp_channel(ep->ctx);
+		SR_CHECK(ep->chan != NULL, "ibv_create_comp_channel: %s", strerror(errno));
+	}
+	ep->scq = ibv_create_cq(ep->ctx, ep->opts.cqe, NULL, ep->chan, 0);
 	ep->rcq = ibv_create_cq(ep->ctx, ep->opts.cqe, NULL, NULL, 0);
 	SR_CHECK(ep->scq && ep->rcq, "ibv_create_cq: %s", strerror(errno));
 }
@@ -296,7 +309,8 @@ void sr_side_destroy(struct sr_side *side)
 {
 	for (int i = side->n_ep - 1; i >= 0; i--) {
 		struct sr_ep *ep = &side->ep[i];
-		ibv_destroy_qp(ep->qp);
+		if (ep->qp)
+			ibv_destroy_qp(ep->qp);
 		for (int m = 0; m < SR_NMR; m++)
 			if (ep->mr[m])
 				ibv_dereg_mr(ep->mr[m]);
@@ -304,6 +318,8 @@ void sr_side_destroy(struct sr_side *side)
 			ibv_destroy_cq(ep->scq);
 			ibv_destroy_cq(ep->rcq);
 		}
+		if (ep->chan)
+			ibv_destroy_comp_channel(ep->chan);
 		ibv_dealloc_pd(ep->pd2);
 		ibv_dealloc_pd(ep->pd);
 		munmap(ep->buf, (size_t)ep->opts.buf_len * SR_NMR);
@@ -423,18 +439,18 @@ static void peer_post_recv(struct sr_ep *ep, const struct sr_cmd *c, struct sr_r
 	rep->rc = 0;
 	for (uint32_t i = 0; i < c->n && rep->rc == 0; i++) {
 		uint32_t off = c->off + i * c->len;
+		uint32_t lkey = ep->mr[SR_MR_FULL]->lkey;
 		struct ibv_sge sge[2] = {
-			{ .addr = (uintptr_t)(ep->buf + off), .length = c->len,
-			  .lkey = ep->mr[SR_MR_FULL]->lkey },
+			{ .addr = (uintptr_t)(ep->buf + off), .length = c->len, .lkey = lkey },
+			/* zero_sge_first: SGE 0 is empty, with a key that is never
+			 * looked at (the SGE is skipped); data goes to SGE 1. */
+			{ .addr = (uintptr_t)(ep->buf + off + SR_ZSGE_GAP), .length = c->len,
+			  .lkey = lkey },
 		};
-		struct ibv_recv_wr wr = { .wr_id = c->wr_id + i, .sg_list = sge, .num_sge = 1 };
-		if (c->zero_sge_first) {
-			sge[0].length = 0;
-			sge[1] = (struct ibv_sge){ .addr = (uintptr_t)(ep->buf + off + SR_ZSGE_GAP),
-						   .length = c->len,
-						   .lkey = ep->mr[SR_MR_FULL]->lkey };
-			wr.num_sge = 2;
-		}
+		if (c->zero_sge_first)
+			sge[0] = (struct ibv_sge){ .addr = sge[0].addr, .length = 0, .lkey = 0xdead00 };
+		struct ibv_recv_wr wr = { .wr_id = c->wr_id + i, .sg_list = sge,
+					  .num_sge = c->zero_sge_first ? 2 : 1 };
 		struct ibv_recv_wr *bad;
 		rep->rc = ibv_post_recv(ep->qp, &wr, &bad);
 	}

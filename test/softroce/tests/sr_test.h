@@ -53,6 +53,7 @@ struct sr_ep_opts {
 	bool connect;          /* move to RTS against the peer (else stay INIT) */
 	bool bad_dgid;         /* connect to a GID nobody owns */
 	int share_cq_with;     /* index of an earlier endpoint on the same HCA, or -1 */
+	bool scq_channel;      /* give the send CQ a completion channel */
 };
 
 struct sr_mr_info {
@@ -74,6 +75,7 @@ struct sr_ep {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd, *pd2;
 	struct ibv_cq *scq, *rcq;
+	struct ibv_comp_channel *chan; /* of scq, when opts.scq_channel */
 	struct ibv_qp *qp;
 	uint8_t *buf;          /* SR_NMR slices of opts.buf_len */
 	struct ibv_mr *mr[SR_NMR];

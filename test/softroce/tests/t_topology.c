@@ -265,3 +265,19 @@ Test(topology, sysfs_under_ibdev_path)
 	expect_sysfs(ctx->device->ibdev_path, "ports/1/state", "DOWN");
 	sr_side_destroy(&side);
 }
+
+/* A degraded PCIe link (the Gen5 x2 "stale init" state, or Gen4) is state
+ * that tools read from sysfs. */
+Test(topology, set_link_shows_in_sysfs)
+{
+	sr_fabric_setup();
+	sr_topology("set a " SR_HCA0 " link=gen5x2\nset a " SR_HCA2 " link=gen4x4\n");
+	struct sr_side side = { 0 };
+	const char *d0 = sr_open(&side, SR_HCA0)->device->ibdev_path;
+	expect_sysfs(d0, "device/current_link_width", "2");
+	expect_sysfs(d0, "device/current_link_speed", "32.0 GT/s");
+	const char *d2 = sr_open(&side, SR_HCA2)->device->ibdev_path;
+	expect_sysfs(d2, "device/current_link_width", "4");
+	expect_sysfs(d2, "device/current_link_speed", "16.0 GT/s");
+	sr_side_destroy(&side);
+}

@@ -1,0 +1,201 @@
+/* Rule 6: ordering holds within one QP only. With SOFTROCE_REORDER=1 (set by
+ * sr_fabric_setup with a fixed seed) completions and deliveries of different
+ * QPs, on one HCA or on two, come out of post order at least once over many
+ * trials, while every QP keeps its own order. */
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "sr_test.h"
+
+TestSuite(rule6_order, .fini = sr_teardown, .timeout = 120);
+
+#define NMSG 64
+
+Test(rule6_order, sends_keep_order_within_a_qp)
+{
+	sr_fabric_setup();
+	struct sr_pair p;
+	sr_pair_default(&p);
+	struct sr_ep *ep = &p.side.ep[0];
+	sr_peer_post_recv(&p, 0, 0, 0, 64, NMSG);
+	for (uint32_t i = 0; i < NMSG; i++) {
+		memcpy(ep->buf + 64 * i, &i, sizeof(i));
+		cr_assert_eq(sr_post(ep, IBV_WR_SEND, i, 64 * i, 64, 0, 0, IBV_SEND_SIGNALED, 0), 0);
+	}
+	struct ibv_wc wc[NMSG];
+	cr_assert_eq(sr_poll(ep->scq, wc, NMSG, SR_DEADLINE_MS), NMSG);
+	for (uint32_t i = 0; i < NMSG; i++)
+		cr_assert_eq(wc[i].wr_id, i, "send CQE %u is wr_id %llu", i,
+			     (unsigned long long)wc[i].wr_id);
+	struct sr_reply rep;
+	cr_assert_eq(sr_peer_poll_recv(&p, 0, NMSG, SR_DEADLINE_MS, &rep), NMSG);
+	for (uint32_t i = 0; i < NMSG; i++) {
+		cr_assert_eq(rep.wc[i].wr_id, i, "recv %u consumed out of order", i);
+		cr_assert_eq(rep.wc[i].status, IBV_WC_SUCCESS);
+	}
+	uint32_t got[NMSG * 16];
+	sr_peer_read(&p, 0, 0, sizeof(got), got);
+	for (uint32_t i = 0; i < NMSG; i++)
+		cr_assert_eq(got[16 * i], i, "recv buffer %u holds message %u", i, got[16 * i]);
+	sr_pair_stop(&p);
+}
+
+/* A recv completion for WRITE_WITH_IMM means every earlier WRITE of the QP
+ * is placed. */
+Test(rule6_order, writes_placed_before_later_write_with_imm)
+{
+	sr_fabric_setup();
+	struct sr_pair p;
+	sr_pair_default(&p);
+	struct sr_ep *ep = &p.side.ep[0];
+	for (int round = 0; round < 8; round++) {
+		sr_peer_post_recv(&p, 0, (uint64_t)round, 60000, 64, 1);
+		uint8_t tag = (uint8_t)(round + 1);
+		memset(ep->buf, tag, 16384);
+		for (uint32_t i = 0; i < 16; i++)
+			cr_assert_eq(sr_post(ep, IBV_WR_RDMA_WRITE, i, 1024 * i, 1024, SR_MR_FULL,
+					     1024 * i, 0, 0), 0);
+		cr_assert_eq(sr_post(ep, IBV_WR_RDMA_WRITE_WITH_IMM, 99, 0, 0, SR_MR_FULL, 0,
+				     IBV_SEND_SIGNALED, 0), 0);
+		struct sr_reply rep;
+		cr_assert_eq(sr_peer_poll_recv(&p, 0, 1, SR_DEADLINE_MS, &rep), 1);
+		cr_assert_eq(rep.wc[0].status, IBV_WC_SUCCESS);
+		static uint8_t got[16384];
+		sr_peer_read(&p, 0, 0, sizeof(got), got);
+		for (size_t i = 0; i < sizeof(got); i++)
+			cr_assert_eq(got[i], tag, "round %d: byte %zu not placed before the imm",
+				     round, i);
+		sr_expect_wc(ep->scq, 99, IBV_WC_SUCCESS, NULL);
+	}
+	sr_pair_stop(&p);
+}
+
+#define TRIALS 200
+#define PER_QP 3
+
+/* Two QPs on one HCA share one send CQ. Each trial posts PER_QP WRITEs on QP
+ * 0, then PER_QP on QP 1 (interleaved a0 b0 a1 b1 ...), and reads the shared
+ * CQ: per-QP order must hold; the cross-QP order must differ from the post
+ * order at least once. */
+Test(rule6_order, completions_reorder_across_qps_on_one_cq)
+{
+	sr_fabric_setup();
+	struct sr_ep_opts local[2], peer[2];
+	local[0] = local[1] = peer[0] = peer[1] = sr_ep_opts_default();
+	local[1].share_cq_with = 0;
+	struct sr_pair p;
+	sr_pair_start(&p, 2, local, peer);
+	int reordered = 0;
+	for (int t = 0; t < TRIALS; t++) {
+		for (int k = 0; k < PER_QP; k++)
+			for (int q = 0; q < 2; q++)
+				cr_assert_eq(sr_post(&p.side.ep[q], IBV_WR_RDMA_WRITE,
+						     (uint64_t)(q * 100 + k), 64 * (uint32_t)k, 64,
+						     SR_MR_FULL, 64 * (uint32_t)k,
+						     IBV_SEND_SIGNALED, 0), 0);
+		struct ibv_wc wc[2 * PER_QP];
+		cr_assert_eq(sr_poll(p.side.ep[0].scq, wc, 2 * PER_QP, SR_DEADLINE_MS), 2 * PER_QP);
+		int next[2] = { 0, 0 };
+		for (int i = 0; i < 2 * PER_QP; i++) {
+			cr_assert_eq(wc[i].status, IBV_WC_SUCCESS);
+			int q = (int)(wc[i].wr_id / 100), k = (int)(wc[i].wr_id % 100);
+			cr_assert_eq(wc[i].qp_num, p.side.ep[q].qp->qp_num, "qp_num vs wr_id");
+			cr_assert_eq(k, next[q], "trial %d: QP %d completed %d before %d", t, q, k,
+				     next[q]);
+			next[q]++;
+			/* Post order is a0 b0 a1 b1 ...: position i holds QP i%2. */
+			if (q != i % 2)
+				reordered = 1 + reordered;
+		}
+	}
+	cr_assert_gt(reordered, 0, "SOFTROCE_REORDER=1: %d trials, completions never left post "
+		     "order across QPs", TRIALS);
+	sr_pair_stop(&p);
+}
+
+/* One QP on each PCIe half (two HCAs, two CQs). Poll QP 1's CQ first, then
+ * QP 0's: finding QP 1's CQE and then none for QP 0 proves QP 1 completed
+ * first although it was posted second. */
+Test(rule6_order, completions_reorder_across_hcas)
+{
+	sr_fabric_setup();
+	struct sr_ep_opts local[2], peer[2];
+	local[0] = peer[0] = sr_ep_opts_default();
+	local[1] = peer[1] = sr_ep_opts_default();
+	local[1].hca = peer[1].hca = SR_HCA2;
+	struct sr_pair p;
+	sr_pair_start(&p, 2, local, peer);
+	struct sr_ep *a = &p.side.ep[0], *b = &p.side.ep[1];
+	int reordered = 0;
+	for (int t = 0; t < TRIALS; t++) {
+		for (int k = 0; k < PER_QP; k++) {
+			cr_assert_eq(sr_post(a, IBV_WR_RDMA_WRITE, (uint64_t)k, 0, 256, SR_MR_FULL, 0,
+					     IBV_SEND_SIGNALED, 0), 0);
+			cr_assert_eq(sr_post(b, IBV_WR_RDMA_WRITE, (uint64_t)k, 0, 256, SR_MR_FULL, 0,
+					     IBV_SEND_SIGNALED, 0), 0);
+		}
+		int got[2] = { 0, 0 };
+		bool b_first = false;
+		long long end = sr_now_ms() + SR_DEADLINE_MS;
+		while ((got[0] < PER_QP || got[1] < PER_QP) && sr_now_ms() < end) {
+			struct ibv_wc wc[PER_QP];
+			int nb = ibv_poll_cq(b->scq, PER_QP, wc);
+			for (int i = 0; i < nb; i++)
+				cr_assert_eq(wc[i].wr_id, (uint64_t)got[1]++, "QP 1 out of order");
+			int na = ibv_poll_cq(a->scq, PER_QP, wc);
+			for (int i = 0; i < na; i++)
+				cr_assert_eq(wc[i].wr_id, (uint64_t)got[0]++, "QP 0 out of order");
+			if (nb > 0 && na == 0 && got[0] < PER_QP && got[1] > got[0])
+				b_first = true;
+		}
+		cr_assert(got[0] == PER_QP && got[1] == PER_QP, "trial %d: lost completions", t);
+		reordered += b_first;
+	}
+	cr_assert_gt(reordered, 0, "SOFTROCE_REORDER=1: %d trials, HCA 2 never completed ahead "
+		     "of HCA 0", TRIALS);
+	sr_pair_stop(&p);
+}
+
+/* Deliveries: the responder's two QPs share one recv CQ; SENDs alternate
+ * between the two requester QPs. Each QP's recvs complete in order; the
+ * interleaving must differ from the post order at least once. */
+Test(rule6_order, deliveries_reorder_across_qps)
+{
+	sr_fabric_setup();
+	struct sr_ep_opts local[2], peer[2];
+	local[0] = local[1] = peer[0] = peer[1] = sr_ep_opts_default();
+	local[0].max_send_wr = local[1].max_send_wr = 256;
+	peer[0].max_recv_wr = peer[1].max_recv_wr = 256;
+	peer[0].cqe = 1024;
+	peer[1].share_cq_with = 0;
+	struct sr_pair p;
+	sr_pair_start(&p, 2, local, peer);
+	const int n = 192;
+	sr_peer_post_recv(&p, 0, 0, 0, 64, (uint32_t)n);
+	sr_peer_post_recv(&p, 1, 1000, 0, 64, (uint32_t)n);
+	for (int i = 0; i < n; i++)
+		for (int q = 0; q < 2; q++)
+			cr_assert_eq(sr_post(&p.side.ep[q], IBV_WR_SEND, (uint64_t)i, 0, 16, 0, 0,
+					     (i % 32 == 31) ? IBV_SEND_SIGNALED : 0, 0), 0);
+	int next[2] = { 0, 0 }, pos = 0, reordered = 0;
+	while (pos < 2 * n) {
+		struct sr_reply rep;
+		int got = sr_peer_poll_recv(&p, 0, SR_MAX_WC, SR_DEADLINE_MS, &rep);
+		cr_assert_gt(got, 0, "deliveries stopped at %d of %d", pos, 2 * n);
+		for (int i = 0; i < got; i++, pos++) {
+			cr_assert_eq(rep.wc[i].status, IBV_WC_SUCCESS);
+			int q = rep.wc[i].wr_id >= 1000;
+			cr_assert_eq(rep.wc[i].wr_id, (uint64_t)(q * 1000 + next[q]),
+				     "QP %d delivered out of order", q);
+			next[q]++;
+			reordered += q != pos % 2;
+		}
+	}
+	cr_assert_gt(reordered, 0, "deliveries across QPs never left post order");
+	struct ibv_wc wc[16];
+	cr_assert_eq(sr_poll(p.side.ep[0].scq, wc, n / 32, SR_DEADLINE_MS), n / 32);
+	cr_assert_eq(sr_poll(p.side.ep[1].scq, wc, n / 32, SR_DEADLINE_MS), n / 32);
+	sr_pair_stop(&p);
+}
