@@ -1,0 +1,329 @@
+/* softroce: internal declarations shared by the library's files.
+ *
+ * The library emulates ConnectX-7 RoCE HCAs of several DGX Spark hosts.  All
+ * hosts share one directory ($SOFTROCE_FABRIC) holding a memory-mapped state
+ * file (ports, counters, link clocks, QPN registry), one unix socket per
+ * process (the "wire"), the control file and the emulated sysfs tree. */
+#ifndef SOFTROCE_SR_H
+#define SOFTROCE_SR_H
+
+#include <infiniband/verbs.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SR_EXPORT __attribute__((visibility("default")))
+
+#define SR_MAX_HOSTS   16
+#define SR_MAX_HCAS    8
+#define SR_MAX_QPNS    16384          /* shared QPN registry slots (power of 2) */
+#define SR_NAME_MAX    32
+#define SR_GID_TBL_LEN 256
+#define SR_MAX_GIDS    8              /* populated entries we ever create */
+#define SR_MAX_SGE     30             /* mlx5 max_sge on CX-7 */
+#define SR_MAX_QP_WR   32768
+#define SR_MAX_CQE     4194303
+#define SR_MAX_INLINE  912            /* what mlx5 grants for max_send_sge small */
+
+/* ---- topology ------------------------------------------------------------ */
+struct sr_hca_cfg {
+	int id;                           /* stable index: GUIDs, MACs, registry */
+	char name[SR_NAME_MAX];
+	char pci[SR_NAME_MAX];            /* 0000:01:00.0 */
+	char netdev[SR_NAME_MAX];
+	char subnet[SR_NAME_MAX];         /* "192.168.100" */
+	bool active;                      /* cabled: port ACTIVE at start */
+	bool ipv4;                        /* IPv4 GIDs present */
+	int link_gen, link_width;         /* PCIe link: 5, 4 */
+	enum ibv_mtu mtu;
+	int gid_index;                    /* index of the RoCE v2 IPv4 GID (3..5) */
+	double rate;                      /* fraction of the link cap */
+	int link_group;                   /* which PCIe x4 link (PCI domain) */
+	int cable;                        /* which physical port/cable */
+	bool spark;                       /* one of the four Spark functions */
+};
+
+struct sr_set_line { char host[SR_NAME_MAX]; char hca[SR_NAME_MAX]; char kv[256]; };
+
+struct sr_topo {
+	double scale, latency_us, timeout_scale;
+	int nhca;
+	struct sr_hca_cfg hca[SR_MAX_HCAS];
+	int nset;
+	struct sr_set_line set[64];
+	int noctet;
+	struct { char host[SR_NAME_MAX]; int octet; } octet[SR_MAX_HOSTS];
+	int nfault;
+	char fault[32][128];
+};
+
+int sr_topo_load(struct sr_topo *t, const char *path);  /* path may be NULL */
+int sr_topo_host_octet(const struct sr_topo *t, const char *host);
+/* The HCAs of one host with the per-host overrides applied. */
+int sr_topo_host_hcas(const struct sr_topo *t, const char *host,
+		      struct sr_hca_cfg *out);
+int sr_hca_index(const struct sr_topo *t, const char *name);
+
+/* ---- GID table ----------------------------------------------------------- */
+struct sr_gid { union ibv_gid gid; enum ibv_gid_type type; bool valid; };
+void sr_hca_mac(int octet, int hca_idx, uint8_t mac[6]);
+uint64_t sr_hca_guid(int octet, int hca_idx);    /* host order */
+void sr_hca_gids(const struct sr_hca_cfg *c, int octet, int hca_idx,
+		 struct sr_gid gids[SR_MAX_GIDS]);
+
+/* ---- shared fabric state ------------------------------------------------- */
+struct sr_shm_port {
+	uint32_t link_down;       /* fault: down at this end */
+	uint32_t rate_ppm;        /* fault: fraction of link cap × 1e6, 0 = unset */
+	uint64_t xmit_bytes, rcv_bytes, xmit_pkts, rcv_pkts;
+};
+
+struct sr_shm_host {
+	char name[SR_NAME_MAX];
+	uint32_t used;
+	uint32_t frozen;
+	struct sr_shm_port port[SR_MAX_HCAS];
+	uint64_t link_clock[SR_MAX_HCAS][2];  /* per PCIe link: [0] tx, [1] rx */
+	uint64_t cable_clock[SR_MAX_HCAS];    /* per cable, this host → peer */
+};
+
+struct sr_shm_qpn {
+	uint32_t qpn;             /* 0 = free */
+	uint16_t host, hca;
+	int32_t pid;
+};
+
+struct sr_shm {
+	uint64_t magic;
+	uint32_t ready;
+	uint32_t lock;           /* spinlock for the host registry */
+	struct sr_shm_host host[SR_MAX_HOSTS];
+	struct sr_shm_qpn qpn[SR_MAX_QPNS];
+};
+
+/* ---- process-wide state -------------------------------------------------- */
+struct sr_ctx;
+struct sr_qp;
+struct sr_cq;
+
+struct sr_proc {
+	pthread_mutex_t lock;         /* guards everything below and all objects */
+	bool inited;
+	char fabric[512];
+	char host[SR_NAME_MAX];
+	int host_idx, octet;
+	struct sr_topo topo;
+	struct sr_hca_cfg hca[SR_MAX_HCAS];
+	int nhca;
+	struct sr_shm *shm;
+	bool reorder;
+	uint64_t seed;
+	bool stream_copy;             /* payload through the socket */
+	bool debug;
+	/* engine */
+	int nctx;                     /* open contexts */
+	struct sr_ctx *ctxs;          /* list */
+	pthread_t thread;
+	bool thread_running, stop;
+	int wake_fd;                  /* eventfd */
+	int listen_fd;
+	char sock_path[600];
+	struct sr_qp **qp_tab;        /* open hash by qpn */
+	unsigned qp_tab_size;
+	struct sr_wire *wire;
+	uint64_t last_ctl_ns, last_sysfs_ns;
+	long ctl_off;
+	uint32_t seen_state[SR_MAX_HOSTS][SR_MAX_HCAS];
+	uint64_t rng;
+};
+
+extern struct sr_proc sr_g;
+
+/* ---- objects ------------------------------------------------------------- */
+struct sr_device {
+	struct ibv_device dev;
+	int refs;
+	int hca_idx;
+	struct sr_hca_cfg cfg;
+	int octet;
+};
+
+struct sr_async_ev { uint32_t type; uint32_t pad; void *elem; };
+
+struct sr_ctx {
+	struct sr_ctx *next;
+	struct sr_device *sdev;
+	int async_rd, async_wr;      /* pipe */
+	uint32_t port_state_seen;
+	struct verbs_context vctx;   /* must stay last: ibv_context is its last field */
+};
+
+struct sr_pd { struct ibv_pd pd; };
+
+struct sr_mr {
+	struct ibv_mr mr;
+	uint64_t iova;
+	unsigned access;
+	bool dead;
+};
+
+struct sr_comp_channel { struct ibv_comp_channel ch; int wr_fd; };
+
+struct sr_cq {
+	struct ibv_cq cq;
+	struct ibv_wc *ring;
+	uint32_t size;               /* capacity (cqe + 1 slots? exactly cqe) */
+	uint32_t head, count;
+	bool armed, armed_solicited, overrun;
+	struct sr_comp_channel *chan;
+	unsigned events_completed;
+};
+
+struct sr_sge { uint64_t addr; uint32_t length; uint32_t lkey; };
+
+struct sr_swqe {
+	uint64_t wr_id;
+	enum ibv_wr_opcode opcode;
+	unsigned send_flags;
+	uint32_t imm;
+	uint64_t raddr;
+	uint32_t rkey;
+	int nsge;
+	struct sr_sge sge[SR_MAX_SGE];
+	uint32_t len;
+	uint8_t *inl;                /* inline payload copied at post */
+	/* execution */
+	uint32_t first_psn, npkt;    /* npkt segments, first_psn.. */
+	bool started;
+	bool signaled;
+};
+
+struct sr_rwqe {
+	uint64_t wr_id;
+	int nsge;
+	struct sr_sge sge[SR_MAX_SGE];
+	uint32_t len;
+};
+
+struct sr_qp {
+	struct ibv_qp qp;
+	struct sr_ctx *ctx;
+	struct sr_qp *hnext;
+	struct ibv_qp_cap cap;
+	bool sq_sig_all;
+	/* attributes */
+	uint8_t port;
+	unsigned access;
+	uint16_t pkey_index;
+	struct ibv_ah_attr ah;
+	enum ibv_mtu mtu;
+	uint32_t dest_qpn, rq_psn, sq_psn;
+	uint8_t timeout, retry_cnt, rnr_retry, min_rnr_timer;
+	uint8_t max_rd_atomic, max_dest_rd_atomic;
+	/* send queue: slots [tail, head) hold WQEs not yet freed by a polled CQE */
+	struct sr_swqe *sq;
+	uint32_t sq_size;            /* slots = max_send_wr */
+	uint64_t sq_head;            /* posted */
+	uint64_t sq_tail;            /* freed (poll) */
+	uint64_t sq_done;            /* completed (CQE generated or unsignaled done) */
+	uint64_t sq_exec;            /* next WQE to start transmitting */
+	uint64_t *sq_cqe_tail;       /* per slot: sq_tail value once its CQE is polled */
+	/* receive queue */
+	struct sr_rwqe *rq;
+	uint32_t rq_size;
+	uint64_t rq_head, rq_tail;
+	/* requester transport state */
+	uint32_t next_psn;           /* next PSN to transmit */
+	uint32_t una_psn;            /* oldest unacknowledged */
+	uint32_t max_psn;            /* highest PSN allocated + 1 */
+	uint64_t exec_seg_wqe;       /* WQE of the next segment to (re)send */
+	uint32_t exec_seg_idx;
+	uint64_t timer_ns;           /* retransmit deadline, 0 = none */
+	uint64_t rnr_until_ns;       /* RNR back-off until */
+	unsigned retries, rnr_retries;
+	uint64_t last_deliver_ns;    /* per-QP monotonic delivery (reorder mode) */
+	/* responder state */
+	uint32_t epsn;
+	bool in_recv;                /* a multi-segment SEND is being received */
+	uint64_t resp_sent_bytes;
+	/* destination, resolved at RTR */
+	bool dst_ok;
+	int dst_pid;
+	int dst_host, dst_hca;
+	bool destroyed;
+	bool in_err_flushed;
+};
+
+/* ---- functions shared between files -------------------------------------- */
+uint64_t sr_now_ns(void);
+int sr_proc_init(void);                /* env + topology + fabric; idempotent */
+void sr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* fabric.c */
+int sr_fabric_map(void);
+int sr_fabric_host_idx(const char *name, bool create);
+bool sr_port_active(int host_idx, const char *host, int hca_idx);
+double sr_port_rate(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
+uint32_t sr_qpn_alloc(int hca_idx);
+void sr_qpn_free(uint32_t qpn);
+const struct sr_shm_qpn *sr_qpn_lookup(uint32_t qpn);
+uint64_t sr_clock_reserve(uint64_t *clock, uint64_t now, uint64_t dur);
+int sr_host_cfg(int host_idx, struct sr_hca_cfg *hcas, int *octet);
+
+/* sysfs.c */
+int sr_sysfs_build(void);
+void sr_sysfs_refresh(void);
+
+/* device.c */
+bool sr_gid_lookup_host(const union ibv_gid *gid, int *host_idx, int *hca_idx);
+
+/* async.c */
+void sr_async_push(struct sr_ctx *ctx, enum ibv_event_type type, void *elem);
+
+/* cq.c */
+void sr_cq_push(struct sr_cq *cq, const struct ibv_wc *wc);
+void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
+		    uint32_t qpn, uint32_t vendor_err);
+
+/* qp.c */
+struct sr_qp *sr_qp_find(uint32_t qpn);
+void sr_qp_to_err(struct sr_qp *qp);
+void sr_qp_flush(struct sr_qp *qp);
+
+/* mr.c */
+struct sr_mr *sr_mr_find(uint32_t key);
+int sr_mr_check(struct sr_mr *mr, struct ibv_pd *pd, uint64_t addr, uint64_t len,
+		unsigned need);
+
+/* engine.c */
+int sr_engine_start(void);
+void sr_engine_stop(void);
+void sr_engine_wake(void);
+void sr_engine_qp_gone(struct sr_qp *qp);
+
+/* control.c */
+void sr_control_poll(void);
+int sr_control_apply(const char *line);
+
+/* context ops (filled in at open) */
+int sr_op_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
+int sr_op_req_notify_cq(struct ibv_cq *cq, int solicited_only);
+int sr_op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);
+int sr_op_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
+struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *c, struct ibv_qp_init_attr_ex *a);
+struct ibv_cq_ex *sr_op_create_cq_ex(struct ibv_context *c, struct ibv_cq_init_attr_ex *a);
+
+static inline struct sr_ctx *sr_ctx_of(struct ibv_context *c)
+{
+	return (struct sr_ctx *)((char *)c - offsetof(struct sr_ctx, vctx.context));
+}
+
+/* snprintf into an array; true when the text did not fit (then truncated). */
+#define SR_STR(dst, ...) (snprintf((dst), sizeof(dst), __VA_ARGS__) >= (int)sizeof(dst))
+
+#define SR_LOCK()   pthread_mutex_lock(&sr_g.lock)
+#define SR_UNLOCK() pthread_mutex_unlock(&sr_g.lock)
+
+#endif
