@@ -1,5 +1,7 @@
 /* Helpers for the softroce conformance suite; see sr_test.h. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "sr_test.h"
 
 #include <arpa/inet.h>

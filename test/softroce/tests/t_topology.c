@@ -1,5 +1,7 @@
 /* Default topology, GID tables, topology file, emulated sysfs. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
