@@ -27,5 +27,5 @@ $(SR_PERF): $(patsubst %.c,$(BUILD)/obj/%.o,$(SR_PERF_SRCS))
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ -libverbs
 
 ALL_TARGETS  += $(SR_LIB) $(SR_MLX5) $(if $(SR_PERF_SRCS),$(SR_PERF))
-TEST_SCRIPTS += $(SR_DIR)/check-devinfo.sh
+TEST_SCRIPTS += $(SR_DIR)/check-devinfo.sh $(SR_DIR)/check-pingpong.sh
 BENCH_DEPS   += $(SR_LIB) $(if $(SR_PERF_SRCS),$(SR_PERF))

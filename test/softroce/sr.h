@@ -13,11 +13,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <poll.h>
 
 #define SR_EXPORT __attribute__((visibility("default")))
 
 #define SR_MAX_HOSTS   16
 #define SR_MAX_HCAS    8
+#define SR_MAX_LINKS   16             /* link groups / cables per host */
 #define SR_MAX_QPNS    16384          /* shared QPN registry slots (power of 2) */
 #define SR_NAME_MAX    32
 #define SR_GID_TBL_LEN 256
@@ -85,8 +87,8 @@ struct sr_shm_host {
 	uint32_t used;
 	uint32_t frozen;
 	struct sr_shm_port port[SR_MAX_HCAS];
-	uint64_t link_clock[SR_MAX_HCAS][2];  /* per PCIe link: [0] tx, [1] rx */
-	uint64_t cable_clock[SR_MAX_HCAS];    /* per cable, this host → peer */
+	uint64_t link_clock[SR_MAX_LINKS][2];  /* per PCIe link: [0] tx, [1] rx */
+	uint64_t cable_clock[SR_MAX_LINKS];    /* per cable, this host → peer */
 };
 
 struct sr_shm_qpn {
@@ -160,25 +162,31 @@ struct sr_ctx {
 	struct verbs_context vctx;   /* must stay last: ibv_context is its last field */
 };
 
-struct sr_pd { struct ibv_pd pd; };
+struct sr_pd { struct ibv_pd pd; int refs; };
 
 struct sr_mr {
 	struct ibv_mr mr;
 	uint64_t iova;
 	unsigned access;
-	bool dead;
 };
 
-struct sr_comp_channel { struct ibv_comp_channel ch; int wr_fd; };
+struct sr_comp_channel { struct ibv_comp_channel ch; int wr_fd; int refs; };
+
+/* A CQE plus what poll needs to free send-queue slots as mlx5 does. */
+struct sr_cqe {
+	struct ibv_wc wc;
+	uint64_t sq_index;           /* send WQE index + 1, 0 for a receive */
+};
 
 struct sr_cq {
 	struct ibv_cq cq;
-	struct ibv_wc *ring;
-	uint32_t size;               /* capacity (cqe + 1 slots? exactly cqe) */
+	struct sr_cqe *ring;
+	uint32_t cap;                /* reported cqe */
 	uint32_t head, count;
-	bool armed, armed_solicited, overrun;
+	bool armed;
+	bool overrun;
+	int refs;                    /* QPs bound */
 	struct sr_comp_channel *chan;
-	unsigned events_completed;
 };
 
 struct sr_sge { uint64_t addr; uint32_t length; uint32_t lkey; };
@@ -191,26 +199,29 @@ struct sr_swqe {
 	uint64_t raddr;
 	uint32_t rkey;
 	int nsge;
-	struct sr_sge sge[SR_MAX_SGE];
-	uint32_t len;
+	struct sr_sge *sge;          /* max_send_sge entries in qp->sq_sges */
+	uint64_t len;
 	uint8_t *inl;                /* inline payload copied at post */
-	/* execution */
-	uint32_t first_psn, npkt;    /* npkt segments, first_psn.. */
-	bool started;
 	bool signaled;
+	/* execution */
+	bool started;
+	uint32_t first_psn, npkt;    /* requester PSN counter values */
+	enum ibv_wc_status err;      /* local error found at execution */
+	uint32_t err_psn;            /* reported once everything before is acked */
 };
 
 struct sr_rwqe {
 	uint64_t wr_id;
 	int nsge;
-	struct sr_sge sge[SR_MAX_SGE];
-	uint32_t len;
+	struct sr_sge *sge;
+	uint64_t len;
 };
 
 struct sr_qp {
 	struct ibv_qp qp;
 	struct sr_ctx *ctx;
 	struct sr_qp *hnext;
+	struct sr_qp *lnext;         /* list of all QPs (engine scan) */
 	struct ibv_qp_cap cap;
 	bool sq_sig_all;
 	/* attributes */
@@ -222,39 +233,74 @@ struct sr_qp {
 	uint32_t dest_qpn, rq_psn, sq_psn;
 	uint8_t timeout, retry_cnt, rnr_retry, min_rnr_timer;
 	uint8_t max_rd_atomic, max_dest_rd_atomic;
-	/* send queue: slots [tail, head) hold WQEs not yet freed by a polled CQE */
+	/* send queue: indices grow forever, slot = index % sq_size */
 	struct sr_swqe *sq;
-	uint32_t sq_size;            /* slots = max_send_wr */
+	struct sr_sge *sq_sges;
+	uint32_t sq_size;
 	uint64_t sq_head;            /* posted */
-	uint64_t sq_tail;            /* freed (poll) */
-	uint64_t sq_done;            /* completed (CQE generated or unsignaled done) */
-	uint64_t sq_exec;            /* next WQE to start transmitting */
-	uint64_t *sq_cqe_tail;       /* per slot: sq_tail value once its CQE is polled */
+	uint64_t sq_tail;            /* freed by a polled CQE (mlx5 overflow check) */
+	uint64_t sq_done;            /* completed */
+	uint64_t sq_exec;            /* next WQE to start */
 	/* receive queue */
 	struct sr_rwqe *rq;
+	struct sr_sge *rq_sges;
 	uint32_t rq_size;
-	uint64_t rq_head, rq_tail;
-	/* requester transport state */
-	uint32_t next_psn;           /* next PSN to transmit */
-	uint32_t una_psn;            /* oldest unacknowledged */
-	uint32_t max_psn;            /* highest PSN allocated + 1 */
-	uint64_t exec_seg_wqe;       /* WQE of the next segment to (re)send */
-	uint32_t exec_seg_idx;
-	uint64_t timer_ns;           /* retransmit deadline, 0 = none */
-	uint64_t rnr_until_ns;       /* RNR back-off until */
+	uint64_t rq_head, rq_cons, rq_tail;
+	/* requester transport (PSN counters are 32-bit, 24 bits on the wire) */
+	uint32_t next_psn, una_psn, max_psn;
+	uint64_t timer_ns;
+	uint64_t rnr_until_ns;
+	uint64_t last_deliver_ns;
 	unsigned retries, rnr_retries;
-	uint64_t last_deliver_ns;    /* per-QP monotonic delivery (reorder mode) */
-	/* responder state */
+	bool need_flush;
+	bool halted;                 /* a local error stops transmission at halt_psn */
+	uint32_t halt_psn;
+	/* responder */
+	uint64_t last_ack_ns;
 	uint32_t epsn;
-	bool in_recv;                /* a multi-segment SEND is being received */
-	uint64_t resp_sent_bytes;
-	/* destination, resolved at RTR */
-	bool dst_ok;
-	int dst_pid;
-	int dst_host, dst_hca;
-	bool destroyed;
-	bool in_err_flushed;
+	bool in_send;                /* receiving a multi-segment SEND */
+	/* route cache, checked again against the QPN registry at every send */
+	int dst_pid, dst_host, dst_hca;
+	bool dst_known, dst_ok;
+	struct sr_hca_cfg dst_cfg;
 };
+
+/* ---- wire --------------------------------------------------------------- */
+enum sr_msg_type { SR_M_REQ = 1, SR_M_ACK, SR_M_NAK, SR_M_READ_RESP };
+enum sr_nak { SR_NAK_RNR = 1, SR_NAK_ACCESS, SR_NAK_INV_REQ, SR_NAK_REM_OP,
+	      SR_NAK_STREAM, SR_NAK_LOC_PROT };
+
+struct sr_iov { uint64_t addr, len; };
+
+/* One packet train ("segment") of a message, or its acknowledgement. */
+struct sr_msg {
+	uint32_t type;
+	uint32_t dst_qpn, src_qpn;
+	uint32_t psn;                /* 24 bits */
+	int32_t src_pid;
+	uint16_t src_host, src_hca;
+	uint64_t deliver_at;         /* CLOCK_MONOTONIC ns */
+	uint8_t opcode;              /* enum ibv_wr_opcode */
+	uint8_t last;                /* last segment of the message */
+	uint8_t nak;                 /* enum sr_nak */
+	uint8_t niov;
+	uint32_t imm;
+	uint64_t raddr;              /* remote address of this segment */
+	uint32_t rkey;
+	uint32_t seg_len;
+	uint64_t msg_off, msg_len;
+	uint32_t payload_len;        /* bytes following the header */
+	uint32_t rnr_ns_div1k;       /* RNR NAK: back-off in µs */
+	struct sr_iov iov[SR_MAX_SGE];  /* requester memory of this segment */
+};
+
+int sr_wire_open(void);
+void sr_wire_close(void);
+int sr_wire_send(int pid, const struct sr_msg *m, const void *payload);
+int sr_wire_fill_pollfds(struct pollfd *pfd, int max);
+void sr_wire_service(struct pollfd *pfd, int n);
+/* engine.c: one complete frame arrived */
+void sr_engine_rx(const struct sr_msg *m, const void *payload);
 
 /* ---- functions shared between files -------------------------------------- */
 uint64_t sr_now_ns(void);
@@ -283,25 +329,37 @@ bool sr_gid_lookup_host(const union ibv_gid *gid, int *host_idx, int *hca_idx);
 void sr_async_push(struct sr_ctx *ctx, enum ibv_event_type type, void *elem);
 
 /* cq.c */
-void sr_cq_push(struct sr_cq *cq, const struct ibv_wc *wc);
+void sr_cq_push(struct sr_cq *cq, const struct ibv_wc *wc, uint64_t sq_index);
 void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
-		    uint32_t qpn, uint32_t vendor_err);
+		    uint32_t qpn, uint32_t vendor_err, uint64_t sq_index);
 
 /* qp.c */
 struct sr_qp *sr_qp_find(uint32_t qpn);
 void sr_qp_to_err(struct sr_qp *qp);
-void sr_qp_flush(struct sr_qp *qp);
+extern struct sr_qp *sr_qp_list;
 
-/* mr.c */
+/* mr.c: key lookup and checks; the checks return an ibv_wc_status */
 struct sr_mr *sr_mr_find(uint32_t key);
-int sr_mr_check(struct sr_mr *mr, struct ibv_pd *pd, uint64_t addr, uint64_t len,
-		unsigned need);
+bool sr_mr_covers(const struct sr_mr *mr, uint64_t iova, uint64_t len);
+static inline uint64_t sr_mr_va(const struct sr_mr *mr, uint64_t iova)
+{
+	return (uint64_t)(uintptr_t)mr->mr.addr + (iova - mr->iova);
+}
 
 /* engine.c */
 int sr_engine_start(void);
 void sr_engine_stop(void);
 void sr_engine_wake(void);
-void sr_engine_qp_gone(struct sr_qp *qp);
+
+/* req.c / resp.c (engine thread, lock held) */
+void sr_req_progress(struct sr_qp *qp, uint64_t now, uint64_t *wake);
+void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, uint64_t now);
+void sr_resp_rx(const struct sr_msg *m, const void *payload, uint64_t now);
+void sr_qp_flush(struct sr_qp *qp);
+uint64_t sr_jitter_ns(void);
+int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, uint32_t psn,
+		uint8_t nak, uint32_t rnr_us, const void *payload, uint32_t plen, uint64_t now);
+#define SR_SEG (256u << 10)
 
 /* control.c */
 void sr_control_poll(void);

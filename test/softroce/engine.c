@@ -1,0 +1,239 @@
+/* softroce: the NIC thread.  One per process, started with the first open
+ * device and joined when the last one closes.  It blocks in ppoll() until a
+ * post, a packet, a timer or the control-file tick needs it; it holds arriving
+ * packets until their modelled delivery time (a min-heap), then runs the
+ * responder, the requester and the flushes.  All completions come from here. */
+#include "sr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SR_TICK_NS 5000000ull      /* control file and sysfs counters */
+
+struct sr_pend {
+	uint64_t at, seq;
+	struct sr_msg m;
+	uint8_t payload[];
+};
+
+static struct sr_pend **heap;
+static size_t heap_len, heap_cap;
+static uint64_t heap_seq;
+
+static bool pend_before(const struct sr_pend *a, const struct sr_pend *b)
+{
+	return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void heap_push(struct sr_pend *p)
+{
+	if (heap_len == heap_cap) {
+		size_t cap = heap_cap ? heap_cap * 2 : 256;
+		struct sr_pend **h = realloc(heap, cap * sizeof(*h));
+		if (!h) {
+			free(p);                /* dropped packet: the transport retries */
+			return;
+		}
+		heap = h;
+		heap_cap = cap;
+	}
+	size_t i = heap_len++;
+	while (i > 0 && pend_before(p, heap[(i - 1) / 2])) {
+		heap[i] = heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	heap[i] = p;
+}
+
+static struct sr_pend *heap_pop(void)
+{
+	struct sr_pend *top = heap[0], *last = heap[--heap_len];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= heap_len)
+			break;
+		if (c + 1 < heap_len && pend_before(heap[c + 1], heap[c]))
+			c++;
+		if (!pend_before(heap[c], last))
+			break;
+		heap[i] = heap[c];
+		i = c;
+	}
+	if (heap_len)
+		heap[i] = last;
+	return top;
+}
+
+void sr_engine_rx(const struct sr_msg *m, const void *payload)
+{
+	struct sr_pend *p = malloc(sizeof(*p) + m->payload_len);
+	if (!p)
+		return;
+	p->at = m->deliver_at;
+	p->seq = heap_seq++;
+	p->m = *m;
+	if (m->payload_len)
+		memcpy(p->payload, payload, m->payload_len);
+	heap_push(p);
+}
+
+void sr_engine_wake(void)
+{
+	uint64_t one = 1;
+	if (sr_g.wake_fd >= 0 && write(sr_g.wake_fd, &one, sizeof(one)) < 0)
+		sr_log("wake: %d", errno);
+}
+
+uint64_t sr_jitter_ns(void)
+{
+	if (!sr_g.reorder)
+		return 0;
+	uint64_t x = sr_g.rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	sr_g.rng = x;
+	return (x * 0x2545f4914f6cdd1dull) % 50000;   /* up to 50 µs */
+}
+
+static void deliver(const struct sr_pend *p, uint64_t now)
+{
+	if (p->m.type == SR_M_REQ) {
+		sr_resp_rx(&p->m, p->payload, now);
+		return;
+	}
+	struct sr_qp *qp = sr_qp_find(p->m.dst_qpn);
+	if (qp)
+		sr_req_rx(qp, &p->m, p->payload, now);
+}
+
+static void run_once(uint64_t *wake)
+{
+	uint64_t now = sr_now_ns();
+	if (now - sr_g.last_ctl_ns >= SR_TICK_NS) {
+		sr_control_poll();
+		sr_sysfs_refresh();
+	}
+	*wake = sr_g.last_ctl_ns + SR_TICK_NS;
+	bool frozen = __atomic_load_n(&sr_g.shm->host[sr_g.host_idx].frozen, __ATOMIC_ACQUIRE);
+	while (heap_len && heap[0]->at <= now) {
+		struct sr_pend *p = heap_pop();
+		if (!frozen)                   /* a frozen NIC answers nothing */
+			deliver(p, now);
+		free(p);
+	}
+	if (heap_len && heap[0]->at < *wake)
+		*wake = heap[0]->at;
+	if (frozen)
+		return;
+	/* In reorder mode QPs are served in a seeded, rotating order. */
+	struct sr_qp *start = sr_qp_list;
+	if (sr_g.reorder && start) {
+		unsigned skip = (unsigned)(sr_jitter_ns() % 7);
+		for (unsigned i = 0; i < skip && start->lnext; i++)
+			start = start->lnext;
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (struct sr_qp *qp = pass ? sr_qp_list : start; qp && (pass == 0 || qp != start);
+		     qp = qp->lnext) {
+			if (qp->need_flush)
+				sr_qp_flush(qp);
+			else
+				sr_req_progress(qp, now, wake);
+		}
+}
+
+static void *engine_main(void *arg)
+{
+	(void)arg;
+	struct pollfd pfd[256];
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);   /* µs-scale modelled latency */
+	SR_LOCK();
+	while (!sr_g.stop) {
+		uint64_t wake;
+		run_once(&wake);
+		pfd[0].fd = sr_g.wake_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sr_g.listen_fd;
+		pfd[1].events = POLLIN;
+		int n = sr_wire_fill_pollfds(pfd + 2, 254);
+		uint64_t now = sr_now_ns();
+		uint64_t wait = wake > now ? wake - now : 0;
+		struct timespec ts = { (time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull) };
+		SR_UNLOCK();
+		int r = ppoll(pfd, (nfds_t)n + 2, &ts, NULL);
+		SR_LOCK();
+		if (r <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(sr_g.wake_fd, &v, sizeof(v)) < 0)
+				sr_log("wake read: %d", errno);
+		}
+		sr_wire_service(pfd + 2, n);
+	}
+	SR_UNLOCK();
+	return NULL;
+}
+
+/* Called with the lock held. */
+int sr_engine_start(void)
+{
+	if (sr_g.thread_running)
+		return 0;
+	int rc = sr_proc_init();
+	if (rc)
+		return rc;
+	sr_g.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sr_g.wake_fd < 0)
+		return -errno;
+	rc = sr_wire_open();
+	if (!rc) {
+		sr_g.stop = false;
+		sr_g.ctl_off = 0;
+		sr_g.last_ctl_ns = 0;
+		rc = -pthread_create(&sr_g.thread, NULL, engine_main, NULL);
+	}
+	if (rc) {
+		sr_wire_close();
+		close(sr_g.wake_fd);
+		sr_g.wake_fd = -1;
+		return rc;
+	}
+	sr_g.thread_running = true;
+	return 0;
+}
+
+/* Called without the lock, after the last context closed. */
+void sr_engine_stop(void)
+{
+	SR_LOCK();
+	if (!sr_g.thread_running || sr_g.nctx > 0) {
+		SR_UNLOCK();
+		return;
+	}
+	sr_g.stop = true;
+	sr_engine_wake();
+	pthread_t t = sr_g.thread;
+	SR_UNLOCK();
+	pthread_join(t, NULL);
+	SR_LOCK();
+	sr_wire_close();
+	close(sr_g.wake_fd);
+	sr_g.wake_fd = -1;
+	while (heap_len)
+		free(heap_pop());
+	free(heap);
+	heap = NULL;
+	heap_cap = 0;
+	sr_g.thread_running = false;
+	if (sr_g.nctx > 0)             /* someone opened a device meanwhile */
+		sr_engine_start();
+	SR_UNLOCK();
+}

@@ -1,0 +1,170 @@
+/* softroce: protection domains and memory regions.  Keys are mlx5-shaped
+ * (index << 8 | variant, lkey == rkey); indices grow monotonically so a key
+ * is not handed out again right after dereg and stale keys fail. */
+#include "sr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#undef ibv_reg_mr
+#undef ibv_reg_mr_iova
+
+static struct sr_mr **mr_tab;      /* indexed by key >> 8, minus the base */
+static uint32_t mr_tab_len, mr_next, mr_base;
+static uint8_t mr_variant;
+
+SR_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *ctx)
+{
+	static uint32_t handles;
+	struct sr_pd *pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	pd->pd.context = ctx;
+	pd->pd.handle = __atomic_add_fetch(&handles, 1, __ATOMIC_RELAXED);
+	return &pd->pd;
+}
+
+SR_EXPORT int ibv_dealloc_pd(struct ibv_pd *ibpd)
+{
+	struct sr_pd *pd = (struct sr_pd *)ibpd;
+	SR_LOCK();
+	int busy = pd->refs;
+	SR_UNLOCK();
+	if (busy)
+		return EBUSY;
+	free(pd);
+	return 0;
+}
+
+struct sr_mr *sr_mr_find(uint32_t key)
+{
+	uint32_t idx = key >> 8;
+	if (idx < mr_base || idx - mr_base >= mr_tab_len)
+		return NULL;
+	struct sr_mr *mr = mr_tab[idx - mr_base];
+	return mr && mr->mr.lkey == key ? mr : NULL;
+}
+
+bool sr_mr_covers(const struct sr_mr *mr, uint64_t iova, uint64_t len)
+{
+	return iova >= mr->iova && len <= mr->mr.length && iova - mr->iova <= mr->mr.length - len;
+}
+
+/* The pages must exist now, as pinning would require. */
+static bool mapped(void *addr, size_t len)
+{
+	char probe;
+	struct iovec local = { &probe, 1 };
+	struct iovec first = { addr, 1 }, last = { (char *)addr + len - 1, 1 };
+	return process_vm_readv(getpid(), &local, 1, &first, 1, 0) == 1 &&
+	       process_vm_readv(getpid(), &local, 1, &last, 1, 0) == 1;
+}
+
+static int mr_slot(struct sr_mr *mr)
+{
+	if (!mr_tab) {
+		mr_base = 0x100 + ((uint32_t)getpid() & 0xfff) * 0x10;
+		mr_variant = (uint8_t)(getpid() * 37);
+	}
+	if (mr_next >= mr_tab_len) {
+		uint32_t len = mr_tab_len ? mr_tab_len * 2 : 1024;
+		if (mr_base + len >= (1u << 24))
+			return -ENOSPC;
+		struct sr_mr **t = realloc(mr_tab, len * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		memset(t + mr_tab_len, 0, (len - mr_tab_len) * sizeof(*t));
+		mr_tab = t;
+		mr_tab_len = len;
+	}
+	uint32_t idx = mr_next++;
+	mr_tab[idx] = mr;
+	mr->mr.lkey = mr->mr.rkey = (mr_base + idx) << 8 | mr_variant++;
+	return 0;
+}
+
+#define SR_ACCESS_KNOWN (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+	IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
+
+SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
+					  uint64_t iova, unsigned int access)
+{
+	/* Optional flags (relaxed ordering …) may be ignored by a provider. */
+	access &= ~(unsigned)IBV_ACCESS_OPTIONAL_RANGE;
+	if (!pd || length == 0 || (access & ~(unsigned)SR_ACCESS_KNOWN) ||
+	    ((access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) &&
+	     !(access & IBV_ACCESS_LOCAL_WRITE))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!addr || !mapped(addr, length)) {
+		errno = EFAULT;
+		return NULL;
+	}
+	struct sr_mr *mr = calloc(1, sizeof(*mr));
+	if (!mr) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	mr->mr.context = pd->context;
+	mr->mr.pd = pd;
+	mr->mr.addr = addr;
+	mr->mr.length = length;
+	mr->iova = iova;
+	mr->access = access;
+	SR_LOCK();
+	int rc = mr_slot(mr);
+	if (!rc) {
+		mr->mr.handle = mr->mr.lkey;
+		((struct sr_pd *)pd)->refs++;
+	}
+	SR_UNLOCK();
+	if (rc) {
+		free(mr);
+		errno = -rc;
+		return NULL;
+	}
+	return &mr->mr;
+}
+
+SR_EXPORT struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length, int access)
+{
+	return ibv_reg_mr_iova2(pd, addr, length, (uintptr_t)addr, (unsigned)access);
+}
+
+SR_EXPORT struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr, size_t length,
+					 uint64_t iova, int access)
+{
+	return ibv_reg_mr_iova2(pd, addr, length, iova, (unsigned)access);
+}
+
+SR_EXPORT int ibv_dereg_mr(struct ibv_mr *ibmr)
+{
+	struct sr_mr *mr = (struct sr_mr *)ibmr;
+	SR_LOCK();
+	uint32_t idx = (mr->mr.lkey >> 8) - mr_base;
+	if (idx < mr_tab_len && mr_tab[idx] == mr)
+		mr_tab[idx] = NULL;
+	((struct sr_pd *)mr->mr.pd)->refs--;
+	SR_UNLOCK();
+	free(mr);
+	return 0;
+}
+
+SR_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr,
+			   size_t length, int access)
+{
+	(void)mr;
+	(void)flags;
+	(void)pd;
+	(void)addr;
+	(void)length;
+	(void)access;
+	errno = EOPNOTSUPP;
+	return IBV_REREG_MR_ERR_INPUT;
+}
