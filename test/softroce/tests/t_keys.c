@@ -235,9 +235,10 @@ Test(rule2_keys, good_keys_succeed)
 	sr_pair_stop(&p);
 }
 
-/* A WR sits behind a SEND that waits for a receive (rnr_retry 7); its MR is
- * deregistered before it runs: the data is read at execution time, so the
- * WR completes with LOC_PROT_ERR. */
+/* A WRITE sits behind a SEND that waits for a receive (rnr_retry 7); its MR
+ * is deregistered before the WRITE can be accepted: the data and the lkey
+ * are read when the WRITE is (re)transmitted, so it completes with
+ * LOC_PROT_ERR and nothing lands. */
 Test(rule2_keys, mr_deregistered_while_queued_is_loc_prot_err)
 {
 	sr_fabric_setup();
@@ -246,6 +247,7 @@ Test(rule2_keys, mr_deregistered_while_queued_is_loc_prot_err)
 	struct sr_ep *ep = &p.side.ep[0];
 	cr_assert_eq(sr_post(ep, IBV_WR_SEND, 1, 0, 32, 0, 0, IBV_SEND_SIGNALED, 0), 0);
 	static uint8_t extra[4096];
+	memset(extra, 0xe7, sizeof(extra));
 	struct ibv_mr *mr = ibv_reg_mr(ep->pd, extra, sizeof(extra), IBV_ACCESS_LOCAL_WRITE);
 	cr_assert_not_null(mr);
 	struct ibv_sge sge = { .addr = (uintptr_t)extra, .length = 64, .lkey = mr->lkey };
@@ -255,10 +257,29 @@ Test(rule2_keys, mr_deregistered_while_queued_is_loc_prot_err)
 	wr.wr.rdma.rkey = ep->remote.mr[0].rkey;
 	struct ibv_send_wr *bad;
 	cr_assert_eq(ibv_post_send(ep->qp, &wr, &bad), 0);
+	/* Let the first transmissions arrive: the SEND meets the empty RQ and
+	 * is NAKed, the WRITE behind it is dropped and must be sent again. */
+	cr_assert_eq(sr_poll_quiet(ep->scq, 50), 0);
 	cr_assert_eq(ibv_dereg_mr(mr), 0, "dereg with a WR outstanding succeeds (as mlx5)");
+	/* Transmissions made before the dereg are delivered (and NAKed or
+	 * dropped) before the receive is posted. */
+	cr_assert_eq(sr_poll_quiet(ep->scq, 50), 0);
 	sr_peer_post_recv(&p, 0, PEER_RECV_ID, 0, 64, 1);
-	sr_expect_wc(ep->scq, 1, IBV_WC_SUCCESS, NULL);
-	sr_expect_wc(ep->scq, 2, IBV_WC_LOC_PROT_ERR, NULL);
+	struct ibv_wc wc[2];
+	cr_assert_eq(sr_poll(ep->scq, wc, 2, SR_DEADLINE_MS), 2);
+	struct sr_reply rep;
+	cr_assert_eq(sr_peer_poll_recv(&p, 0, 1, SR_DEADLINE_MS, &rep), 1,
+		     "the SEND at the head was never delivered");
+	cr_assert_eq(rep.wc[0].status, IBV_WC_SUCCESS);
+	cr_assert_eq(rep.wc[0].byte_len, 32);
+	cr_assert_eq(wc[0].wr_id, 1);
+	cr_assert_eq(wc[0].status, IBV_WC_SUCCESS, "SEND: %s", ibv_wc_status_str(wc[0].status));
+	cr_assert_eq(wc[1].wr_id, 2);
+	cr_assert_eq(wc[1].status, IBV_WC_LOC_PROT_ERR, "WRITE from a deregistered MR: %s",
+		     ibv_wc_status_str(wc[1].status));
+	uint8_t landed[64], zero[64] = { 0 };
+	sr_peer_read(&p, 0, 1024, 64, landed);
+	cr_assert_arr_eq(landed, zero, 64, "the WRITE was placed although its MR was gone");
 	cr_assert_eq(sr_wait_state(ep->qp, IBV_QPS_ERR, SR_DEADLINE_MS), IBV_QPS_ERR);
 	sr_pair_stop(&p);
 }

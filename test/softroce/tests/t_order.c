@@ -75,10 +75,12 @@ Test(rule6_order, writes_placed_before_later_write_with_imm)
 #define TRIALS 200
 #define PER_QP 3
 
-/* Two QPs on one HCA share one send CQ. Each trial posts PER_QP WRITEs on QP
- * 0, then PER_QP on QP 1 (interleaved a0 b0 a1 b1 ...), and reads the shared
- * CQ: per-QP order must hold; the cross-QP order must differ from the post
- * order at least once. */
+/* Two QPs on one HCA share one send CQ. Each trial posts PER_QP WRITEs on
+ * each QP, interleaved, the first QP alternating between trials (a0 b0 a1 b1
+ * ..., then b0 a0 b1 a1 ...), and reads the shared CQ. Per-QP order must
+ * hold; the cross-QP order must leave post order at least once in each
+ * direction (a fixed service order of the QPs would only ever reorder one
+ * way). */
 Test(rule6_order, completions_reorder_across_qps_on_one_cq)
 {
 	sr_fabric_setup();
@@ -87,17 +89,21 @@ Test(rule6_order, completions_reorder_across_qps_on_one_cq)
 	local[1].share_cq_with = 0;
 	struct sr_pair p;
 	sr_pair_start(&p, 2, local, peer);
-	int reordered = 0;
+	int reordered[2] = { 0, 0 }; /* by the QP that was posted first */
 	for (int t = 0; t < TRIALS; t++) {
+		int first = t % 2;
 		for (int k = 0; k < PER_QP; k++)
-			for (int q = 0; q < 2; q++)
+			for (int j = 0; j < 2; j++) {
+				int q = j ? 1 - first : first;
 				cr_assert_eq(sr_post(&p.side.ep[q], IBV_WR_RDMA_WRITE,
 						     (uint64_t)(q * 100 + k), 64 * (uint32_t)k, 64,
 						     SR_MR_FULL, 64 * (uint32_t)k,
 						     IBV_SEND_SIGNALED, 0), 0);
+			}
 		struct ibv_wc wc[2 * PER_QP];
 		cr_assert_eq(sr_poll(p.side.ep[0].scq, wc, 2 * PER_QP, SR_DEADLINE_MS), 2 * PER_QP);
 		int next[2] = { 0, 0 };
+		bool out_of_post_order = false;
 		for (int i = 0; i < 2 * PER_QP; i++) {
 			cr_assert_eq(wc[i].status, IBV_WC_SUCCESS);
 			int q = (int)(wc[i].wr_id / 100), k = (int)(wc[i].wr_id % 100);
@@ -105,19 +111,23 @@ Test(rule6_order, completions_reorder_across_qps_on_one_cq)
 			cr_assert_eq(k, next[q], "trial %d: QP %d completed %d before %d", t, q, k,
 				     next[q]);
 			next[q]++;
-			/* Post order is a0 b0 a1 b1 ...: position i holds QP i%2. */
-			if (q != i % 2)
-				reordered = 1 + reordered;
+			/* Post order puts the first QP at even positions. */
+			if (q != (i % 2 ? 1 - first : first))
+				out_of_post_order = true;
 		}
+		reordered[first] += out_of_post_order;
 	}
-	cr_assert_gt(reordered, 0, "SOFTROCE_REORDER=1: %d trials, completions never left post "
-		     "order across QPs", TRIALS);
+	cr_assert(reordered[0] > 0 && reordered[1] > 0,
+		  "SOFTROCE_REORDER=1, %d trials: completions left post order %d times with QP 0 "
+		  "posted first, %d times with QP 1 posted first (want both > 0)",
+		  TRIALS, reordered[0], reordered[1]);
 	sr_pair_stop(&p);
 }
 
-/* One QP on each PCIe half (two HCAs, two CQs). Poll QP 1's CQ first, then
- * QP 0's: finding QP 1's CQE and then none for QP 0 proves QP 1 completed
- * first although it was posted second. */
+/* One QP on each PCIe half (two HCAs, two CQs); which one posts first
+ * alternates between trials. Poll the later-posted QP's CQ first, then the
+ * other: finding the later QP's CQE and then none of the earlier one proves
+ * the later-posted QP completed first. Must happen in both directions. */
 Test(rule6_order, completions_reorder_across_hcas)
 {
 	sr_fabric_setup();
@@ -127,40 +137,44 @@ Test(rule6_order, completions_reorder_across_hcas)
 	local[1].hca = peer[1].hca = SR_HCA2;
 	struct sr_pair p;
 	sr_pair_start(&p, 2, local, peer);
-	struct sr_ep *a = &p.side.ep[0], *b = &p.side.ep[1];
-	int reordered = 0;
+	int reordered[2] = { 0, 0 };
 	for (int t = 0; t < TRIALS; t++) {
+		struct sr_ep *a = &p.side.ep[t % 2], *b = &p.side.ep[1 - t % 2];
 		for (int k = 0; k < PER_QP; k++) {
 			cr_assert_eq(sr_post(a, IBV_WR_RDMA_WRITE, (uint64_t)k, 0, 256, SR_MR_FULL, 0,
 					     IBV_SEND_SIGNALED, 0), 0);
 			cr_assert_eq(sr_post(b, IBV_WR_RDMA_WRITE, (uint64_t)k, 0, 256, SR_MR_FULL, 0,
 					     IBV_SEND_SIGNALED, 0), 0);
 		}
-		int got[2] = { 0, 0 };
+		int got_a = 0, got_b = 0;
 		bool b_first = false;
 		long long end = sr_now_ms() + SR_DEADLINE_MS;
-		while ((got[0] < PER_QP || got[1] < PER_QP) && sr_now_ms() < end) {
+		while ((got_a < PER_QP || got_b < PER_QP) && sr_now_ms() < end) {
 			struct ibv_wc wc[PER_QP];
 			int nb = ibv_poll_cq(b->scq, PER_QP, wc);
 			for (int i = 0; i < nb; i++)
-				cr_assert_eq(wc[i].wr_id, (uint64_t)got[1]++, "QP 1 out of order");
+				cr_assert_eq(wc[i].wr_id, (uint64_t)got_b++, "per-QP order broken");
 			int na = ibv_poll_cq(a->scq, PER_QP, wc);
 			for (int i = 0; i < na; i++)
-				cr_assert_eq(wc[i].wr_id, (uint64_t)got[0]++, "QP 0 out of order");
-			if (nb > 0 && na == 0 && got[0] < PER_QP && got[1] > got[0])
+				cr_assert_eq(wc[i].wr_id, (uint64_t)got_a++, "per-QP order broken");
+			if (nb > 0 && na == 0 && got_a < PER_QP && got_b > got_a)
 				b_first = true;
 		}
-		cr_assert(got[0] == PER_QP && got[1] == PER_QP, "trial %d: lost completions", t);
-		reordered += b_first;
+		cr_assert(got_a == PER_QP && got_b == PER_QP, "trial %d: lost completions", t);
+		reordered[t % 2] += b_first;
 	}
-	cr_assert_gt(reordered, 0, "SOFTROCE_REORDER=1: %d trials, HCA 2 never completed ahead "
-		     "of HCA 0", TRIALS);
+	cr_assert(reordered[0] > 0 && reordered[1] > 0,
+		  "SOFTROCE_REORDER=1, %d trials: the later-posted HCA completed first %d times "
+		  "when %s was posted first, %d times when %s was (want both > 0)",
+		  TRIALS, reordered[0], SR_HCA0, reordered[1], SR_HCA2);
 	sr_pair_stop(&p);
 }
 
-/* Deliveries: the responder's two QPs share one recv CQ; SENDs alternate
- * between the two requester QPs. Each QP's recvs complete in order; the
- * interleaving must differ from the post order at least once. */
+/* Deliveries: the responder's two QPs share one recv CQ; SEND i goes out on
+ * both requester QPs, the first QP alternating with i. Each QP's recvs
+ * complete in order; the later-posted SEND of a pair must be delivered
+ * first at least once in each direction (a fixed service order of the QPs
+ * would only ever reverse one way). */
 Test(rule6_order, deliveries_reorder_across_qps)
 {
 	sr_fabric_setup();
@@ -172,30 +186,45 @@ Test(rule6_order, deliveries_reorder_across_qps)
 	peer[1].share_cq_with = 0;
 	struct sr_pair p;
 	sr_pair_start(&p, 2, local, peer);
-	const int n = 192;
-	sr_peer_post_recv(&p, 0, 0, 0, 64, (uint32_t)n);
-	sr_peer_post_recv(&p, 1, 1000, 0, 64, (uint32_t)n);
-	for (int i = 0; i < n; i++)
-		for (int q = 0; q < 2; q++)
-			cr_assert_eq(sr_post(&p.side.ep[q], IBV_WR_SEND, (uint64_t)i, 0, 16, 0, 0,
-					     (i % 32 == 31) ? IBV_SEND_SIGNALED : 0, 0), 0);
-	int next[2] = { 0, 0 }, pos = 0, reordered = 0;
-	while (pos < 2 * n) {
-		struct sr_reply rep;
-		int got = sr_peer_poll_recv(&p, 0, SR_MAX_WC, SR_DEADLINE_MS, &rep);
-		cr_assert_gt(got, 0, "deliveries stopped at %d of %d", pos, 2 * n);
-		for (int i = 0; i < got; i++, pos++) {
-			cr_assert_eq(rep.wc[i].status, IBV_WC_SUCCESS);
-			int q = rep.wc[i].wr_id >= 1000;
-			cr_assert_eq(rep.wc[i].wr_id, (uint64_t)(q * 1000 + next[q]),
-				     "QP %d delivered out of order", q);
-			next[q]++;
-			reordered += q != pos % 2;
+	enum { N = 192 };
+	sr_peer_post_recv(&p, 0, 0, 0, 64, N);
+	sr_peer_post_recv(&p, 1, 1000, 0, 64, N);
+	/* Rounds of PAIRS pairs, each drained before the next, so the fabric
+	 * makes a fresh scheduling choice per round. */
+	enum { PAIRS = 12 };
+	static int pos[2][N];
+	int next[2] = { 0, 0 }, seen = 0;
+	for (int round = 0; round < N / PAIRS; round++) {
+		for (int i = round * PAIRS; i < (round + 1) * PAIRS; i++)
+			for (int j = 0; j < 2; j++) {
+				int q = j ? 1 - i % 2 : i % 2;
+				cr_assert_eq(sr_post(&p.side.ep[q], IBV_WR_SEND, (uint64_t)i, 0, 16, 0,
+						     0, (i % 32 == 31) ? IBV_SEND_SIGNALED : 0, 0), 0);
+			}
+		while (seen < 2 * PAIRS * (round + 1)) {
+			struct sr_reply rep;
+			int want = 2 * PAIRS * (round + 1) - seen;
+			int got = sr_peer_poll_recv(&p, 0, want, SR_DEADLINE_MS, &rep);
+			cr_assert_gt(got, 0, "deliveries stopped at %d of %d", seen, 2 * N);
+			for (int i = 0; i < got; i++, seen++) {
+				cr_assert_eq(rep.wc[i].status, IBV_WC_SUCCESS);
+				int q = rep.wc[i].wr_id >= 1000;
+				cr_assert_eq(rep.wc[i].wr_id, (uint64_t)(q * 1000 + next[q]),
+					     "QP %d delivered out of order", q);
+				pos[q][next[q]++] = seen;
+			}
 		}
 	}
-	cr_assert_gt(reordered, 0, "deliveries across QPs never left post order");
+	int reversed[2] = { 0, 0 }; /* by the QP posted first in the pair */
+	for (int i = 0; i < N; i++) {
+		int first = i % 2;
+		reversed[first] += pos[first][i] > pos[1 - first][i];
+	}
+	cr_assert(reversed[0] > 0 && reversed[1] > 0,
+		  "deliveries across QPs: later-posted SEND first %d times (QP 0 posted first), "
+		  "%d times (QP 1 posted first); want both > 0", reversed[0], reversed[1]);
 	struct ibv_wc wc[16];
-	cr_assert_eq(sr_poll(p.side.ep[0].scq, wc, n / 32, SR_DEADLINE_MS), n / 32);
-	cr_assert_eq(sr_poll(p.side.ep[1].scq, wc, n / 32, SR_DEADLINE_MS), n / 32);
+	cr_assert_eq(sr_poll(p.side.ep[0].scq, wc, N / 32, SR_DEADLINE_MS), N / 32);
+	cr_assert_eq(sr_poll(p.side.ep[1].scq, wc, N / 32, SR_DEADLINE_MS), N / 32);
 	sr_pair_stop(&p);
 }
