@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int hca_of(const char *name)
 {
@@ -60,7 +61,14 @@ int sr_control_apply(const char *line)
 static void tail_control(void)
 {
 	char path[600], line[256];
+	struct stat st;
 	snprintf(path, sizeof(path), "%s/control", sr_g.fabric);
+	if (stat(path, &st))
+		return;
+	if (st.st_size < sr_g.ctl_off)
+		sr_g.ctl_off = 0;                  /* rewritten: replay it */
+	if (st.st_size == sr_g.ctl_off)
+		return;                            /* nothing new: the common case */
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return;

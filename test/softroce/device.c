@@ -114,10 +114,6 @@ SR_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *dev)
 	ctx->ops.req_notify_cq = sr_op_req_notify_cq;
 	ctx->ops.post_send = sr_op_post_send;
 	ctx->ops.post_recv = sr_op_post_recv;
-	extern int sr_op_query_port(struct ibv_context *, uint8_t, struct ibv_port_attr *, size_t);
-	extern int sr_op_query_device_ex(struct ibv_context *,
-					 const struct ibv_query_device_ex_input *,
-					 struct ibv_device_attr_ex *, size_t);
 	v->query_port = sr_op_query_port;
 	v->query_device_ex = sr_op_query_device_ex;
 	v->create_qp_ex = sr_op_create_qp_ex;
@@ -150,6 +146,7 @@ SR_EXPORT int ibv_close_device(struct ibv_context *ctx)
 			*pp = c->next;
 			break;
 		}
+	sr_qp_orphan_ctx(c);
 	sr_g.nctx--;
 	bool last = sr_g.nctx == 0;
 	device_unref(c->sdev);

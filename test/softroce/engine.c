@@ -83,6 +83,13 @@ void sr_engine_rx(const struct sr_msg *m, const void *payload)
 	heap_push(p);
 }
 
+/* fork child: packets queued for the parent are the parent's. */
+void sr_engine_forget(void)
+{
+	heap = NULL;
+	heap_len = heap_cap = 0;
+}
+
 void sr_engine_wake(void)
 {
 	uint64_t one = 1;
@@ -132,11 +139,17 @@ static void run_once(uint64_t *wake)
 		*wake = heap[0]->at;
 	if (frozen)
 		return;
-	/* In reorder mode QPs are served in a seeded, rotating order. */
+	/* QPs are served round robin from a start that moves every pass, so no
+	 * QP (or HCA) books the shared links first every time; in reorder mode
+	 * the start moves by a seeded random step. */
+	static unsigned rot;
+	unsigned nq = 0;
+	for (struct sr_qp *qp = sr_qp_list; qp; qp = qp->lnext)
+		nq++;
 	struct sr_qp *start = sr_qp_list;
-	if (sr_g.reorder && start) {
-		unsigned skip = (unsigned)(sr_jitter_ns() % 7);
-		for (unsigned i = 0; i < skip && start->lnext; i++)
+	if (nq) {
+		rot += sr_g.reorder ? 1 + (unsigned)(sr_jitter_ns() % nq) : 1;
+		for (unsigned i = 0; i < rot % nq; i++)
 			start = start->lnext;
 	}
 	for (int pass = 0; pass < 2; pass++)
@@ -224,6 +237,8 @@ void sr_engine_stop(void)
 	SR_UNLOCK();
 	pthread_join(t, NULL);
 	SR_LOCK();
+	sr_log("link time lost to late booking: %.1f ms", sr_g.idle_ns / 1e6);
+	sr_sysfs_cleanup();
 	sr_wire_close();
 	close(sr_g.wake_fd);
 	sr_g.wake_fd = -1;

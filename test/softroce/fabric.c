@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SR_BURST_NS 50000000ull
 #define SR_MAGIC 0x736f6674726f6331ull  /* "softroc1" */
 
 struct sr_proc sr_g = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1, .listen_fd = -1 };
@@ -140,8 +141,44 @@ static void read_env(char *fabric, size_t fl, char *host, size_t hl)
 /* Reads the environment, the topology and maps the fabric.  Called with
  * sr_g.lock held.  Re-initialises when the environment changed and nothing
  * is open (tests switch fabrics between cases in one process). */
+/* fork(): the child gets no NIC thread and none of the parent's contexts
+ * (as with real verbs, they are unusable there) but may open devices afresh,
+ * as another host if it changes SOFTROCE_HOST. */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&sr_g.lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&sr_g.lock);
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_init(&sr_g.lock, NULL);
+	sr_wire_forget();
+	if (sr_g.wake_fd >= 0)
+		close(sr_g.wake_fd);
+	sr_g.wake_fd = -1;
+	sr_g.thread_running = false;
+	sr_g.stop = false;
+	sr_g.nctx = 0;
+	sr_g.ctxs = NULL;
+	sr_g.qp_tab = NULL;
+	sr_g.qp_tab_size = 0;
+	sr_qp_list = NULL;
+	sr_engine_forget();
+	sr_g.rng ^= (uint64_t)getpid() << 17;
+}
+
 int sr_proc_init(void)
 {
+	static bool atfork_done;
+	if (!atfork_done) {
+		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+		atfork_done = true;
+	}
 	char fabric[512], host[SR_NAME_MAX];
 	read_env(fabric, sizeof(fabric), host, sizeof(host));
 	if (sr_g.inited && !strcmp(fabric, sr_g.fabric) && !strcmp(host, sr_g.host))
@@ -218,11 +255,18 @@ double sr_port_rate(int host_idx, int hca_idx, const struct sr_hca_cfg *c)
 	return rate;
 }
 
+/* A virtual-clock token bucket: the link is booked back to back; a link that
+ * fell idle may book up to SR_BURST_NS in the past, so a NIC thread that was
+ * scheduled late catches up instead of losing the time (the long-run rate
+ * stays at the cap). */
 uint64_t sr_clock_reserve(uint64_t *clock, uint64_t now, uint64_t dur)
 {
 	uint64_t old = __atomic_load_n(clock, __ATOMIC_ACQUIRE), next;
+	uint64_t floor = now > SR_BURST_NS ? now - SR_BURST_NS : 0;
 	do {
-		uint64_t start = old > now ? old : now;
+		uint64_t start = old > floor ? old : floor;
+		if (sr_g.debug && old && old < floor)
+			sr_g.idle_ns += floor - old;
 		next = start + dur;
 	} while (!__atomic_compare_exchange_n(clock, &old, next, true,
 					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
@@ -275,4 +319,14 @@ const struct sr_shm_qpn *sr_qpn_lookup(uint32_t qpn)
 	    __atomic_load_n(&e->pid, __ATOMIC_ACQUIRE) <= 0)
 		return NULL;
 	return e;
+}
+
+/* dlclose after the last ibv_close_device: drop the mapping. */
+__attribute__((destructor)) static void sr_unload(void)
+{
+	if (sr_g.shm && !sr_g.thread_running) {
+		munmap(sr_g.shm, sizeof(struct sr_shm));
+		sr_g.shm = NULL;
+		sr_g.inited = false;
+	}
 }

@@ -87,25 +87,3 @@ void sr_hca_gids(const struct sr_hca_cfg *c, int octet, int hca_id,
 		gids[v2].valid = true;
 	}
 }
-
-/* Which registered host/HCA owns a GID (any valid entry of its table). */
-bool sr_gid_lookup_host(const union ibv_gid *gid, int *host_idx, int *hca_idx)
-{
-	for (int h = 0; h < SR_MAX_HOSTS; h++) {
-		if (!__atomic_load_n(&sr_g.shm->host[h].used, __ATOMIC_ACQUIRE))
-			continue;
-		struct sr_hca_cfg hcas[SR_MAX_HCAS];
-		int octet, n = sr_host_cfg(h, hcas, &octet);
-		for (int i = 0; i < n; i++) {
-			struct sr_gid gids[SR_MAX_GIDS];
-			sr_hca_gids(&hcas[i], octet, hcas[i].id, gids);
-			for (int k = 0; k < SR_MAX_GIDS; k++)
-				if (gids[k].valid && !memcmp(&gids[k].gid, gid, 16)) {
-					*host_idx = h;
-					*hca_idx = i;
-					return true;
-				}
-		}
-	}
-	return false;
-}

@@ -256,8 +256,6 @@ UNSUPPORTED_INT(ibv_query_ece, struct ibv_qp *qp, struct ibv_ece *ece)
 UNSUPPORTED_INT(ibv_set_ece, struct ibv_qp *qp, struct ibv_ece *ece)
 UNSUPPORTED_INT(ibv_resolve_eth_l2_from_gid, struct ibv_context *c, struct ibv_ah_attr *attr,
 		uint8_t eth_mac[6], uint16_t *vid)
-UNSUPPORTED_PTR(struct ibv_mr *, ibv_reg_dmabuf_mr, struct ibv_pd *pd, uint64_t offset,
-		size_t length, uint64_t iova, int fd, int access)
 #pragma GCC diagnostic pop
 
 /* No QP is created with send ops flags, so there is never a qp_ex. */

@@ -8,7 +8,11 @@ SR_LIB    := $(SR_OUT)/libibverbs.so.1
 SR_MLX5   := $(SR_OUT)/libmlx5.so.1
 SR_PERF   := $(SR_OUT)/softroce-perf
 
-$(BUILD)/obj/$(SR_DIR)/%.o: EXTRA_CFLAGS += -fvisibility=hidden -D_GNU_SOURCE
+SR_PERF_SRCS := $(wildcard $(SR_DIR)/perf/*.c)
+SR_PERF_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SR_PERF_SRCS))
+
+# Only softroce's own objects (tests below test/softroce/ bring their own flags).
+$(SR_OBJS) $(BUILD)/obj/$(SR_DIR)/mlx5dv.o $(SR_PERF_OBJS): EXTRA_CFLAGS += -fvisibility=hidden -D_GNU_SOURCE
 
 $(SR_LIB): $(SR_OBJS) $(SR_DIR)/libibverbs.map
 	@mkdir -p $(@D)
@@ -21,8 +25,7 @@ $(SR_MLX5): $(BUILD)/obj/$(SR_DIR)/mlx5dv.o $(SR_DIR)/libmlx5.map
 	$(CC) -shared $(LDFLAGS_BASE) -Wl,-soname,libmlx5.so.1 \
 		-Wl,--version-script=$(SR_DIR)/libmlx5.map -o $@ $<
 
-SR_PERF_SRCS := $(wildcard $(SR_DIR)/perf/*.c)
-$(SR_PERF): $(patsubst %.c,$(BUILD)/obj/%.o,$(SR_PERF_SRCS))
+$(SR_PERF): $(SR_PERF_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ -libverbs
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -116,6 +117,7 @@ SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t 
 	mr->mr.addr = addr;
 	mr->mr.length = length;
 	mr->iova = iova;
+	mr->va = (uintptr_t)addr;
 	mr->access = access;
 	SR_LOCK();
 	int rc = mr_slot(mr);
@@ -152,8 +154,42 @@ SR_EXPORT int ibv_dereg_mr(struct ibv_mr *ibmr)
 		mr_tab[idx] = NULL;
 	((struct sr_pd *)mr->mr.pd)->refs--;
 	SR_UNLOCK();
+	if (mr->map)
+		munmap(mr->map, mr->map_len);
 	free(mr);
 	return 0;
+}
+
+/* A dma-buf is mapped into our address space (a memfd works as a stand-in in
+ * tests) and registered like host memory; mr->addr is the iova, as the
+ * memory has no user address of the caller's. */
+SR_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset, size_t length,
+					   uint64_t iova, int fd, int access)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t skew = offset % (uint64_t)page;
+	if (length == 0 || fd < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t map_len = length + skew;
+	void *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			 (off_t)(offset - skew));
+	if (map == MAP_FAILED)
+		return NULL;
+	struct ibv_mr *ibmr = ibv_reg_mr_iova2(pd, (char *)map + skew, length, iova,
+					       (unsigned)access);
+	if (!ibmr) {
+		int e = errno;
+		munmap(map, map_len);
+		errno = e;
+		return NULL;
+	}
+	struct sr_mr *mr = (struct sr_mr *)ibmr;
+	mr->map = map;
+	mr->map_len = map_len;
+	mr->mr.addr = (void *)(uintptr_t)iova;
+	return ibmr;
 }
 
 SR_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr,

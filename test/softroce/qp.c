@@ -193,12 +193,28 @@ struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_at
 	return qp;
 }
 
+/* ibv_close_device with QPs left: like the kernel closing the uverbs file,
+ * they stop existing for the fabric (the memory stays with the caller). */
+void sr_qp_orphan_ctx(struct sr_ctx *ctx)
+{
+	struct sr_qp *next;
+	for (struct sr_qp *qp = sr_qp_list; qp; qp = next) {
+		next = qp->lnext;
+		if (qp->ctx != ctx)
+			continue;
+		qp_remove(qp);
+		sr_qpn_free(qp->qp.qp_num);
+	}
+}
+
 SR_EXPORT int ibv_destroy_qp(struct ibv_qp *ibqp)
 {
 	struct sr_qp *qp = (struct sr_qp *)ibqp;
 	SR_LOCK();
-	qp_remove(qp);
-	sr_qpn_free(qp->qp.qp_num);
+	if (sr_qp_find(qp->qp.qp_num) == qp) {   /* not orphaned by close_device */
+		qp_remove(qp);
+		sr_qpn_free(qp->qp.qp_num);
+	}
 	((struct sr_pd *)qp->qp.pd)->refs--;
 	((struct sr_cq *)qp->qp.send_cq)->refs--;
 	((struct sr_cq *)qp->qp.recv_cq)->refs--;

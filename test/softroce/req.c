@@ -8,11 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SR_WINDOW      8
-#define SR_HORIZON_NS  2000000ull   /* how far ahead a link may be booked */
+#define SR_WINDOW      64
+#define SR_HORIZON_NS  20000000ull   /* how far ahead a link may be booked */
 #define SR_TMO_MIN_NS  20000000ull  /* scheduling noise floor for timeouts */
 #define SR_HDR_BYTES   58           /* RoCE v2 headers per packet, counters only */
 #define SR_CABLE_GBPS  24.5
+#define SR_SMALL       16384        /* bytes: served ahead of booked bulk */
 
 static uint64_t timeout_ns(const struct sr_qp *qp)
 {
@@ -132,14 +133,21 @@ static void path_of(struct sr_qp *qp, bool read, struct sr_path *p)
 	p->rate[2] = read ? mr : pr;
 }
 
-/* Books the segment on every hop; returns when it is fully delivered. */
+/* Books the segment on every hop; returns when it is fully delivered.  A
+ * small segment (≤ SR_SMALL) is charged to the clocks like any other but is
+ * not queued behind the bulk already booked: a NIC interleaves QPs packet by
+ * packet, so a small message waits for a few packets, not for megabytes.
+ * Backpressure still applies to it, so the long-run rate stays capped. */
 static uint64_t book(const struct sr_path *p, uint64_t bytes, uint64_t now)
 {
 	uint64_t finish = now;
 	for (int i = 0; i < 3; i++) {
 		if (!p->clk[i])
 			continue;
-		uint64_t f = sr_clock_reserve(p->clk[i], now, (uint64_t)((double)bytes / p->rate[i]));
+		uint64_t dur = (uint64_t)((double)bytes / p->rate[i]);
+		uint64_t f = sr_clock_reserve(p->clk[i], now, dur);
+		if (bytes <= SR_SMALL)
+			f = now + dur;
 		if (f > finish)
 			finish = f;
 	}
@@ -222,7 +230,8 @@ static void complete_acked(struct sr_qp *qp)
 	while (qp->sq_done < qp->sq_exec && qp->qp.state == IBV_QPS_RTS) {
 		struct sr_swqe *w = &qp->sq[qp->sq_done % qp->sq_size];
 		if (w->err) {
-			if (qp->una_psn == w->err_psn)
+			/* reported once everything before it is acknowledged */
+			if ((int32_t)(qp->una_psn - w->err_psn) >= 0)
 				fail_head(qp, w->err, 0x51);
 			return;
 		}
@@ -288,6 +297,57 @@ static bool start_wqe(struct sr_qp *qp)
 	return true;
 }
 
+/* Where the data of a segment travels: the inline copy, a gathered copy in
+ * stream mode, or (one-copy) only the addresses in m->iov.  Returns the
+ * payload, *tmp what to free; NULL with *tmp set means out of memory. */
+static void *segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t off,
+			     bool read, void **tmp)
+{
+	*tmp = NULL;
+	if (w->inl) {
+		m->payload_len = m->seg_len;
+		return w->inl + off;
+	}
+	if (!sr_g.stream_copy)
+		return NULL;
+	if (read || !m->seg_len) {
+		m->niov = 0;                   /* READ: data comes back in the response */
+		return NULL;
+	}
+	char *buf = malloc(m->seg_len);
+	*tmp = buf;
+	if (!buf)
+		return NULL;
+	uint64_t o = 0;
+	for (int i = 0; i < m->niov; i++) {
+		memcpy(buf + o, (void *)(uintptr_t)m->iov[i].addr, m->iov[i].len);
+		o += m->iov[i].len;
+	}
+	m->payload_len = m->seg_len;
+	m->niov = 0;
+	return buf;
+}
+
+static void fill_header(struct sr_qp *qp, const struct sr_swqe *w, uint32_t psn, uint64_t off,
+			uint64_t len, struct sr_msg *m)
+{
+	m->type = SR_M_REQ;
+	m->dst_qpn = qp->dest_qpn;
+	m->src_qpn = qp->qp.qp_num;
+	m->psn = psn & 0xffffff;
+	m->src_pid = (int32_t)getpid();
+	m->src_host = (uint16_t)sr_g.host_idx;
+	m->src_hca = (uint16_t)qp->ctx->sdev->hca_idx;
+	m->opcode = (uint8_t)w->opcode;
+	m->last = psn - w->first_psn == w->npkt - 1;
+	m->imm = w->imm;
+	m->raddr = w->raddr + off;
+	m->rkey = w->rkey;
+	m->seg_len = (uint32_t)len;
+	m->msg_off = off;
+	m->msg_len = w->len;
+}
+
 static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint64_t now)
 {
 	struct sr_msg m;
@@ -297,50 +357,21 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 	memset(&m, 0, offsetof(struct sr_msg, iov));
 	if (!w->inl && slice(qp, w, off, len, m.iov, &m.niov, read) != IBV_WC_SUCCESS) {
 		halt(qp, w, IBV_WC_LOC_PROT_ERR, psn);   /* MR gone while in flight */
+		complete_acked(qp);
 		return;
 	}
-	m.type = SR_M_REQ;
-	m.dst_qpn = qp->dest_qpn;
-	m.src_qpn = qp->qp.qp_num;
-	m.psn = psn & 0xffffff;
-	m.src_pid = (int32_t)getpid();
-	m.src_host = (uint16_t)sr_g.host_idx;
-	m.src_hca = (uint16_t)qp->ctx->sdev->hca_idx;
-	m.opcode = (uint8_t)w->opcode;
-	m.last = psn - w->first_psn == w->npkt - 1;
-	m.imm = w->imm;
-	m.raddr = w->raddr + off;
-	m.rkey = w->rkey;
-	m.seg_len = (uint32_t)len;
-	m.msg_off = off;
-	m.msg_len = w->len;
-	void *payload = NULL, *tmp = NULL;
-	if (w->inl) {
-		payload = w->inl + off;
-		m.payload_len = (uint32_t)len;
-	} else if (sr_g.stream_copy && !read && len) {
-		tmp = malloc(len);
-		if (!tmp)
-			return;                 /* retried on the next pass */
-		uint64_t o = 0;
-		for (int i = 0; i < m.niov; i++) {
-			memcpy((char *)tmp + o, (void *)(uintptr_t)m.iov[i].addr, m.iov[i].len);
-			o += m.iov[i].len;
-		}
-		payload = tmp;
-		m.payload_len = (uint32_t)len;
-		m.niov = 0;
-	} else if (sr_g.stream_copy) {
-		m.niov = 0;                     /* READ: data comes back in the response */
-	}
+	fill_header(qp, w, psn, off, len, &m);
+	void *tmp, *payload = segment_payload(w, &m, off, read, &tmp);
+	if (!payload && tmp == NULL && sr_g.stream_copy && !read && len && !w->inl)
+		return;                         /* out of memory: retried on the next pass */
 	int pid = route(qp);
-	uint64_t deliver = now + (uint64_t)(sr_g.topo.latency_us * 1000);
+	uint64_t deliver = now;
 	if (pid > 0) {
 		struct sr_path p;
 		path_of(qp, read, &p);
-		deliver = book(&p, len, now) + (uint64_t)(sr_g.topo.latency_us * 1000);
+		deliver = book(&p, len, now);
 	}
-	deliver += sr_jitter_ns();
+	deliver += (uint64_t)(sr_g.topo.latency_us * 1000) + sr_jitter_ns();
 	if (deliver < qp->last_deliver_ns)
 		deliver = qp->last_deliver_ns;       /* one QP stays in order */
 	qp->last_deliver_ns = deliver;
@@ -441,29 +472,9 @@ static void read_payload(struct sr_qp *qp, const struct sr_msg *m, const void *p
 	}
 }
 
-void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, uint64_t now)
+/* Everything before the NAKed PSN has been acknowledged already. */
+static void on_nak(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 {
-	if (qp->qp.state != IBV_QPS_RTS || m->src_qpn != qp->dest_qpn)
-		return;
-	uint32_t inflight = qp->max_psn - qp->una_psn;
-	if (m->type == SR_M_ACK || m->type == SR_M_READ_RESP) {
-		uint32_t d = (m->psn + 1 - qp->una_psn) & 0xffffff;
-		if (d == 0 || d > inflight)
-			return;                  /* duplicate or stale */
-		if (m->type == SR_M_READ_RESP && m->payload_len) {
-			if (d != 1)
-				return;              /* an earlier response was lost */
-			read_payload(qp, m, payload);
-		}
-		advance(qp, d, now);
-		return;
-	}
-	uint32_t d = (m->psn - qp->una_psn) & 0xffffff;
-	if (d > inflight)
-		return;
-	advance(qp, d, now);
-	if (qp->qp.state != IBV_QPS_RTS)
-		return;
 	switch (m->nak) {
 	case SR_NAK_RNR:
 		if (qp->rnr_retry != 7 && qp->rnr_retries >= qp->rnr_retry) {
@@ -472,7 +483,7 @@ void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, ui
 		}
 		qp->rnr_retries++;
 		qp->next_psn = qp->una_psn;
-		qp->rnr_until_ns = now + (uint64_t)m->rnr_ns_div1k * 1000;
+		qp->rnr_until_ns = now + (uint64_t)m->rnr_us * 1000;
 		qp->timer_ns = 0;
 		break;
 	case SR_NAK_STREAM:
@@ -496,4 +507,30 @@ void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, ui
 		fail_head(qp, IBV_WC_REM_OP_ERR, 0x89);
 		break;
 	}
+}
+
+void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, uint64_t now)
+{
+	if (qp->qp.state != IBV_QPS_RTS || m->src_qpn != qp->dest_qpn ||
+	    !sr_port_active(sr_g.host_idx, sr_g.host, qp->ctx->sdev->hca_idx))
+		return;                          /* a down port hears nothing */
+	uint32_t inflight = qp->max_psn - qp->una_psn;
+	if (m->type == SR_M_ACK || m->type == SR_M_READ_RESP) {
+		uint32_t d = (m->psn + 1 - qp->una_psn) & 0xffffff;
+		if (d == 0 || d > inflight)
+			return;                  /* duplicate or stale */
+		if (m->type == SR_M_READ_RESP && m->payload_len) {
+			if (d != 1)
+				return;              /* an earlier response was lost */
+			read_payload(qp, m, payload);
+		}
+		advance(qp, d, now);
+		return;
+	}
+	uint32_t d = (m->psn - qp->una_psn) & 0xffffff;
+	if (d > inflight)
+		return;
+	advance(qp, d, now);
+	if (qp->qp.state == IBV_QPS_RTS)
+		on_nak(qp, m, now);
 }

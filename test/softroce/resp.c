@@ -12,7 +12,7 @@
 #define SR_HDR_BYTES 58
 
 /* IB spec encoding of min_rnr_timer, in µs. */
-static const uint32_t rnr_us[32] = {
+static const uint32_t rnr_table_us[32] = {
 	655360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960, 1280, 1920,
 	2560, 3840, 5120, 7680, 10240, 15360, 20480, 30720, 40960, 61440, 81920, 122880,
 	163840, 245760, 327680, 491520,
@@ -31,7 +31,7 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 	m.src_host = (uint16_t)sr_g.host_idx;
 	m.src_hca = (uint16_t)from->ctx->sdev->hca_idx;
 	m.nak = nak;
-	m.rnr_ns_div1k = rnr;
+	m.rnr_us = rnr;
 	m.payload_len = plen;
 	uint64_t at = now + (uint64_t)(sr_g.topo.latency_us * 1000) + sr_jitter_ns();
 	if (at < from->last_ack_ns)
@@ -45,7 +45,7 @@ static void reply(struct sr_qp *qp, const struct sr_msg *m, uint32_t type, uint8
 		  uint32_t psn, uint64_t now)
 {
 	sr_send_ctl(m->src_pid, type, m->src_qpn, qp, psn, nak,
-		    nak == SR_NAK_RNR ? rnr_us[qp->min_rnr_timer] : 0, NULL, 0, now);
+		    nak == SR_NAK_RNR ? rnr_table_us[qp->min_rnr_timer] : 0, NULL, 0, now);
 }
 
 static void count_rx(struct sr_qp *qp, uint64_t len)

@@ -89,6 +89,7 @@ struct sr_shm_host {
 	struct sr_shm_port port[SR_MAX_HCAS];
 	uint64_t link_clock[SR_MAX_LINKS][2];  /* per PCIe link: [0] tx, [1] rx */
 	uint64_t cable_clock[SR_MAX_LINKS];    /* per cable, this host → peer */
+	uint64_t sysfs_ns;                     /* last counter refresh (one writer) */
 };
 
 struct sr_shm_qpn {
@@ -131,14 +132,12 @@ struct sr_proc {
 	bool thread_running, stop;
 	int wake_fd;                  /* eventfd */
 	int listen_fd;
-	char sock_path[600];
 	struct sr_qp **qp_tab;        /* open hash by qpn */
 	unsigned qp_tab_size;
-	struct sr_wire *wire;
-	uint64_t last_ctl_ns, last_sysfs_ns;
+	uint64_t last_ctl_ns;
 	long ctl_off;
-	uint32_t seen_state[SR_MAX_HOSTS][SR_MAX_HCAS];
 	uint64_t rng;
+	uint64_t idle_ns;             /* debug: link time lost to late booking */
 };
 
 extern struct sr_proc sr_g;
@@ -167,7 +166,10 @@ struct sr_pd { struct ibv_pd pd; int refs; };
 struct sr_mr {
 	struct ibv_mr mr;
 	uint64_t iova;
+	uint64_t va;                 /* process address of iova */
 	unsigned access;
+	void *map;                   /* dma-buf MRs: our mapping of the fd */
+	size_t map_len;
 };
 
 struct sr_comp_channel { struct ibv_comp_channel ch; int wr_fd; int refs; };
@@ -290,12 +292,13 @@ struct sr_msg {
 	uint32_t seg_len;
 	uint64_t msg_off, msg_len;
 	uint32_t payload_len;        /* bytes following the header */
-	uint32_t rnr_ns_div1k;       /* RNR NAK: back-off in µs */
+	uint32_t rnr_us;       /* RNR NAK: back-off in µs */
 	struct sr_iov iov[SR_MAX_SGE];  /* requester memory of this segment */
 };
 
 int sr_wire_open(void);
 void sr_wire_close(void);
+void sr_wire_forget(void);
 int sr_wire_send(int pid, const struct sr_msg *m, const void *payload);
 int sr_wire_fill_pollfds(struct pollfd *pfd, int max);
 void sr_wire_service(struct pollfd *pfd, int n);
@@ -321,9 +324,7 @@ int sr_host_cfg(int host_idx, struct sr_hca_cfg *hcas, int *octet);
 /* sysfs.c */
 int sr_sysfs_build(void);
 void sr_sysfs_refresh(void);
-
-/* device.c */
-bool sr_gid_lookup_host(const union ibv_gid *gid, int *host_idx, int *hca_idx);
+void sr_sysfs_cleanup(void);
 
 /* async.c */
 void sr_async_push(struct sr_ctx *ctx, enum ibv_event_type type, void *elem);
@@ -336,6 +337,7 @@ void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 /* qp.c */
 struct sr_qp *sr_qp_find(uint32_t qpn);
 void sr_qp_to_err(struct sr_qp *qp);
+void sr_qp_orphan_ctx(struct sr_ctx *ctx);
 extern struct sr_qp *sr_qp_list;
 
 /* mr.c: key lookup and checks; the checks return an ibv_wc_status */
@@ -343,13 +345,14 @@ struct sr_mr *sr_mr_find(uint32_t key);
 bool sr_mr_covers(const struct sr_mr *mr, uint64_t iova, uint64_t len);
 static inline uint64_t sr_mr_va(const struct sr_mr *mr, uint64_t iova)
 {
-	return (uint64_t)(uintptr_t)mr->mr.addr + (iova - mr->iova);
+	return mr->va + (iova - mr->iova);
 }
 
 /* engine.c */
 int sr_engine_start(void);
 void sr_engine_stop(void);
 void sr_engine_wake(void);
+void sr_engine_forget(void);
 
 /* req.c / resp.c (engine thread, lock held) */
 void sr_req_progress(struct sr_qp *qp, uint64_t now, uint64_t *wake);
@@ -371,7 +374,9 @@ int sr_op_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 int sr_op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);
 int sr_op_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
 struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *c, struct ibv_qp_init_attr_ex *a);
-struct ibv_cq_ex *sr_op_create_cq_ex(struct ibv_context *c, struct ibv_cq_init_attr_ex *a);
+int sr_op_query_port(struct ibv_context *c, uint8_t port, struct ibv_port_attr *a, size_t len);
+int sr_op_query_device_ex(struct ibv_context *c, const struct ibv_query_device_ex_input *in,
+			  struct ibv_device_attr_ex *a, size_t size);
 
 static inline struct sr_ctx *sr_ctx_of(struct ibv_context *c)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #define SR_SYSFS_GIDS 16   /* gids/N files written per port */
+#define SR_SYSFS_PERIOD_NS 4500000ull   /* with the 5 ms tick: ≤ 10 ms stale */
 
 static int mkdirs(const char *path)
 {
@@ -28,6 +29,8 @@ static int mkdirs(const char *path)
 		return -errno;
 	return 0;
 }
+
+static bool swap_mode;     /* refresh: exchange inodes (see put_file) */
 
 static void put_file(const char *dir, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -46,10 +49,16 @@ static void put_file(const char *dir, const char *name, const char *fmt, ...)
 		return;
 	ssize_t w = write(fd, buf, (size_t)len);
 	close(fd);
-	if (w == len)
-		rename(tmp, path);
-	else
+	if (w != len) {
 		unlink(tmp);
+		return;
+	}
+	/* Swap the two inodes rather than create one per update: readers see
+	 * the old or the new file, and the file system does not churn inodes.
+	 * The temporary is removed when the files are rebuilt or the engine
+	 * stops (sr_sysfs_cleanup). */
+	if (!swap_mode || renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE))
+		rename(tmp, path);
 }
 
 static void guid_str(uint64_t g, char *out, size_t n)
@@ -176,14 +185,17 @@ static void refresh_hca(int idx)
 	if (seen[idx].valid && !memcmp(now, seen[idx].v, sizeof(now)))
 		return;
 	char port[760], cnt[800], pci[700], net[800];
+	static const char *const names[4] = { "port_xmit_data", "port_rcv_data",
+					       "port_xmit_packets", "port_rcv_packets" };
 	snprintf(port, sizeof(port), "%s/sys/%s/class/infiniband/%s/ports/1", sr_g.fabric,
 		 sr_g.host, c->name);
 	snprintf(cnt, sizeof(cnt), "%s/counters", port);
-	/* mlx5 counts port_*_data in 4-byte words. */
-	put_file(cnt, "port_xmit_data", "%llu\n", (unsigned long long)(now[0] / 4));
-	put_file(cnt, "port_rcv_data", "%llu\n", (unsigned long long)(now[1] / 4));
-	put_file(cnt, "port_xmit_packets", "%llu\n", (unsigned long long)now[2]);
-	put_file(cnt, "port_rcv_packets", "%llu\n", (unsigned long long)now[3]);
+	for (int i = 0; i < 4; i++) {
+		if (seen[idx].valid && seen[idx].v[i] == now[i])
+			continue;
+		/* mlx5 counts port_*_data in 4-byte words. */
+		put_file(cnt, names[i], "%llu\n", (unsigned long long)(i < 2 ? now[i] / 4 : now[i]));
+	}
 	if (!seen[idx].valid || seen[idx].v[4] != now[4]) {
 		put_file(port, "state", "%s\n", up ? "4: ACTIVE" : "1: DOWN");
 		put_file(port, "phys_state", "%s\n", up ? "5: LinkUp" : "3: Disabled");
@@ -195,17 +207,61 @@ static void refresh_hca(int idx)
 	seen[idx].valid = true;
 }
 
+/* At most one process of a host rewrites the files per period. */
 void sr_sysfs_refresh(void)
 {
+	uint64_t *last = &sr_g.shm->host[sr_g.host_idx].sysfs_ns;
+	uint64_t t = sr_now_ns(), prev = __atomic_load_n(last, __ATOMIC_ACQUIRE);
+	if (t - prev < SR_SYSFS_PERIOD_NS ||
+	    !__atomic_compare_exchange_n(last, &prev, t, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	swap_mode = true;
 	for (int i = 0; i < sr_g.nhca; i++)
 		refresh_hca(i);
+	swap_mode = false;
 }
 
+/* Removes this process's swap temporaries (engine stop). */
+void sr_sysfs_cleanup(void)
+{
+	static const char *const files[] = {
+		"counters/port_xmit_data", "counters/port_rcv_data", "counters/port_xmit_packets",
+		"counters/port_rcv_packets", "state", "phys_state",
+	};
+	char path[900];
+	for (int i = 0; i < sr_g.nhca; i++) {
+		const struct sr_hca_cfg *c = &sr_g.hca[i];
+		for (unsigned k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+			snprintf(path, sizeof(path), "%s/sys/%s/class/infiniband/%s/ports/1/%s.%d.tmp",
+				 sr_g.fabric, sr_g.host, c->name, files[k], (int)getpid());
+			unlink(path);
+		}
+		char pci[700];
+		pci_dir(c, pci, sizeof(pci));
+		snprintf(path, sizeof(path), "%s/net/%s/operstate.%d.tmp", pci, c->netdev,
+			 (int)getpid());
+		unlink(path);
+	}
+}
+
+/* The static part is built once per host and fabric (every process of a
+ * fabric uses the same topology); the marker is written last. */
 int sr_sysfs_build(void)
 {
+	char marker[700];
+	struct stat st;
 	memset(seen, 0, sizeof(seen));
-	for (int i = 0; i < sr_g.nhca; i++)
-		build_hca(i);
-	sr_sysfs_refresh();
+	snprintf(marker, sizeof(marker), "%s/sys/%s/.softroce-built", sr_g.fabric, sr_g.host);
+	bool built = stat(marker, &st) == 0;
+	for (int i = 0; i < sr_g.nhca; i++) {
+		if (!built)
+			build_hca(i);
+		refresh_hca(i);
+	}
+	if (!built) {
+		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			close(fd);
+	}
 	return 0;
 }

@@ -21,7 +21,7 @@ static const struct {
 static void topo_defaults(struct sr_topo *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->scale = 0.1;
+	t->scale = 0.05;
 	t->latency_us = 2.0;
 	t->timeout_scale = 0.01;
 	for (unsigned i = 0; i < sizeof(spark_hcas) / sizeof(spark_hcas[0]); i++) {
@@ -112,8 +112,12 @@ static int hca_set_kv(struct sr_hca_cfg *c, const char *kv)
 			return -EINVAL;
 	} else if (!strcmp(key, "port") || !strcmp(key, "cable")) {
 		c->cable = atoi(val);
+		if (c->cable < 0 || c->cable >= SR_MAX_LINKS)
+			return -EINVAL;
 	} else if (!strcmp(key, "link_group")) {
 		c->link_group = atoi(val);
+		if (c->link_group < 0 || c->link_group >= SR_MAX_LINKS)
+			return -EINVAL;
 	} else {
 		return -EINVAL;
 	}
@@ -132,6 +136,7 @@ static int topo_hcas(struct sr_topo *t, char *list)
 {
 	struct sr_hca_cfg keep[SR_MAX_HCAS];
 	int n = 0;
+	memset(keep, 0, sizeof(keep));
 	if (strcmp(list, "none")) {
 		for (char *s = strtok(list, ","); s; s = strtok(NULL, ",")) {
 			int i = sr_hca_index(t, s);

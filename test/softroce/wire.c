@@ -70,6 +70,18 @@ void sr_wire_close(void)
 	sr_g.listen_fd = -1;
 }
 
+/* fork child: the inherited sockets belong to the parent. */
+void sr_wire_forget(void)
+{
+	for (int i = 0; i < nconns; i++)
+		close(conns[i].fd);
+	conns = NULL;            /* the parent's buffers are left to the parent */
+	nconns = 0;
+	if (sr_g.listen_fd >= 0)
+		close(sr_g.listen_fd);
+	sr_g.listen_fd = -1;
+}
+
 static struct sr_conn *conn_add(int fd, int pid)
 {
 	struct sr_conn *c = realloc(conns, sizeof(*c) * (size_t)(nconns + 1));
