@@ -441,7 +441,7 @@ static void peer_post_recv(struct sr_ep *ep, const struct sr_cmd *c, struct sr_r
 	rep->rc = 0;
 	for (uint32_t i = 0; i < c->n && rep->rc == 0; i++) {
 		uint32_t off = c->off + i * c->len;
-		uint32_t lkey = ep->mr[SR_MR_FULL]->lkey;
+		uint32_t lkey = ep->mr[SR_MR_FULL]->lkey ^ (c->bad_lkey ? 0x5a5a00 : 0);
 		struct ibv_sge sge[2] = {
 			{ .addr = (uintptr_t)(ep->buf + off), .length = c->len, .lkey = lkey },
 			/* zero_sge_first: SGE 0 is empty, with a key that is never

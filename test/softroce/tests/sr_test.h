@@ -124,6 +124,7 @@ struct sr_cmd {
 	uint32_t imm;        /* raw __be32 bits */
 	uint8_t byte;
 	bool zero_sge_first; /* recv: prepend a zero-length SGE at off */
+	bool bad_lkey;       /* recv: use a key that names no MR */
 };
 
 struct sr_reply {

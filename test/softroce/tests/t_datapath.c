@@ -22,11 +22,15 @@ static uint8_t pattern(uint32_t i, uint8_t seed)
 static void check_peer(struct sr_pair *p, uint32_t off, uint32_t len, uint8_t seed)
 {
 	static uint8_t got[SR_MAX_DATA];
-	for (uint32_t o = 0; o < len; o += SR_MAX_DATA) {
-		uint32_t n = len - o < SR_MAX_DATA ? len - o : SR_MAX_DATA;
+	uint32_t o = 0;
+	while (o < len) {
+		uint32_t n = SR_MAX_DATA;
+		if (n > len - o)
+			n = len - o;
 		sr_peer_read(p, 0, off + o, n, got);
 		for (uint32_t i = 0; i < n; i++)
 			cr_assert_eq(got[i], pattern(o + i, seed), "peer byte %u", o + i);
+		o += n;
 	}
 }
 

@@ -283,3 +283,28 @@ Test(rule2_keys, mr_deregistered_while_queued_is_loc_prot_err)
 	cr_assert_eq(sr_wait_state(ep->qp, IBV_QPS_ERR, SR_DEADLINE_MS), IBV_QPS_ERR);
 	sr_pair_stop(&p);
 }
+
+/* The responder's own receive has a bad lkey: the responder completes it with
+ * LOC_PROT_ERR and goes to ERR; the requester sees a remote operational error
+ * (as mlx5 reports a responder-side local error). */
+Test(rule2_keys, bad_recv_lkey_is_loc_prot_at_responder_rem_op_at_requester)
+{
+	sr_fabric_setup();
+	struct sr_pair p;
+	sr_pair_default(&p);
+	struct sr_ep *ep = &p.side.ep[0];
+	struct sr_cmd c = { .op = SR_OP_POST_RECV, .ep = 0, .wr_id = PEER_RECV_ID, .off = 0,
+			    .len = 64, .n = 1, .bad_lkey = true };
+	struct sr_reply rep;
+	sr_peer(&p, &c, &rep);
+	cr_assert_eq(rep.rc, 0, "the key of a recv is checked when data arrives, not at post");
+	cr_assert_eq(sr_post(ep, IBV_WR_SEND, 4, 0, 32, 0, 0, IBV_SEND_SIGNALED, 0), 0);
+	sr_expect_wc(ep->scq, 4, IBV_WC_REM_OP_ERR, NULL);
+	cr_assert_eq(sr_peer_poll_recv(&p, 0, 1, SR_DEADLINE_MS, &rep), 1);
+	cr_assert_eq(rep.wc[0].wr_id, PEER_RECV_ID);
+	cr_assert_eq(rep.wc[0].status, IBV_WC_LOC_PROT_ERR, "responder: %s",
+		     ibv_wc_status_str(rep.wc[0].status));
+	cr_assert_eq(sr_wait_peer_state(&p, 0, IBV_QPS_ERR, SR_DEADLINE_MS), IBV_QPS_ERR);
+	cr_assert_eq(sr_wait_state(ep->qp, IBV_QPS_ERR, SR_DEADLINE_MS), IBV_QPS_ERR);
+	sr_pair_stop(&p);
+}
