@@ -163,7 +163,7 @@ struct sr_ep_opts sr_ep_opts_default(void)
 		.max_send_sge = 2, .max_recv_sge = 2, .max_inline = 64,
 		.cqe = 256,
 		.timeout = 14, .retry_cnt = 7, .rnr_retry = 7, .min_rnr_timer = 1,
-		.sgid_index = 3, .connect = true, .share_cq_with = -1,
+		.sgid_index = 3, .connect = true, .share_cq_with = -1, .share_buf_with = -1,
 	};
 }
 
@@ -220,9 +220,11 @@ static void ep_register(struct sr_ep *ep)
 		[SR_MR_OTHER_PD] = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
 	};
 	size_t len = ep->opts.buf_len;
-	ep->buf = mmap(NULL, len * SR_NMR, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	SR_CHECK(ep->buf != MAP_FAILED, "mmap: %s", strerror(errno));
+	if (ep->opts.share_buf_with < 0) {
+		ep->buf = mmap(NULL, len * SR_NMR, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		SR_CHECK(ep->buf != MAP_FAILED, "mmap: %s", strerror(errno));
+	}
 	for (int i = 0; i < SR_NMR; i++) {
 		struct ibv_pd *pd = i == SR_MR_OTHER_PD ? ep->pd2 : ep->pd;
 		ep->mr[i] = ibv_reg_mr(pd, ep->buf + (size_t)i * len, len, access[i]);
@@ -247,6 +249,12 @@ struct sr_ep *sr_ep_create(struct sr_side *side, const struct sr_ep_opts *opts)
 	ep_create_cqs(side, ep);
 	side->n_ep++;
 	ep_create_qp(ep);
+	int k = opts->share_buf_with;
+	if (k >= 0) {
+		SR_CHECK(k < side->n_ep - 1 && side->ep[k].opts.buf_len == opts->buf_len,
+			 "bad share_buf_with");
+		ep->buf = side->ep[k].buf;
+	}
 	ep_register(ep);
 	int rc = sr_modify_init(ep->qp, 1);
 	SR_CHECK(rc == 0, "modify to INIT: %s", strerror(rc));
@@ -324,7 +332,8 @@ void sr_side_destroy(struct sr_side *side)
 			ibv_destroy_comp_channel(ep->chan);
 		ibv_dealloc_pd(ep->pd2);
 		ibv_dealloc_pd(ep->pd);
-		munmap(ep->buf, (size_t)ep->opts.buf_len * SR_NMR);
+		if (ep->opts.share_buf_with < 0)
+			munmap(ep->buf, (size_t)ep->opts.buf_len * SR_NMR);
 	}
 	for (int i = 0; i < side->n_dev; i++)
 		ibv_close_device(side->dev[i].ctx);

@@ -54,6 +54,8 @@ struct sr_ep_opts {
 	bool bad_dgid;         /* connect to a GID nobody owns */
 	int share_cq_with;     /* index of an earlier endpoint on the same HCA, or -1 */
 	bool scq_channel;      /* give the send CQ a completion channel */
+	int share_buf_with;    /* register an earlier endpoint's memory (same
+				* buf_len), or -1 for a buffer of its own */
 };
 
 struct sr_mr_info {
