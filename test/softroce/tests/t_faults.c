@@ -3,6 +3,7 @@
  * peer) and the port counters. No test asserts on timing: only on states,
  * statuses, events and counters. */
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -219,6 +220,37 @@ Test(faults, freeze_past_timeout_is_retry_exceeded)
 	cr_assert_eq(sr_post(ep, IBV_WR_RDMA_WRITE, 9, 0, 64, SR_MR_FULL, 0, IBV_SEND_SIGNALED, 0), 0);
 	expect_retry_exceeded(ep, 9);
 	sr_control("b thaw");
+	sr_pair_stop(&p);
+}
+
+/* A peer process that is alive, reachable and receiving, but gets no CPU
+ * (SIGSTOP here; a loaded host or a sanitizer in practice), is not a broken
+ * link: a ConnectX-7 acks whatever its host CPU does. Stopped for ten times
+ * the whole retry budget, it must still complete the WRITE once it runs. */
+Test(faults, stopped_but_live_peer_is_not_retry_exceeded)
+{
+	sr_fabric_setup();
+	struct sr_ep_opts o = sr_ep_opts_default(), peer = o;
+	o.timeout = 14;   /* the 20 ms floor */
+	o.retry_cnt = 1;  /* a lost packet fails after ~40 ms */
+	struct sr_pair p;
+	sr_pair_start(&p, 1, &o, &peer);
+	struct sr_ep *ep = &p.side.ep[0];
+	memset(ep->buf, 0x5a, 4096);
+	cr_assert_eq(kill(p.child, SIGSTOP), 0);
+	int st; /* stopped for real: until then its NIC thread may still ack */
+	cr_assert_eq(waitpid(p.child, &st, WUNTRACED), p.child);
+	cr_assert(WIFSTOPPED(st));
+	cr_assert_eq(sr_post(ep, IBV_WR_RDMA_WRITE, 12, 0, 4096, SR_MR_FULL, 0, IBV_SEND_SIGNALED,
+			     0), 0);
+	cr_assert_eq(sr_poll_quiet(ep->scq, 400), 0, "completed while the responder was stopped");
+	cr_assert_eq(sr_qp_state(ep->qp), IBV_QPS_RTS, "a slow peer was taken for a lost link");
+	cr_assert_eq(kill(p.child, SIGCONT), 0);
+	sr_expect_wc(ep->scq, 12, IBV_WC_SUCCESS, NULL);
+	uint8_t got[4096];
+	sr_peer_read(&p, 0, 0, sizeof(got), got);
+	for (size_t i = 0; i < sizeof(got); i++)
+		cr_assert_eq(got[i], 0x5a);
 	sr_pair_stop(&p);
 }
 
