@@ -551,6 +551,73 @@ static void peer_main(int sock, int n, const struct sr_ep_opts *opts)
 	_exit(0);
 }
 
+/* Host b runs in a fresh process image: the child of fork() execs this same
+ * binary, and the constructor below turns it into the peer before
+ * Criterion's main runs. A plain fork from Criterion's test worker (already
+ * multi-threaded) followed by softroce starting its NIC thread is undefined
+ * for ThreadSanitizer and breaks qemu-user; exec starts single-threaded. */
+#define SR_PEER_FD_ENV "SR_TEST_PEER_FD"
+
+struct sr_peer_opts_msg {
+	struct sr_ep_opts opts;   /* .hca is meaningless across exec: see hca */
+	char hca[64];
+};
+
+static void send_peer_opts(int sock, int n, const struct sr_ep_opts *opts)
+{
+	io_full(sock, &n, sizeof(n), true);
+	for (int i = 0; i < n; i++) {
+		struct sr_peer_opts_msg m;
+		memset(&m, 0, sizeof(m));
+		m.opts = opts[i];
+		m.opts.hca = NULL;
+		if (opts[i].hca)
+			snprintf(m.hca, sizeof(m.hca), "%s", opts[i].hca);
+		io_full(sock, &m, sizeof(m), true);
+	}
+}
+
+__attribute__((constructor)) static void sr_peer_entry(void)
+{
+	const char *fd_text = getenv(SR_PEER_FD_ENV);
+	if (!fd_text)
+		return;
+	char *end = NULL;
+	long sock = strtol(fd_text, &end, 10);
+	if (end == fd_text || *end != '\0' || sock < 0 || sock > 65535)
+		_exit(4);
+	unsetenv(SR_PEER_FD_ENV);
+	g_test.in_peer = true; /* a failed read exits quietly: no test runs here */
+	const char *fabric = getenv("SOFTROCE_FABRIC");
+	snprintf(g_test.fabric, sizeof(g_test.fabric), "%s", fabric ? fabric : "");
+	int n = 0;
+	io_full((int)sock, &n, sizeof(n), false);
+	if (n <= 0 || n > SR_MAX_EPS)
+		_exit(4);
+	static struct sr_peer_opts_msg msg[SR_MAX_EPS];
+	struct sr_ep_opts opts[SR_MAX_EPS];
+	for (int i = 0; i < n; i++) {
+		io_full((int)sock, &msg[i], sizeof(msg[i]), false);
+		msg[i].hca[sizeof(msg[i].hca) - 1] = '\0';
+		opts[i] = msg[i].opts;
+		opts[i].hca = msg[i].hca[0] ? msg[i].hca : NULL;
+	}
+	peer_main((int)sock, n, opts);
+}
+
+static void exec_peer(int sock)
+{
+	char fd_text[16];
+	snprintf(fd_text, sizeof(fd_text), "%d", sock);
+	int flags = fcntl(sock, F_GETFD);
+	if (flags < 0 || fcntl(sock, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+		_exit(5);
+	setenv(SR_PEER_FD_ENV, fd_text, 1);
+	char *const argv[] = { (char *)"softroce-conformance-peer", NULL };
+	execv("/proc/self/exe", argv);
+	_exit(6);
+}
+
 static union ibv_gid sr_unowned_gid(void)
 {
 	union ibv_gid gid = { .raw = { [10] = 0xff, [11] = 0xff, [12] = 192, [13] = 168,
@@ -570,10 +637,11 @@ void sr_pair_start(struct sr_pair *p, int n, const struct sr_ep_opts *local_opts
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		close(sv[0]);
-		peer_main(sv[1], n, peer_opts);
+		exec_peer(sv[1]);
 	}
 	close(sv[1]);
 	p->sock = sv[0];
+	send_peer_opts(p->sock, n, peer_opts);
 	p->child = g_test.child = pid;
 	for (int i = 0; i < n; i++)
 		sr_ep_create(&p->side, &local_opts[i]);
