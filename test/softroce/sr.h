@@ -388,6 +388,11 @@ static inline struct sr_ctx *sr_ctx_of(struct ibv_context *c)
 	return (struct sr_ctx *)((char *)c - offsetof(struct sr_ctx, vctx.context));
 }
 
+/* misc.c: a whole string as a number (decimal for integers), in [lo, hi] for
+ * integers and finite for doubles; 0, or -EINVAL for anything else. */
+int sr_parse_long(const char *s, long lo, long hi, long *out);
+int sr_parse_double(const char *s, double *out);
+
 /* snprintf into an array; true when the text did not fit (then truncated). */
 #define SR_STR(dst, ...) (snprintf((dst), sizeof(dst), __VA_ARGS__) >= (int)sizeof(dst))
 
