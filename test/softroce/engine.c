@@ -34,7 +34,7 @@ static void heap_push(struct sr_pend *p)
 {
 	if (heap_len == heap_cap) {
 		size_t cap = heap_cap ? heap_cap * 2 : 256;
-		struct sr_pend **h = realloc(heap, cap * sizeof(*h));
+		struct sr_pend **h = realloc(heap, cap * sizeof(struct sr_pend *));
 		if (!h) {
 			free(p);                /* dropped packet: the transport retries */
 			return;

@@ -23,7 +23,7 @@ static int qp_insert(struct sr_qp *qp)
 {
 	if (!sr_g.qp_tab) {
 		sr_g.qp_tab_size = 4099;
-		sr_g.qp_tab = calloc(sr_g.qp_tab_size, sizeof(*sr_g.qp_tab));
+		sr_g.qp_tab = calloc(sr_g.qp_tab_size, sizeof(struct sr_qp *));
 		if (!sr_g.qp_tab)
 			return -ENOMEM;
 	}
