@@ -303,24 +303,28 @@ static bool start_wqe(struct sr_qp *qp)
 /* Where the data of a segment travels: the inline copy, a gathered copy in
  * stream mode, or (one-copy) only the addresses in m->iov.  Returns the
  * payload, *tmp what to free; NULL with *tmp set means out of memory. */
-static void *segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t off,
-			     bool read, void **tmp)
+/* The payload that travels with the segment (NULL: none), in *payload; a
+ * buffer to free after sending in *tmp.  -ENOMEM when the streamed copy
+ * cannot be allocated. */
+static int segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t off,
+			   bool read, const void **payload, void **tmp)
 {
+	*payload = NULL;
 	*tmp = NULL;
 	if (w->inl) {
 		m->payload_len = m->seg_len;
-		return w->inl + off;
+		*payload = w->inl + off;
+		return 0;
 	}
 	if (!sr_g.stream_copy)
-		return NULL;
+		return 0;
 	if (read || !m->seg_len) {
 		m->niov = 0;                   /* READ: data comes back in the response */
-		return NULL;
+		return 0;
 	}
 	char *buf = malloc(m->seg_len);
-	*tmp = buf;
 	if (!buf)
-		return NULL;
+		return -ENOMEM;
 	uint64_t o = 0;
 	for (int i = 0; i < m->niov; i++) {
 		memcpy(buf + o, (void *)(uintptr_t)m->iov[i].addr, m->iov[i].len);
@@ -328,7 +332,9 @@ static void *segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t
 	}
 	m->payload_len = m->seg_len;
 	m->niov = 0;
-	return buf;
+	*payload = buf;
+	*tmp = buf;
+	return 0;
 }
 
 static void fill_header(struct sr_qp *qp, const struct sr_swqe *w, uint32_t psn, uint64_t off,
@@ -364,8 +370,9 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 		return;
 	}
 	fill_header(qp, w, psn, off, len, &m);
-	void *tmp, *payload = segment_payload(w, &m, off, read, &tmp);
-	if (!payload && tmp == NULL && sr_g.stream_copy && !read && len && !w->inl)
+	const void *payload;
+	void *tmp;
+	if (segment_payload(w, &m, off, read, &payload, &tmp))
 		return;                         /* out of memory: retried on the next pass */
 	int pid = route(qp);
 	uint64_t deliver = now;
