@@ -195,7 +195,7 @@ struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_at
 
 /* ibv_close_device with QPs left: like the kernel closing the uverbs file,
  * they stop existing for the fabric (the memory stays with the caller). */
-void sr_qp_orphan_ctx(struct sr_ctx *ctx)
+void sr_qp_orphan_ctx(const struct sr_ctx *ctx)
 {
 	struct sr_qp *next;
 	for (struct sr_qp *qp = sr_qp_list; qp; qp = next) {

@@ -342,7 +342,7 @@ void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 /* qp.c */
 struct sr_qp *sr_qp_find(uint32_t qpn);
 void sr_qp_to_err(struct sr_qp *qp);
-void sr_qp_orphan_ctx(struct sr_ctx *ctx);
+void sr_qp_orphan_ctx(const struct sr_ctx *ctx);
 extern struct sr_qp *sr_qp_list;
 
 /* mr.c: key lookup and checks; the checks return an ibv_wc_status */
