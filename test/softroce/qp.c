@@ -313,7 +313,7 @@ static int check_values(struct sr_qp *qp, const struct ibv_qp_attr *a, int mask)
 		union ibv_gid zero;
 		memset(&zero, 0, sizeof(zero));
 		if (!ah->is_global || ah->port_num != 1 ||
-		    !memcmp(&ah->grh.dgid, &zero, sizeof(zero)))
+		    memcmp(&ah->grh.dgid, &zero, sizeof(zero)) == 0)
 			return EINVAL;
 		const struct sr_device *d = qp->ctx->sdev;
 		sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);

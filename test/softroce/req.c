@@ -72,7 +72,7 @@ static bool gid_in(const struct sr_hca_cfg *c, int octet, const union ibv_gid *g
 	struct sr_gid gids[SR_MAX_GIDS];
 	sr_hca_gids(c, octet, c->id, gids);
 	for (int i = 0; i < SR_MAX_GIDS; i++)
-		if (gids[i].valid && !memcmp(&gids[i].gid, g, 16))
+		if (gids[i].valid && memcmp(&gids[i].gid, g, 16) == 0)
 			return true;
 	return false;
 }
@@ -86,7 +86,7 @@ static bool same_l3(const struct sr_qp *qp)
 	bool s4 = s[10] == 0xff && s[11] == 0xff, t4 = t[10] == 0xff && t[11] == 0xff;
 	if (s4 != t4)
 		return false;
-	return s4 ? !memcmp(s + 12, t + 12, 3) : (s[0] == 0xfe && t[0] == 0xfe);
+	return s4 ? memcmp(s + 12, t + 12, 3) == 0 : (s[0] == 0xfe && t[0] == 0xfe);
 }
 
 static int route(struct sr_qp *qp)
@@ -103,7 +103,7 @@ static int route(struct sr_qp *qp)
 		qp->dst_hca = hca;
 		qp->dst_pid = pid;
 		qp->dst_ok = hca < n && gid_in(&hcas[hca], octet, &qp->ah.grh.dgid) &&
-			     !strcmp(hcas[hca].name, qp->ctx->sdev->cfg.name) &&
+			     strcmp(hcas[hca].name, qp->ctx->sdev->cfg.name) == 0 &&
 			     (host != sr_g.host_idx || hca == qp->ctx->sdev->hca_idx) &&
 			     same_l3(qp);
 		if (hca < n)

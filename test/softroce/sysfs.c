@@ -182,7 +182,7 @@ static void refresh_hca(int idx)
 		__atomic_load_n(&p->rcv_pkts, __ATOMIC_RELAXED),
 		up, 0,
 	};
-	if (seen[idx].valid && !memcmp(now, seen[idx].v, sizeof(now)))
+	if (seen[idx].valid && memcmp(now, seen[idx].v, sizeof(now)) == 0)
 		return;
 	char port[760], cnt[800];
 	static const char *const names[4] = { "port_xmit_data", "port_rcv_data",

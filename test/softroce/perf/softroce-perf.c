@@ -68,7 +68,7 @@ static struct ibv_context *open_hca(const char *name)
 	struct ibv_device **list = ibv_get_device_list(&n);
 	struct ibv_context *ctx = NULL;
 	for (int i = 0; list && i < n; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), name))
+		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
 			ctx = ibv_open_device(list[i]);
 	ibv_free_device_list(list);
 	if (!ctx)
