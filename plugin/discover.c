@@ -241,6 +241,9 @@ static void describe_device(struct ibv_device *dev, const struct ibv_device_attr
 	if (realpath(rel, real) != NULL && strlen(real) < sizeof h->pci_path) {
 		snprintf(h->pci_path, sizeof h->pci_path, "%s", real);
 		h->pci_valid = spark_pci_from_path(real, &h->pci);
+		if (!h->pci_valid)
+			SPARK_INFO(NCCL_INIT, "%s: no PCI address in %s: not paired "
+				   "automatically, listed after PCI devices", h->name, real);
 	}
 }
 

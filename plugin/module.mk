@@ -6,7 +6,7 @@ PLUGIN_SO := $(BUILD)/libnccl-net-spark.so
 # Logic with no verbs, sysfs-free: unit-tested on its own (test/unit).
 PLUGIN_PURE_SRCS := plugin/log.c plugin/pci.c plugin/gid.c plugin/hca_filter.c \
 	plugin/pairs.c plugin/param.c plugin/hca.c plugin/pairing.c plugin/props.c \
-	plugin/sysfs.c plugin/stripe.c plugin/wire.c plugin/weights.c
+	plugin/sysfs.c plugin/hexfields.c plugin/stripe.c plugin/wire.c plugin/weights.c
 PLUGIN_SYS_SRCS := plugin/discover.c plugin/mlx5dv.c plugin/plugin.c \
 	plugin/abi_v8.c plugin/socket.c plugin/rail.c plugin/comm.c plugin/connect.c \
 	plugin/mr.c plugin/engine.c plugin/p2p.c plugin/peer.c plugin/failover.c

@@ -150,19 +150,31 @@ static const char *choose_pci_path(const struct spark_ldev *d, const struct spar
 	return NULL; /* a pair: see docs/design.md, "pciPath" */
 }
 
+/* "rocep1s0f0+roceP2p1s0f0": the rails' names joined by '+'. d->name has room
+ * for SPARK_MAX_RAILS names; anything longer would be cut, never overrun. */
+static void join_rail_names(struct spark_ldev *d, const struct spark_hca *hcas)
+{
+	size_t used = 0;
+	d->name[0] = '\0';
+	for (int r = 0; r < d->nrails && used < sizeof d->name; r++) {
+		int n = snprintf(d->name + used, sizeof d->name - used, "%s%s", r > 0 ? "+" : "",
+				 hcas[d->rail[r]].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 static void fill_device(struct spark_ldev *d, const struct spark_hca *hcas,
 			const struct spark_ldev *earlier, int nearlier, int pci_mode)
 {
 	const struct spark_hca *rail0 = &hcas[d->rail[0]];
-	d->name[0] = '\0';
+	join_rail_names(d, hcas);
 	d->speed_mbps = 0;
 	d->max_comms = 0;
 	int wire_mbps = 0;
 	for (int r = 0; r < d->nrails; r++) {
 		const struct spark_hca *h = &hcas[d->rail[r]];
-		if (r > 0)
-			strcat(d->name, "+");
-		strcat(d->name, h->name);
 		d->speed_mbps += spark_hca_rail_mbps(h);
 		if (h->port_mbps > wire_mbps)
 			wire_mbps = h->port_mbps;

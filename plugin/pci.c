@@ -4,18 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hexfields.h"
+
 bool spark_pci_parse(const char *text, struct spark_pci_addr *out)
 {
-	unsigned dom, bus, dev, fn;
-	int used = 0;
-	if (sscanf(text, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &used) != 4)
+	static const char pattern[] = "xxxx:xx:xx.x";
+	const size_t used = sizeof pattern - 1;
+	unsigned long field[4];
+	if (spark_hex_fields(text, pattern, field, 4) != 4)
 		return false;
-	if (used != 12 || (text[used] != '\0' && text[used] != '/'))
+	if (text[used] != '\0' && text[used] != '/')
 		return false;
-	out->domain = (int)dom;
-	out->bus = (int)bus;
-	out->dev = (int)dev;
-	out->fn = (int)fn;
+	/* The device number has 5 bits and the function 3 in every address
+	 * the kernel prints (ARI functions too): more is not a PCI address. */
+	if (field[2] > 0x1f || field[3] > 7)
+		return false;
+	out->domain = (int)field[0];
+	out->bus = (int)field[1];
+	out->dev = (int)field[2];
+	out->fn = (int)field[3];
 	return true;
 }
 

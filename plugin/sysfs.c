@@ -1,9 +1,13 @@
 #include "sysfs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hexfields.h"
+#include "log.h"
 
 bool spark_sysfs_read(const char *dir, const char *rel, char *buf, int len)
 {
@@ -20,26 +24,39 @@ bool spark_sysfs_read(const char *dir, const char *rel, char *buf, int len)
 	return ok;
 }
 
-bool spark_sysfs_read_long(const char *dir, const char *rel, long *out)
+/* The whole of text is one number in C syntax (4, 0x15b3, -1) that fits a
+ * long. */
+static bool parse_long(const char *text, long *out)
 {
-	char buf[64];
 	char *end;
-	if (!spark_sysfs_read(dir, rel, buf, sizeof buf))
-		return false;
-	long value = strtol(buf, &end, 0);
-	if (end == buf)
+	errno = 0;
+	long value = strtol(text, &end, 0);
+	if (end == text || *end != '\0' || errno == ERANGE)
 		return false;
 	*out = value;
 	return true;
 }
 
+bool spark_sysfs_read_long(const char *dir, const char *rel, long *out)
+{
+	char buf[64];
+	if (!spark_sysfs_read(dir, rel, buf, sizeof buf))
+		return false;
+	if (!parse_long(buf, out)) {
+		SPARK_WARN("%s/%s: '%s' is not a number: ignored", dir, rel, buf);
+		return false;
+	}
+	return true;
+}
+
 bool spark_sysfs_parse_guid(const char *text, uint64_t *out)
 {
-	unsigned a, b, c, d;
-	int used = 0;
-	if (sscanf(text, "%4x:%4x:%4x:%4x%n", &a, &b, &c, &d, &used) != 4 || used != 19)
+	static const char pattern[] = "xxxx:xxxx:xxxx:xxxx";
+	unsigned long field[4];
+	if (spark_hex_fields(text, pattern, field, 4) != 4 || text[sizeof pattern - 1] != '\0')
 		return false;
-	*out = (uint64_t)a << 48 | (uint64_t)b << 32 | (uint64_t)c << 16 | d;
+	*out = (uint64_t)field[0] << 48 | (uint64_t)field[1] << 32 | (uint64_t)field[2] << 16 |
+	       field[3];
 	return true;
 }
 

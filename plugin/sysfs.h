@@ -9,6 +9,9 @@
 
 /* First line of dir/rel, without its newline. */
 bool spark_sysfs_read(const char *dir, const char *rel, char *buf, int len);
+/* The first line as one number (4, 0x15b3). Text that is not wholly a number
+ * that fits a long is rejected (false) with a WARN: the kernel never writes
+ * it, so something is wrong with the system. */
 bool spark_sysfs_read_long(const char *dir, const char *rel, long *out);
 /* "0002:c903:00f1:a2b4" (sysfs GUID form) → 0x0002c90300f1a2b4. */
 bool spark_sysfs_parse_guid(const char *text, uint64_t *out);

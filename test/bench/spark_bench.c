@@ -13,12 +13,14 @@
  * rail's share of one 64 MiB transfer, from softroce's port counters.
  * Each configuration runs in a fresh pair of processes (the plugin reads its
  * environment once). Timing is reported, never asserted. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../datapath/dp_harness.h"
@@ -60,6 +62,14 @@ struct io {
 	uint8_t *sbuf, *rbuf;
 	size_t cap;
 };
+
+/* Sleeps ms milliseconds, the whole of them even if a signal interrupts. */
+static void sleep_ms(long ms)
+{
+	struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+		;
+}
 
 static void *post_send(struct io *io, int c, void *buf, int size)
 {
@@ -201,16 +211,16 @@ static void run_pair(const struct config *cfg, struct result *res)
 		DP_CHECK(f != NULL, "control file");
 		fprintf(f, "%s\n", cfg->control);
 		fclose(f);
-		usleep(50000);
+		sleep_ms(50);
 	}
 	dp_sync(&p);
 	const int big = 64 << 20;
 	stream(&p, &io, big, 4, 0, 2);              /* warm up: weights settle */
-	usleep(30000);
+	sleep_ms(30);
 	const uint64_t before[2] = {dp_counter(&p, "a", RAIL0, "port_xmit_data"),
 			      dp_counter(&p, "a", RAIL1, "port_xmit_data")};
 	stream(&p, &io, big, 1, 0, 1);
-	usleep(30000);
+	sleep_ms(30);
 	res->rail_bytes[0] = dp_counter(&p, "a", RAIL0, "port_xmit_data") - before[0];
 	res->rail_bytes[1] = dp_counter(&p, "a", RAIL1, "port_xmit_data") - before[1];
 	/* Median of REPEATS: other jobs on the host slow single runs down, and

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "nccl/net_v8.h"
+#include "../unit/rm_tree.h"
 
 #ifndef SPARK_BUILD_DIR
 #define SPARK_BUILD_DIR "build"
@@ -38,8 +40,7 @@ static void logger(ncclDebugLogLevel level, unsigned long flags, const char *fil
 	vsnprintf(log_text + used, sizeof log_text - used, fmt, ap);
 	va_end(ap);
 	used = strlen(log_text);
-	if (used + 1 < sizeof log_text)
-		strcat(log_text, "\n");
+	snprintf(log_text + used, sizeof log_text - used, "\n");
 	if (level == NCCL_LOG_WARN)
 		log_warns++;
 }
@@ -91,10 +92,8 @@ static void fabric_with(const char *topology)
 static void cleanup(void)
 {
 	if (fabric[0] != '\0') {
-		char cmd[128];
-		snprintf(cmd, sizeof cmd, "rm -rf %s", fabric);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", fabric);
+		if (spark_rm_tree(fabric) != 0)
+			fprintf(stderr, "could not remove %s: %s\n", fabric, strerror(errno));
 	}
 }
 

@@ -26,8 +26,7 @@ static void capture_logger(ncclDebugLogLevel level, unsigned long flags, const c
 	vsnprintf(capture_text + used, sizeof capture_text - used, fmt, ap);
 	va_end(ap);
 	used = strlen(capture_text);
-	if (used + 1 < sizeof capture_text)
-		strcat(capture_text, "\n");
+	snprintf(capture_text + used, sizeof capture_text - used, "\n");
 	if (level == NCCL_LOG_WARN)
 		capture_warns++;
 }

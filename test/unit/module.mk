@@ -10,4 +10,3 @@ $(BUILD)/test/unit/%: $(BUILD)/obj/test/unit/%.o $(PLUGIN_PURE_OBJS)
 	$(CC) -o $@ $^ $(LDFLAGS_BASE) -lcriterion
 
 TEST_BINS += $(UNIT_BINS)
-TEST_SCRIPTS += test/unit/check-cppcheck.sh

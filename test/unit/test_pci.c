@@ -17,6 +17,20 @@ Test(pci, parse_addresses)
 	cr_assert(!spark_pci_parse("0000:01:00.1x", &a));
 }
 
+Test(pci, malformed_addresses_are_rejected)
+{
+	struct spark_pci_addr a;
+	cr_assert(spark_pci_parse("0000:01:1f.7/net", &a), "a path goes on after it");
+	cr_assert(!spark_pci_parse(" 002:01:00.1", &a));
+	cr_assert(!spark_pci_parse("+002:01:00.1", &a));
+	cr_assert(!spark_pci_parse("0x02:01:00.1", &a));
+	cr_assert(!spark_pci_parse("0002: 1:00.1", &a));
+	cr_assert(!spark_pci_parse("0002:-1:00.1", &a));
+	cr_assert(!spark_pci_parse("0002:01:20.0", &a), "device is 5 bits");
+	cr_assert(!spark_pci_parse("0002:01:00.8", &a), "function is 3 bits");
+	cr_assert(!spark_pci_parse("", &a));
+}
+
 Test(pci, address_from_a_sysfs_path)
 {
 	struct spark_pci_addr a;

@@ -1,9 +1,14 @@
+#define _GNU_SOURCE  /* nftw, in rm_tree.h */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture.h"
+#include "rm_tree.h"
 #include "sysfs.h"
 
 static char dir[64];
@@ -26,9 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(spark_rm_tree(dir), 0, "removing %s: %s", dir, strerror(errno));
 }
 
 TestSuite(sysfs, .init = setup, .fini = teardown);
@@ -55,12 +58,35 @@ Test(sysfs, read_numbers)
 	cr_assert(!spark_sysfs_read_long(dir, "junk", &v));
 }
 
+Test(sysfs, malformed_numbers_are_rejected_and_reported)
+{
+	long v = 7;
+	put("trailing", "4x\n");
+	put("huge", "99999999999999999999\n");
+	put("empty_line", "\n");
+	capture_start();
+	cr_assert(!spark_sysfs_read_long(dir, "trailing", &v));
+	cr_assert(!spark_sysfs_read_long(dir, "huge", &v));
+	cr_assert(!spark_sysfs_read_long(dir, "empty_line", &v));
+	cr_assert_eq(v, 7, "left alone");
+	cr_assert_eq(capture_warns, 3, "%s", capture_text);
+	cr_assert(capture_has("/trailing: '4x' is not a number"), "%s", capture_text);
+	cr_assert(capture_has("/huge: '99999999999999999999' is not a number"), "%s",
+		  capture_text);
+	cr_assert(!spark_sysfs_read_long(dir, "missing", &v));
+	cr_assert_eq(capture_warns, 3, "a missing file is not malformed:\n%s", capture_text);
+}
+
 Test(sysfs, guid_text)
 {
 	uint64_t g;
 	cr_assert(spark_sysfs_parse_guid("3c6d:6603:00aa:bb00", &g));
 	cr_assert_eq(g, 0x3c6d660300aabb00ULL);
 	cr_assert(!spark_sysfs_parse_guid("3c6d:6603:00aa", &g));
+	cr_assert(!spark_sysfs_parse_guid("3c6d:6603:00aa:bb00x", &g));
+	cr_assert(!spark_sysfs_parse_guid(" c6d:6603:00aa:bb00", &g));
+	cr_assert(!spark_sysfs_parse_guid("0x6d:6603:00aa:bb00", &g));
+	cr_assert(!spark_sysfs_parse_guid("3c6d:-603:00aa:bb00", &g));
 }
 
 Test(sysfs, first_entry_is_sorted)
