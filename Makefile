@@ -25,6 +25,8 @@ TEST_SCRIPTS :=       # shell checks (exit 0 = pass), run after the binaries
 BENCH_DEPS  :=        # what `make bench` needs built
 
 .PHONY: all test bench clean deps deps-ok
+# Keep intermediate objects: no rebuilds, and no "rm" lines after the summary.
+.SECONDARY:
 all: deps-ok
 
 DEPS_STAMP := $(BUILD)/.deps-ok

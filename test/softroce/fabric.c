@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,21 @@ void sr_log(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+/* The one-copy path hands raw addresses to process_vm_readv/writev. Where
+ * that cannot work (a kernel or container that refuses it, or qemu-user,
+ * whose guest addresses are not the host's), copy a known word from
+ * ourselves and stream the payloads if it does not arrive intact. */
+static bool one_copy_works(void)
+{
+	uint64_t src = 0x5eedc0de0badf00dull ^ (uint64_t)getpid(), dst = 0;
+	struct iovec local = { &dst, sizeof(dst) }, remote = { &src, sizeof(src) };
+	bool ok = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof(src) &&
+		  dst == src;
+	if (!ok)
+		sr_log("process_vm_readv does not work here: streaming payloads");
+	return ok;
 }
 
 static int mkdir_p(const char *dir)
@@ -204,7 +220,7 @@ int sr_proc_init(void)
 		sr_g.seed = (uint64_t)getpid() * 2654435761u;
 	sr_g.rng = sr_g.seed ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	e = getenv("SOFTROCE_COPY");
-	sr_g.stream_copy = e && strcmp(e, "stream") == 0;
+	sr_g.stream_copy = (e && strcmp(e, "stream") == 0) || !one_copy_works();
 
 	int rc = sr_topo_load(&sr_g.topo, getenv("SOFTROCE_TOPOLOGY"));
 	if (rc)

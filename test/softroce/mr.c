@@ -56,14 +56,20 @@ bool sr_mr_covers(const struct sr_mr *mr, uint64_t iova, uint64_t len)
 	return iova >= mr->iova && len <= mr->mr.length && iova - mr->iova <= mr->mr.length - len;
 }
 
-/* The pages must exist now, as pinning would require. */
+/* Every page must be mapped now, as pinning would require. mincore fails
+ * with ENOMEM on any unmapped page of the range (and, unlike a
+ * process_vm_readv probe, works under qemu-user). */
 static bool mapped(void *addr, size_t len)
 {
-	char probe;
-	struct iovec local = { &probe, 1 };
-	struct iovec first = { addr, 1 }, last = { (char *)addr + len - 1, 1 };
-	return process_vm_readv(getpid(), &local, 1, &first, 1, 0) == 1 &&
-	       process_vm_readv(getpid(), &local, 1, &last, 1, 0) == 1;
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)addr & ~((uintptr_t)page - 1);
+	size_t span = (uintptr_t)addr + len - start;
+	unsigned char *vec = malloc((span + (size_t)page - 1) / (size_t)page);
+	if (!vec)
+		return false;
+	bool ok = mincore((void *)start, span, vec) == 0;
+	free(vec);
+	return ok;
 }
 
 static int mr_slot(struct sr_mr *mr)
