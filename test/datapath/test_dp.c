@@ -373,15 +373,8 @@ static void share_run(const char *topology, double want0)
 	struct dp_pair p;
 	const char *env[] = {"NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
 	dp_pair_start(&p, env);
-	if (topology != NULL) {
-		char path[300];
-		snprintf(path, sizeof path, "%s/topology", p.fabric);
-		FILE *f = fopen(path, "w");
-		DP_CHECK(f != NULL, "topology");
-		fputs(topology, f);
-		fclose(f);
-		setenv("SOFTROCE_TOPOLOGY", path, 1);
-	}
+	if (topology != NULL)
+		dp_write_topology(&p, topology);
 	const ncclNet_v8_t *net = dp_load_plugin();
 	size_t cap = 64 * MiB;
 	uint8_t *buf = dp_alloc(cap);
@@ -392,7 +385,7 @@ static void share_run(const char *topology, double want0)
 	for (int phase = 0; phase < 2; phase++) {
 		int count = phase == 0 ? 1 : 64, size = phase == 0 ? (int)cap : 4096;
 		dp_sync(&p);
-		usleep(30000);
+		dp_sleep_us(30000);
 		uint64_t b0 = dp_counter(&p, "a", "rocep1s0f0", "port_xmit_data");
 		uint64_t b1 = dp_counter(&p, "a", "roceP2p1s0f0", "port_xmit_data");
 		for (int m = 0; m < count; m++) {
@@ -403,7 +396,7 @@ static void share_run(const char *topology, double want0)
 			DP_OK(dp_wait(net, req, NULL));
 		}
 		dp_sync(&p);
-		usleep(30000);
+		dp_sleep_us(30000);
 		if (p.is_b)
 			continue;
 		double d0 = (double)(dp_counter(&p, "a", "rocep1s0f0", "port_xmit_data") - b0);
