@@ -48,6 +48,10 @@ void dp_pair_start(struct dp_pair *p, const char *const *extra_env);
 /* a: waits for b, true when b exited 0. b: exits with its status. */
 bool dp_pair_finish(struct dp_pair *p, int b_status);
 
+/* True when the tests run under qemu-user, where everything is 5-20x slower:
+ * `make test-aarch64` (mk/cross.mk) sets SPARK_TEST_QEMU=1. */
+bool dp_under_qemu(void);
+
 const ncclNet_v8_t *dp_load_plugin(void);
 const char *dp_host(void);
 void dp_fail(void) __attribute__((noreturn));
