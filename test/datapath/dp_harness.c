@@ -190,7 +190,6 @@ __attribute__((constructor)) static void dp_host_b_main(int argc, char **argv)
 static char **host_b_environ(const struct dp_pair *p, const struct criterion_test *test,
 			     char vars[3][256])
 {
-	extern char **environ;
 	size_t n = 0;
 	while (environ[n] != NULL)
 		n++;
