@@ -66,13 +66,29 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	if (remove(path) != 0)
+		fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void dp_fail(void)
 {
 	fflush(NULL);
 	if (host_b.active)
 		_exit(1);
-	if (current != NULL && current->child > 0)
+	if (current != NULL && current->child > 0) {
 		kill(current->child, SIGKILL);
+		waitpid(current->child, NULL, 0);
+		remove_tree(current->fabric);
+	}
 	abort();
 }
 
@@ -327,14 +343,6 @@ void dp_pair_start(struct dp_pair *p, const char *const *extra_env)
 	}
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
-	return 0;
-}
-
 bool dp_pair_finish(struct dp_pair *p, int b_status)
 {
 	if (p->is_b) {
@@ -347,7 +355,7 @@ bool dp_pair_finish(struct dp_pair *p, int b_status)
 	current = NULL;
 	close_fd(&p->pipe_ab[1]);
 	close_fd(&p->pipe_ba[0]);
-	nftw(p->fabric, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(p->fabric);
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "[a] host b killed by signal %d\n", WTERMSIG(status));
 	else if (WEXITSTATUS(status) != 0)
