@@ -37,7 +37,16 @@ tsan)
 	# halt_on_error=1: a race fails the test that hit it (exit 66 = crash)
 	#   instead of being printed and forgotten.
 	# second_deadlock_stack=1: lock-order reports show both acquisitions.
-	export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+	# history_size=7: the longest history, so the stack of an earlier access
+	#   (an emulated DMA on softroce's NIC thread) is restored and the
+	#   suppressions below can match it.
+	# suppressions: every tsan.supp of the tree, joined (TSan takes one
+	#   file); each names only code that emulates hardware DMA, with why.
+	supp="$BUILD/san/tsan.supp"
+	mkdir -p "$BUILD/san"
+	find . -path ./build -prune -o -path './build-*' -prune -o -name tsan.supp -print |
+		sort | xargs cat >"$supp"
+	export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$(cd "$(dirname "$supp")" && pwd)/tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 	# Criterion cannot place its shared arena under TSan without this shim;
 	# see scripts/sanitizers/tsan-criterion-shim.c.
 	shim=$(cd "$BUILD/san" && pwd)/tsan-criterion-shim.so

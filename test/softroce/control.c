@@ -30,16 +30,16 @@ int sr_control_apply(const char *line)
 	int h = sr_fabric_host_idx(host, true);
 	if (h < 0)
 		return -ENOSPC;
-	if (n == 2 && (!strcmp(a, "freeze") || !strcmp(a, "thaw"))) {
-		__atomic_store_n(&sr_g.shm->host[h].frozen, !strcmp(a, "freeze"),
+	if (n == 2 && (strcmp(a, "freeze") == 0 || strcmp(a, "thaw") == 0)) {
+		__atomic_store_n(&sr_g.shm->host[h].frozen, strcmp(a, "freeze") == 0,
 				 __ATOMIC_RELEASE);
 		return 0;
 	}
 	int x = hca_of(a);
 	if (x < 0 || n < 3)
 		return -EINVAL;
-	if (n == 3 && (!strcmp(b, "down") || !strcmp(b, "up"))) {
-		uint32_t down = !strcmp(b, "down");
+	if (n == 3 && (strcmp(b, "down") == 0 || strcmp(b, "up") == 0)) {
+		uint32_t down = strcmp(b, "down") == 0;
 		set_link(h, x, down);
 		/* The cable has two ends: the peer's same-named HCA follows. */
 		for (int p = 0; p < SR_MAX_HOSTS; p++)
@@ -47,9 +47,9 @@ int sr_control_apply(const char *line)
 				set_link(p, x, down);
 		return 0;
 	}
-	if (n == 4 && !strcmp(b, "rate")) {
-		double f = atof(c);
-		if (f <= 0 || f > 1)
+	if (n == 4 && strcmp(b, "rate") == 0) {
+		double f;
+		if (sr_parse_double(c, &f) || f <= 0 || f > 1)
 			return -EINVAL;
 		__atomic_store_n(&sr_g.shm->host[h].port[x].rate_ppm, (uint32_t)(f * 1e6),
 				 __ATOMIC_RELEASE);
@@ -60,7 +60,7 @@ int sr_control_apply(const char *line)
 
 static void tail_control(void)
 {
-	char path[600], line[256];
+	char path[600];
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/control", sr_g.fabric);
 	if (stat(path, &st))
@@ -73,6 +73,7 @@ static void tail_control(void)
 	if (!f)
 		return;
 	if (fseek(f, sr_g.ctl_off, SEEK_SET) == 0) {
+		char line[256];
 		while (fgets(line, sizeof(line), f)) {
 			size_t len = strlen(line);
 			if (len == 0 || line[len - 1] != '\n')

@@ -23,7 +23,7 @@ SR_EXPORT struct ibv_device **ibv_get_device_list(int *num)
 	SR_LOCK();
 	int rc = sr_proc_init();
 	int n = rc ? 0 : sr_g.nhca;
-	struct ibv_device **list = calloc((size_t)n + 1, sizeof(*list));
+	struct ibv_device **list = calloc((size_t)n + 1, sizeof(struct ibv_device *));
 	if (!list) {
 		SR_UNLOCK();
 		errno = ENOMEM;

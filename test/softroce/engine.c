@@ -34,7 +34,7 @@ static void heap_push(struct sr_pend *p)
 {
 	if (heap_len == heap_cap) {
 		size_t cap = heap_cap ? heap_cap * 2 : 256;
-		struct sr_pend **h = realloc(heap, cap * sizeof(*h));
+		struct sr_pend **h = realloc(heap, cap * sizeof(struct sr_pend *));
 		if (!h) {
 			free(p);                /* dropped packet: the transport retries */
 			return;
@@ -142,12 +142,12 @@ static void run_once(uint64_t *wake)
 	/* QPs are served round robin from a start that moves every pass, so no
 	 * QP (or HCA) books the shared links first every time; in reorder mode
 	 * the start moves by a seeded random step. */
-	static unsigned rot;
 	unsigned nq = 0;
 	for (struct sr_qp *qp = sr_qp_list; qp; qp = qp->lnext)
 		nq++;
 	struct sr_qp *start = sr_qp_list;
 	if (nq) {
+		static unsigned rot;
 		rot += sr_g.reorder ? 1 + (unsigned)(sr_jitter_ns() % nq) : 1;
 		for (unsigned i = 0; i < rot % nq; i++)
 			start = start->lnext;

@@ -79,7 +79,7 @@ int sr_fabric_host_idx(const char *name, bool create)
 	struct sr_shm *s = sr_g.shm;
 	for (int i = 0; i < SR_MAX_HOSTS; i++)
 		if (__atomic_load_n(&s->host[i].used, __ATOMIC_ACQUIRE) &&
-		    !strcmp(s->host[i].name, name))
+		    strcmp(s->host[i].name, name) == 0)
 			return i;
 	if (!create)
 		return -1;
@@ -90,7 +90,7 @@ int sr_fabric_host_idx(const char *name, bool create)
 			snprintf(s->host[i].name, SR_NAME_MAX, "%s", name);
 			__atomic_store_n(&s->host[i].used, 1, __ATOMIC_RELEASE);
 			found = i;
-		} else if (!strcmp(s->host[i].name, name)) {
+		} else if (strcmp(s->host[i].name, name) == 0) {
 			found = i;
 		}
 	}
@@ -181,7 +181,7 @@ int sr_proc_init(void)
 	}
 	char fabric[512], host[SR_NAME_MAX];
 	read_env(fabric, sizeof(fabric), host, sizeof(host));
-	if (sr_g.inited && !strcmp(fabric, sr_g.fabric) && !strcmp(host, sr_g.host))
+	if (sr_g.inited && strcmp(fabric, sr_g.fabric) == 0 && strcmp(host, sr_g.host) == 0)
 		return 0;
 	if (sr_g.inited && sr_g.nctx > 0)
 		return 0;                           /* keep the open fabric */
@@ -195,16 +195,16 @@ int sr_proc_init(void)
 	snprintf(sr_g.fabric, sizeof(sr_g.fabric), "%s", fabric);
 	snprintf(sr_g.host, sizeof(sr_g.host), "%s", host);
 	const char *e = getenv("SOFTROCE_DEBUG");
-	sr_g.debug = e && *e && strcmp(e, "0");
+	sr_g.debug = e && *e && strcmp(e, "0") != 0;
 	e = getenv("SOFTROCE_REORDER");
-	sr_g.reorder = e && *e && strcmp(e, "0");
+	sr_g.reorder = e && *e && strcmp(e, "0") != 0;
 	e = getenv("SOFTROCE_SEED");
 	sr_g.seed = e ? strtoull(e, NULL, 0) : 0;
 	if (!e && getrandom(&sr_g.seed, sizeof(sr_g.seed), 0) != sizeof(sr_g.seed))
 		sr_g.seed = (uint64_t)getpid() * 2654435761u;
 	sr_g.rng = sr_g.seed ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	e = getenv("SOFTROCE_COPY");
-	sr_g.stream_copy = e && !strcmp(e, "stream");
+	sr_g.stream_copy = e && strcmp(e, "stream") == 0;
 
 	int rc = sr_topo_load(&sr_g.topo, getenv("SOFTROCE_TOPOLOGY"));
 	if (rc)

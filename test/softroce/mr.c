@@ -72,14 +72,16 @@ static int mr_slot(struct sr_mr *mr)
 		mr_base = 0x100 + ((uint32_t)getpid() & 0xfff) * 0x10;
 		mr_variant = (uint8_t)(getpid() * 37);
 	}
-	if (mr_next >= mr_tab_len) {
+	/* mr_tab and mr_tab_len change together; testing both lets the
+	 * analyzer see the table exists past this block. */
+	if (!mr_tab || mr_next >= mr_tab_len) {
 		uint32_t len = mr_tab_len ? mr_tab_len * 2 : 1024;
 		if (mr_base + len >= (1u << 24))
 			return -ENOSPC;
-		struct sr_mr **t = realloc(mr_tab, len * sizeof(*t));
+		struct sr_mr **t = realloc(mr_tab, len * sizeof(struct sr_mr *));
 		if (!t)
 			return -ENOMEM;
-		memset(t + mr_tab_len, 0, (len - mr_tab_len) * sizeof(*t));
+		memset(t + mr_tab_len, 0, (len - mr_tab_len) * sizeof(struct sr_mr *));
 		mr_tab = t;
 		mr_tab_len = len;
 	}

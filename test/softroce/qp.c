@@ -23,7 +23,7 @@ static int qp_insert(struct sr_qp *qp)
 {
 	if (!sr_g.qp_tab) {
 		sr_g.qp_tab_size = 4099;
-		sr_g.qp_tab = calloc(sr_g.qp_tab_size, sizeof(*sr_g.qp_tab));
+		sr_g.qp_tab = calloc(sr_g.qp_tab_size, sizeof(struct sr_qp *));
 		if (!sr_g.qp_tab)
 			return -ENOMEM;
 	}
@@ -195,7 +195,7 @@ struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_at
 
 /* ibv_close_device with QPs left: like the kernel closing the uverbs file,
  * they stop existing for the fabric (the memory stays with the caller). */
-void sr_qp_orphan_ctx(struct sr_ctx *ctx)
+void sr_qp_orphan_ctx(const struct sr_ctx *ctx)
 {
 	struct sr_qp *next;
 	for (struct sr_qp *qp = sr_qp_list; qp; qp = next) {
@@ -313,7 +313,7 @@ static int check_values(struct sr_qp *qp, const struct ibv_qp_attr *a, int mask)
 		union ibv_gid zero;
 		memset(&zero, 0, sizeof(zero));
 		if (!ah->is_global || ah->port_num != 1 ||
-		    !memcmp(&ah->grh.dgid, &zero, sizeof(zero)))
+		    memcmp(&ah->grh.dgid, &zero, sizeof(zero)) == 0)
 			return EINVAL;
 		const struct sr_device *d = qp->ctx->sdev;
 		sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);

@@ -72,7 +72,7 @@ static bool gid_in(const struct sr_hca_cfg *c, int octet, const union ibv_gid *g
 	struct sr_gid gids[SR_MAX_GIDS];
 	sr_hca_gids(c, octet, c->id, gids);
 	for (int i = 0; i < SR_MAX_GIDS; i++)
-		if (gids[i].valid && !memcmp(&gids[i].gid, g, 16))
+		if (gids[i].valid && memcmp(&gids[i].gid, g, 16) == 0)
 			return true;
 	return false;
 }
@@ -86,7 +86,7 @@ static bool same_l3(const struct sr_qp *qp)
 	bool s4 = s[10] == 0xff && s[11] == 0xff, t4 = t[10] == 0xff && t[11] == 0xff;
 	if (s4 != t4)
 		return false;
-	return s4 ? !memcmp(s + 12, t + 12, 3) : (s[0] == 0xfe && t[0] == 0xfe);
+	return s4 ? memcmp(s + 12, t + 12, 3) == 0 : (s[0] == 0xfe && t[0] == 0xfe);
 }
 
 static int route(struct sr_qp *qp)
@@ -103,7 +103,7 @@ static int route(struct sr_qp *qp)
 		qp->dst_hca = hca;
 		qp->dst_pid = pid;
 		qp->dst_ok = hca < n && gid_in(&hcas[hca], octet, &qp->ah.grh.dgid) &&
-			     !strcmp(hcas[hca].name, qp->ctx->sdev->cfg.name) &&
+			     strcmp(hcas[hca].name, qp->ctx->sdev->cfg.name) == 0 &&
 			     (host != sr_g.host_idx || hca == qp->ctx->sdev->hca_idx) &&
 			     same_l3(qp);
 		if (hca < n)
@@ -303,24 +303,28 @@ static bool start_wqe(struct sr_qp *qp)
 /* Where the data of a segment travels: the inline copy, a gathered copy in
  * stream mode, or (one-copy) only the addresses in m->iov.  Returns the
  * payload, *tmp what to free; NULL with *tmp set means out of memory. */
-static void *segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t off,
-			     bool read, void **tmp)
+/* The payload that travels with the segment (NULL: none), in *payload; a
+ * buffer to free after sending in *tmp.  -ENOMEM when the streamed copy
+ * cannot be allocated. */
+static int segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t off,
+			   bool read, const void **payload, void **tmp)
 {
+	*payload = NULL;
 	*tmp = NULL;
 	if (w->inl) {
 		m->payload_len = m->seg_len;
-		return w->inl + off;
+		*payload = w->inl + off;
+		return 0;
 	}
 	if (!sr_g.stream_copy)
-		return NULL;
+		return 0;
 	if (read || !m->seg_len) {
 		m->niov = 0;                   /* READ: data comes back in the response */
-		return NULL;
+		return 0;
 	}
 	char *buf = malloc(m->seg_len);
-	*tmp = buf;
 	if (!buf)
-		return NULL;
+		return -ENOMEM;
 	uint64_t o = 0;
 	for (int i = 0; i < m->niov; i++) {
 		memcpy(buf + o, (void *)(uintptr_t)m->iov[i].addr, m->iov[i].len);
@@ -328,7 +332,9 @@ static void *segment_payload(const struct sr_swqe *w, struct sr_msg *m, uint64_t
 	}
 	m->payload_len = m->seg_len;
 	m->niov = 0;
-	return buf;
+	*payload = buf;
+	*tmp = buf;
+	return 0;
 }
 
 static void fill_header(struct sr_qp *qp, const struct sr_swqe *w, uint32_t psn, uint64_t off,
@@ -364,8 +370,9 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 		return;
 	}
 	fill_header(qp, w, psn, off, len, &m);
-	void *tmp, *payload = segment_payload(w, &m, off, read, &tmp);
-	if (!payload && tmp == NULL && sr_g.stream_copy && !read && len && !w->inl)
+	const void *payload;
+	void *tmp;
+	if (segment_payload(w, &m, off, read, &payload, &tmp))
 		return;                         /* out of memory: retried on the next pass */
 	int pid = route(qp);
 	uint64_t deliver = now;

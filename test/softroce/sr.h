@@ -342,7 +342,7 @@ void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 /* qp.c */
 struct sr_qp *sr_qp_find(uint32_t qpn);
 void sr_qp_to_err(struct sr_qp *qp);
-void sr_qp_orphan_ctx(struct sr_ctx *ctx);
+void sr_qp_orphan_ctx(const struct sr_ctx *ctx);
 extern struct sr_qp *sr_qp_list;
 
 /* mr.c: key lookup and checks; the checks return an ibv_wc_status */
@@ -387,6 +387,11 @@ static inline struct sr_ctx *sr_ctx_of(struct ibv_context *c)
 {
 	return (struct sr_ctx *)((char *)c - offsetof(struct sr_ctx, vctx.context));
 }
+
+/* misc.c: a whole string as a number (decimal for integers), in [lo, hi] for
+ * integers and finite for doubles; 0, or -EINVAL for anything else. */
+int sr_parse_long(const char *s, long lo, long hi, long *out);
+int sr_parse_double(const char *s, double *out);
 
 /* snprintf into an array; true when the text did not fit (then truncated). */
 #define SR_STR(dst, ...) (snprintf((dst), sizeof(dst), __VA_ARGS__) >= (int)sizeof(dst))

@@ -182,9 +182,9 @@ static void refresh_hca(int idx)
 		__atomic_load_n(&p->rcv_pkts, __ATOMIC_RELAXED),
 		up, 0,
 	};
-	if (seen[idx].valid && !memcmp(now, seen[idx].v, sizeof(now)))
+	if (seen[idx].valid && memcmp(now, seen[idx].v, sizeof(now)) == 0)
 		return;
-	char port[760], cnt[800], pci[700], net[800];
+	char port[760], cnt[800];
 	static const char *const names[4] = { "port_xmit_data", "port_rcv_data",
 					       "port_xmit_packets", "port_rcv_packets" };
 	snprintf(port, sizeof(port), "%s/sys/%s/class/infiniband/%s/ports/1", sr_g.fabric,
@@ -197,6 +197,7 @@ static void refresh_hca(int idx)
 		put_file(cnt, names[i], "%llu\n", (unsigned long long)(i < 2 ? now[i] / 4 : now[i]));
 	}
 	if (!seen[idx].valid || seen[idx].v[4] != now[4]) {
+		char pci[700], net[800];
 		put_file(port, "state", "%s\n", up ? "4: ACTIVE" : "1: DOWN");
 		put_file(port, "phys_state", "%s\n", up ? "5: LinkUp" : "3: Disabled");
 		pci_dir(c, pci, sizeof(pci));

@@ -52,17 +52,23 @@ int sr_wire_open(void)
 	return 0;
 }
 
+/* The last connection moves into slot i; the slot it leaves holds nothing,
+ * so no stale copy of its buffer pointer stays behind. */
 static void conn_drop(int i)
 {
 	close(conns[i].fd);
 	free(conns[i].buf);
 	conns[i] = conns[--nconns];
+	conns[nconns] = (struct sr_conn){ .fd = -1 };
 }
 
 void sr_wire_close(void)
 {
-	while (nconns)
-		conn_drop(0);
+	for (int i = 0; i < nconns; i++) {
+		close(conns[i].fd);
+		free(conns[i].buf);
+	}
+	nconns = 0;
 	free(conns);
 	conns = NULL;
 	if (sr_g.listen_fd >= 0)

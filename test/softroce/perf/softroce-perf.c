@@ -14,7 +14,11 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
+#include <math.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +68,7 @@ static struct ibv_context *open_hca(const char *name)
 	struct ibv_device **list = ibv_get_device_list(&n);
 	struct ibv_context *ctx = NULL;
 	for (int i = 0; list && i < n; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), name))
+		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
 			ctx = ibv_open_device(list[i]);
 	ibv_free_device_list(list);
 	if (!ctx)
@@ -225,32 +229,74 @@ static double topo_scale(void)
 	double scale = 0.05;
 	FILE *f = path ? fopen(path, "r") : NULL;
 	char line[256];
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, " scale %lf", &scale) == 1)
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+		if (strncmp(p, "scale", 5) != 0)
 			continue;
+		char *end = NULL;
+		double v = strtod(p + 5, &end);
+		if (end != p + 5)
+			scale = v;         /* softroce itself rejects a malformed one */
+	}
 	if (f)
 		fclose(f);
 	return scale;
 }
 
+/* Whole-string numbers; false for anything else (the caller says why). */
+static bool int_arg(const char *v, int *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX)
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+static bool size_arg(const char *v, size_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 0);
+	if (end == v || *end != '\0' || errno != 0 || v[strspn(v, " \t")] == '-' ||
+	    n > SIZE_MAX)
+		return false;
+	*out = (size_t)n;
+	return true;
+}
+
+static bool double_arg(const char *v, double *out)
+{
+	char *end = NULL;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (end == v || *end != '\0' || errno != 0 || !isfinite(d))
+		return false;
+	*out = d;
+	return true;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){ .rails = 1, .qps = 2, .size = 1 << 20, .seconds = 2.0, .rate = 1.0 };
+	bool ok = true;
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "0";
-		if (!strcmp(argv[i], "--rails"))
-			o->rails = atoi(v), i++;
-		else if (!strcmp(argv[i], "--size"))
-			o->size = strtoull(v, NULL, 0), i++;
-		else if (!strcmp(argv[i], "--qps"))
-			o->qps = atoi(v), i++;
-		else if (!strcmp(argv[i], "--seconds"))
-			o->seconds = atof(v), i++;
-		else if (!strcmp(argv[i], "--rate"))
-			o->rate = atof(v), i++;
-		else if (!strcmp(argv[i], "--check"))
+		if (strcmp(argv[i], "--rails") == 0)
+			ok &= int_arg(v, &o->rails), i++;
+		else if (strcmp(argv[i], "--size") == 0)
+			ok &= size_arg(v, &o->size), i++;
+		else if (strcmp(argv[i], "--qps") == 0)
+			ok &= int_arg(v, &o->qps), i++;
+		else if (strcmp(argv[i], "--seconds") == 0)
+			ok &= double_arg(v, &o->seconds), i++;
+		else if (strcmp(argv[i], "--rate") == 0)
+			ok &= double_arg(v, &o->rate), i++;
+		else if (strcmp(argv[i], "--check") == 0)
 			o->check = 1;
-		else if (!strcmp(argv[i], "--x2"))
+		else if (strcmp(argv[i], "--x2") == 0)
 			o->x2 = 1;
 		else {
 			fprintf(stderr, "usage: softroce-perf [--rails 1|2] [--size B] [--qps N] "
@@ -258,7 +304,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			exit(2);
 		}
 	}
-	if (o->rails < 1 || o->rails > MAX_RAILS || o->qps < 1 || o->qps > MAX_QPS ||
+	if (!ok || o->rails < 1 || o->rails > MAX_RAILS || o->qps < 1 || o->qps > MAX_QPS ||
 	    o->size == 0 || o->seconds <= 0 || o->rate <= 0 || o->rate > 1) {
 		fprintf(stderr, "softroce-perf: bad option value\n");
 		exit(2);
@@ -291,39 +337,88 @@ static int report(const struct opts *o, const double *rate)
 	return o->check && bad ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+/* The fabric directory (a fresh one unless SOFTROCE_FABRIC is set; 1 when
+ * it is ours to remove), the --x2 topology file and the --rate control line. */
+static int fabric_setup(const struct opts *o, char *tmpl)
 {
-	struct opts o;
-	parse(argc, argv, &o);
-	char tmpl[] = "/tmp/softroce-perf-XXXXXX";
 	int own_fabric = !getenv("SOFTROCE_FABRIC");
 	if (own_fabric && (!mkdtemp(tmpl) || setenv("SOFTROCE_FABRIC", tmpl, 1)))
 		die("fabric");
-	if (o.x2) {
+	if (o->x2) {
 		/* host b's first rail trained at Gen5 x2 (the GX10 BIOS case) */
 		static char topo[600];
 		snprintf(topo, sizeof(topo), "%s/perf.topo", getenv("SOFTROCE_FABRIC"));
 		FILE *f = getenv("SOFTROCE_TOPOLOGY") ? NULL : fopen(topo, "w");
 		if (!f) {
 			fprintf(stderr, "softroce-perf: --x2 needs its own topology file\n");
-			return 2;
+			exit(2);
 		}
 		fprintf(f, "set b %s link=gen5x2\n", rail_names[0]);
 		fclose(f);
 		setenv("SOFTROCE_TOPOLOGY", topo, 1);
 	}
-	int to_b[2], to_a[2];
-	if (pipe(to_b) || pipe(to_a))
-		die("pipe");
-	if (o.rate < 1.0) {
+	if (o->rate < 1.0) {
 		char path[600];
 		snprintf(path, sizeof(path), "%s/control", getenv("SOFTROCE_FABRIC"));
 		FILE *f = fopen(path, "a");
 		if (!f)
 			die("control");
-		fprintf(f, "b %s rate %g\n", rail_names[0], o.rate);
+		fprintf(f, "b %s rate %g\n", rail_names[0], o->rate);
 		fclose(f);
 	}
+	return own_fabric;
+}
+
+/* Reads n one-byte sync messages; -1 when the peer closed or failed first. */
+static int read_syncs(int fd, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char byte;
+		if (read(fd, &byte, 1) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+/* host b: the sender.  One sync byte when it starts, one when it is done. */
+static int run_sender(struct rail *rails, const struct peer_info *theirs,
+		      const struct opts *o, int wr)
+{
+	char done = 0;
+	double rate[MAX_RAILS];
+	if (write(wr, &done, 1) != 1)
+		die("sync");
+	sender(rails, theirs, o, rate);
+	int rc = report(o, rate);
+	fflush(stdout);
+	if (write(wr, &done, 1) != 1)
+		die("sync");
+	return rc;
+}
+
+static void rails_close(struct rail *rails, const struct opts *o)
+{
+	for (int k = 0; k < o->rails; k++) {
+		for (int q = 0; q < o->qps; q++)
+			ibv_destroy_qp(rails[k].qp[q]);
+		ibv_destroy_cq(rails[k].cq);
+		ibv_destroy_comp_channel(rails[k].ch);
+		ibv_dereg_mr(rails[k].mr);
+		ibv_dealloc_pd(rails[k].pd);
+		ibv_close_device(rails[k].ctx);
+		free(rails[k].buf);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	parse(argc, argv, &o);
+	char tmpl[] = "/tmp/softroce-perf-XXXXXX";
+	int own_fabric = fabric_setup(&o, tmpl);
+	int to_b[2], to_a[2];
+	if (pipe(to_b) || pipe(to_a))
+		die("pipe");
 	struct rail rails[MAX_RAILS];
 	struct peer_info mine[MAX_RAILS], theirs[MAX_RAILS];
 	pid_t child = fork();
@@ -343,32 +438,12 @@ int main(int argc, char **argv)
 		die("exchange");
 	for (int k = 0; k < o.rails; k++)
 		rail_connect(&rails[k], &theirs[k], &o);
-	char done = 0;
-	int rc = 0;
-	if (child == 0) {
-		double rate[MAX_RAILS];
-		if (write(wr, &done, 1) != 1)
-			die("sync");
-		sender(rails, theirs, &o, rate);
-		rc = report(&o, rate);
-		fflush(stdout);
-		if (write(wr, &done, 1) != 1)
-			die("sync");
-	}
+	int rc = child == 0 ? run_sender(rails, theirs, &o, wr) : 0;
 	/* host a: the passive side, until the sender is done */
-	int early = child != 0 && (read(rd, &done, 1) != 1 || read(rd, &done, 1) != 1);
+	int early = child != 0 && read_syncs(rd, 2) != 0;
 	if (early)
 		fprintf(stderr, "softroce-perf: the sender stopped early\n");
-	for (int k = 0; k < o.rails; k++) {
-		for (int q = 0; q < o.qps; q++)
-			ibv_destroy_qp(rails[k].qp[q]);
-		ibv_destroy_cq(rails[k].cq);
-		ibv_destroy_comp_channel(rails[k].ch);
-		ibv_dereg_mr(rails[k].mr);
-		ibv_dealloc_pd(rails[k].pd);
-		ibv_close_device(rails[k].ctx);
-		free(rails[k].buf);
-	}
+	rails_close(rails, &o);
 	if (child == 0)
 		_exit(rc);
 	int status;
