@@ -21,17 +21,6 @@
 
 #define DEADLINE_S 60.0
 
-/* Read by the ThreadSanitizer runtime at start-up, before TSAN_OPTIONS (which
- * scripts/san-run.sh sets without suppressions); in other builds nothing
- * calls it. tsan.supp names the reads of NIC-written memory. Every process
- * of a test needs it, host b too, so it lives in the binary, not in the
- * runner's environment. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "suppressions=" DP_TSAN_SUPPRESSIONS;
-}
-
 static struct dp_pair *current;
 static int nap_us;
 static const char *host_name = "a";

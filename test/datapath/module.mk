@@ -5,7 +5,6 @@ DP_TEST_SRCS := $(wildcard test/datapath/test_*.c)
 DP_TEST_BINS := $(DP_TEST_SRCS:test/datapath/%.c=$(BUILD)/test/datapath/%)
 
 $(BUILD)/obj/test/datapath/%.o: EXTRA_CFLAGS += -Iinclude
-$(DP_HARNESS_OBJ): EXTRA_CFLAGS += -DDP_TSAN_SUPPRESSIONS='"$(abspath test/datapath/tsan.supp)"'
 
 # Host b finds its test body by name (dp_harness.c): Criterion's
 # <category>_<name>_impl functions go into the dynamic symbol table, nothing
