@@ -22,7 +22,10 @@ test-aarch64:
 	@$(MAKE) --no-print-directory ARCH=aarch64 qemu-test
 
 # Run in the ARCH=aarch64 make: the lists are those of the aarch64 build.
+# SPARK_TEST_QEMU=1 tells tests they run emulated (smaller sizes, softroce
+# settings that qemu-user supports; test/datapath/dp_harness.c).
 qemu-test: build-tests
 	@scripts/check-deps.sh --install $(DEPS_FLAGS)
-	@ulimit -c 0; BUILD=$(BUILD) QEMU_LD_PREFIX=$(QEMU_LD_PREFIX) scripts/run-tests.sh \
+	@ulimit -c 0; BUILD=$(BUILD) QEMU_LD_PREFIX=$(QEMU_LD_PREFIX) SPARK_TEST_QEMU=1 \
+		scripts/run-tests.sh \
 		$(filter-out $(QEMU_SKIP_BINS),$(TEST_BINS)) -- $(QEMU_TEST_SCRIPTS)

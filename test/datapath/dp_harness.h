@@ -1,8 +1,11 @@
 /* Two emulated Sparks, one process each: the helpers the data-path tests and
- * the bench share. A test forks; each side sets SOFTROCE_HOST before loading
- * anything, then loads softroce's libibverbs.so.1 (by path, so the plugin's
- * DT_NEEDED binds to it) and the plugin, and drives the plugin through its
- * exported ncclNetPlugin_v8 table exactly as NCCL's proxy does. */
+ * the bench share. A test starts host b (a fork + exec of the test binary that
+ * runs the same test body as host b, see dp_harness.c); each side sets
+ * SOFTROCE_HOST before loading anything, then loads softroce's libibverbs.so.1
+ * (by path, so the plugin's DT_NEEDED binds to it) and the plugin, and drives
+ * the plugin through its exported ncclNetPlugin_v8 table exactly as NCCL's
+ * proxy does. Host b's code paths use DP_CHECK, never cr_assert: b runs the
+ * test body outside Criterion. */
 #ifndef DP_HARNESS_H
 #define DP_HARNESS_H
 
@@ -36,12 +39,18 @@ struct dp_pair {
 	char fabric[256];
 };
 
-/* Fabric directory (mkdtemp), env (REORDER on unless told), fork. Returns in
- * both processes; p->is_b tells which one this is. extra_env: "K=V" strings
- * set in both before loading, NULL-terminated (may be NULL). */
+/* Fabric directory (mkdtemp), env (REORDER on unless told), host b. Returns in
+ * both processes; p->is_b tells which one this is. Host b re-runs the test
+ * body from its start, so everything before dp_pair_start runs in both.
+ * extra_env: "K=V" strings set in both before loading, NULL-terminated (may
+ * be NULL). */
 void dp_pair_start(struct dp_pair *p, const char *const *extra_env);
 /* a: waits for b, true when b exited 0. b: exits with its status. */
 bool dp_pair_finish(struct dp_pair *p, int b_status);
+
+/* True when the tests run under qemu-user, where everything is 5-20x slower:
+ * `make test-aarch64` (mk/cross.mk) sets SPARK_TEST_QEMU=1. */
+bool dp_under_qemu(void);
 
 const ncclNet_v8_t *dp_load_plugin(void);
 const char *dp_host(void);
@@ -56,6 +65,13 @@ void dp_sync(struct dp_pair *p);
 void *dp_connect_recv(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* listener */
 void *dp_connect_send(struct dp_pair *p, const ncclNet_v8_t *net, int dev);  /* connector */
 
+/* Writes the fabric's topology file (atomically: both hosts write it, and
+ * either may be reading it) and points SOFTROCE_TOPOLOGY at it. Call before
+ * dp_load_plugin. */
+void dp_write_topology(const struct dp_pair *p, const char *text);
+
+/* Sleeps `us` microseconds (nanosleep, resumed after signals). */
+void dp_sleep_us(long us);
 /* Microseconds dp_wait sleeps between unfinished tests (default 0: spin).
  * The bench naps: on a 2-core host busy pollers starve the emulated NICs. */
 void dp_set_nap(int us);

@@ -6,11 +6,17 @@ DP_TEST_BINS := $(DP_TEST_SRCS:test/datapath/%.c=$(BUILD)/test/datapath/%)
 
 $(BUILD)/obj/test/datapath/%.o: EXTRA_CFLAGS += -Iinclude
 
+# Host b finds its test body by name (dp_harness.c): Criterion's
+# <category>_<name>_impl functions go into the dynamic symbol table, nothing
+# else (the plugin, loaded RTLD_LOCAL, must not bind to the copies of
+# wire.o and hca_filter.o linked in here).
+DP_EXPORT_TESTS := -Wl,--export-dynamic-symbol='*_impl'
+
 $(BUILD)/test/datapath/%: $(BUILD)/obj/test/datapath/%.o $(DP_HARNESS_OBJ) \
 		$(PLUGIN_SO) $(SR_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(filter %.o,$^) $(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o \
-		$(LDFLAGS_BASE) -lcriterion -ldl
+		$(LDFLAGS_BASE) $(DP_EXPORT_TESTS) -lcriterion -ldl
 
 TEST_BINS += $(DP_TEST_BINS)
 .PRECIOUS: $(BUILD)/obj/test/datapath/%.o

@@ -67,24 +67,13 @@ Test(handshake, corrupted_handle_is_an_error, .timeout = 30)
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }
 
-static void write_topology(struct dp_pair *p, const char *text)
-{
-	char path[300];
-	snprintf(path, sizeof path, "%s/topology", p->fabric);
-	FILE *f = fopen(path, "w");
-	DP_CHECK(f != NULL, "topology file");
-	fputs(text, f);
-	fclose(f);
-	setenv("SOFTROCE_TOPOLOGY", path, 1);
-}
-
 /* Rail 0 of host b on another subnet: rail 0 is left out, rail 1 carries. */
 Test(handshake, rail_on_another_subnet_is_left_out, .timeout = 60)
 {
 	struct dp_pair p;
 	const char *const *env = NULL;
 	dp_pair_start(&p, env);
-	write_topology(&p, "set b rocep1s0f0 subnet=10.77.0\n");
+	dp_write_topology(&p, "set b rocep1s0f0 subnet=10.77.0\n");
 	const ncclNet_v8_t *net = dp_load_plugin();
 	size_t cap = 4 << 20;
 	uint8_t *buf = dp_alloc(cap);
@@ -109,7 +98,7 @@ Test(handshake, rail_on_another_subnet_is_left_out, .timeout = 60)
 	while (req == NULL)
 		DP_OK(net->isend(sc, buf, size, tag, mh, &req));
 	DP_OK(dp_wait(net, req, NULL));
-	usleep(50000);   /* counters are rewritten every few ms */
+	dp_sleep_us(50000);   /* counters are rewritten every few ms */
 	uint64_t left_out = dp_counter(&p, "a", "rocep1s0f0", "port_xmit_data");
 	uint64_t kept = dp_counter(&p, "a", "roceP2p1s0f0", "port_xmit_data");
 	cr_assert_geq(kept, (uint64_t)size, "rail 1 carried %llu bytes", (unsigned long long)kept);
@@ -124,7 +113,7 @@ Test(handshake, no_common_rail_is_an_error_on_both_sides, .timeout = 60)
 {
 	struct dp_pair p;
 	dp_pair_start(&p, NULL);
-	write_topology(&p, "set b rocep1s0f0 subnet=10.77.0\nset b roceP2p1s0f0 subnet=10.78.0\n");
+	dp_write_topology(&p, "set b rocep1s0f0 subnet=10.77.0\nset b roceP2p1s0f0 subnet=10.78.0\n");
 	const ncclNet_v8_t *net = dp_load_plugin();
 	ncclResult_t res = ncclSuccess;
 	double end = dp_now() + 30;
