@@ -13,11 +13,9 @@ $(BUILD)/obj/test/datapath/%.o: EXTRA_CFLAGS += -Iinclude
 DP_EXPORT_TESTS := -Wl,--export-dynamic-symbol='*_impl'
 
 $(BUILD)/test/datapath/%: $(BUILD)/obj/test/datapath/%.o $(DP_HARNESS_OBJ) \
-		$(PLUGIN_SO) $(SR_LIB)
+		$(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o $(PLUGIN_SO) $(SR_LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(filter %.o,$^) $(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o \
-		$(LDFLAGS_BASE) $(DP_EXPORT_TESTS) -lcriterion -ldl
+	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS_BASE) $(DP_EXPORT_TESTS) -lcriterion -ldl
 
 TEST_BINS += $(DP_TEST_BINS)
 .PRECIOUS: $(BUILD)/obj/test/datapath/%.o
-TEST_SCRIPTS += test/datapath/check-cppcheck.sh

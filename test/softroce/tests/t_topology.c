@@ -207,7 +207,7 @@ Test(topology, set_gid_index_moves_ipv4_gid_on_host_b)
 	expect_gid(ctx, 5, v4, IBV_GID_TYPE_ROCE_V2);
 	struct ibv_gid_entry e;
 	int rc = ibv_query_gid_ex(ctx, 1, 3, &e, 0);
-	cr_assert(rc != 0 || e.gid_type != IBV_GID_TYPE_ROCE_V2 || memcmp(e.gid.raw, v4, 16),
+	cr_assert(rc != 0 || e.gid_type != IBV_GID_TYPE_ROCE_V2 || memcmp(e.gid.raw, v4, 16) != 0,
 		  "index 3 still holds the RoCE v2 IPv4 GID");
 	/* The other HCA of host b keeps the default. */
 	v4_gid(v4, 192, 168, 100, 2);
