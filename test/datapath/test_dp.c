@@ -429,13 +429,25 @@ static void share_run(const char *topology, double want0)
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }
 
+/* Native only. Under qemu (10-20x slower) ACKs outrun softroce's 20 ms
+ * timeout and its go-back-N resends whole windows: port counters count the
+ * resent bytes (as a NIC's do), so byte shares mean nothing there, and a
+ * failover's timing is lost in the resends. docs/building.md says so. */
+#define NATIVE_ONLY()                                                               \
+	do {                                                                        \
+		if (dp_under_qemu())                                                \
+			cr_skip_test("needs native timing (softroce retransmits under qemu)"); \
+	} while (0)
+
 Test(dp, rails_carry_their_weighted_share, .timeout = 120)
 {
+	NATIVE_ONLY();
 	share_run(NULL, 0.5);
 }
 
 Test(dp, weights_start_from_the_pcie_link, .timeout = 120)
 {
+	NATIVE_ONLY();
 	share_run("set roceP2p1s0f0 link=gen5x2\n", 2.0 / 3.0);
 }
 
@@ -539,6 +551,7 @@ Test(dp, sender_notices_a_dead_receiver, .timeout = 60) { peer_dies(false); }
  * A shorter RC timeout than the harness default: noticed in about a second. */
 Test(dp, rail_down_mid_stream_fails_over, .timeout = 120)
 {
+	NATIVE_ONLY();
 	struct dp_pair p;
 	const char *env[] = {"NCCL_SPARK_IB_TIMEOUT=22", "NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
 	dp_pair_start(&p, env);
