@@ -24,8 +24,12 @@ test-aarch64:
 # Run in the ARCH=aarch64 make: the lists are those of the aarch64 build.
 # SPARK_TEST_QEMU=1 tells tests they run emulated (smaller sizes, softroce
 # settings that qemu-user supports; test/datapath/dp_harness.c).
+# SOFTROCE_TIMEOUT_FLOOR_MS=250: at qemu's 10-20x slowdown ACKs often take
+# longer than softroce's native 20 ms floor, and each late ACK would cost a
+# resend of the whole window (docs/softroce.md, Timeouts).
 qemu-test: build-tests
 	@scripts/check-deps.sh --install $(DEPS_FLAGS)
 	@ulimit -c 0; BUILD=$(BUILD) QEMU_LD_PREFIX=$(QEMU_LD_PREFIX) SPARK_TEST_QEMU=1 \
+		SOFTROCE_TIMEOUT_FLOOR_MS=250 \
 		scripts/run-tests.sh \
 		$(filter-out $(QEMU_SKIP_BINS),$(TEST_BINS)) -- $(QEMU_TEST_SCRIPTS)

@@ -221,6 +221,15 @@ int sr_proc_init(void)
 	sr_g.rng = sr_g.seed ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	e = getenv("SOFTROCE_COPY");
 	sr_g.stream_copy = (e && strcmp(e, "stream") == 0) || !one_copy_works();
+	/* The least ACK timeout: scheduling noise must not look like a lost
+	 * packet. 20 ms natively; an emulated CPU (qemu-user) needs more. */
+	long floor_ms = 20;
+	e = getenv("SOFTROCE_TIMEOUT_FLOOR_MS");
+	if (e && sr_parse_long(e, 1, 60000, &floor_ms) != 0) {
+		fprintf(stderr, "softroce: SOFTROCE_TIMEOUT_FLOOR_MS=%s: expected 1..60000 ms\n", e);
+		return -EINVAL;
+	}
+	sr_g.tmo_floor_ns = (uint64_t)floor_ms * 1000000ull;
 
 	int rc = sr_topo_load(&sr_g.topo, getenv("SOFTROCE_TOPOLOGY"));
 	if (rc)

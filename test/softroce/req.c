@@ -13,7 +13,6 @@
 
 #define SR_WINDOW      64
 #define SR_HORIZON_NS  20000000ull   /* how far ahead a link may be booked */
-#define SR_TMO_MIN_NS  20000000ull  /* scheduling noise floor for timeouts */
 #define SR_HDR_BYTES   58           /* RoCE v2 headers per packet, counters only */
 #define SR_CABLE_GBPS  24.5
 #define SR_SMALL       16384        /* bytes: served ahead of booked bulk */
@@ -23,7 +22,7 @@ static uint64_t timeout_ns(const struct sr_qp *qp)
 	if (qp->timeout == 0)
 		return UINT64_MAX / 4;      /* 0 = infinite, as the IB spec says */
 	double ns = 4096.0 * (double)(1ull << qp->timeout) * sr_g.topo.timeout_scale;
-	return ns < SR_TMO_MIN_NS ? SR_TMO_MIN_NS : (uint64_t)ns;
+	return ns < (double)sr_g.tmo_floor_ns ? sr_g.tmo_floor_ns : (uint64_t)ns;
 }
 
 static int mtu_bytes(enum ibv_mtu m)

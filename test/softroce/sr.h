@@ -128,6 +128,7 @@ struct sr_proc {
 	bool reorder;
 	uint64_t seed;
 	bool stream_copy;             /* payload through the socket */
+	uint64_t tmo_floor_ns;        /* least ACK timeout (SOFTROCE_TIMEOUT_FLOOR_MS) */
 	bool debug;
 	/* engine */
 	int nctx;                     /* open contexts */
