@@ -281,10 +281,9 @@ bool dp_under_qemu(void)
 
 static void set_env(const char *const *extra_env)
 {
-	/* qemu-user has no process_vm_readv/writev. softroce falls back to
-	 * streaming payloads through its fabric socket when they fail, but only
-	 * after retransmitting the segment that failed, which the rail-share
-	 * tests would count; streaming from the start avoids that. */
+	/* qemu-user has no process_vm_readv/writev. softroce's start-up probe
+	 * already picks streaming there; saying so explicitly keeps these tests
+	 * independent of that probe. */
 	if (dp_under_qemu())
 		setenv("SOFTROCE_COPY", "stream", 0);
 	setenv("SOFTROCE_REORDER", "1", 0);
