@@ -1,19 +1,33 @@
 # The plugin: build/libnccl-net-spark.so, exporting ncclNetPlugin_v8 only.
 # NCCL_NET_PLUGIN=spark finds it by NCCL's naming rule (libnccl-net-<name>.so).
+#
+# One folder per layer, each using only the layers listed before it:
+#   common/     logging + error idiom, the NCCL_SPARK_* table, wire formats
+#   discovery/  HCAs from verbs + sysfs, GID choice, pairing into logical devices
+#   connect/    bootstrap sockets, listen/connect/accept, rails (QPs), comms
+#   datapath/   isend/irecv/test, the CQ engine, registration, failover,
+#               striping arithmetic and weights (those two pure)
+#   abi/        what NCCL sees: the exported tables, init, properties
 
 PLUGIN_SO := $(BUILD)/libnccl-net-spark.so
+PLUGIN_DIRS := plugin/common plugin/discovery plugin/connect plugin/datapath plugin/abi
+PLUGIN_INC := -Iinclude $(addprefix -I,$(PLUGIN_DIRS))
 
 # Logic with no verbs, sysfs-free: unit-tested on its own (test/unit).
-PLUGIN_PURE_SRCS := plugin/log.c plugin/pci.c plugin/gid.c plugin/hca_filter.c \
-	plugin/pairs.c plugin/param.c plugin/hca.c plugin/pairing.c plugin/props.c \
-	plugin/sysfs.c plugin/hexfields.c plugin/stripe.c plugin/wire.c plugin/weights.c
-PLUGIN_SYS_SRCS := plugin/discover.c plugin/mlx5dv.c plugin/plugin.c \
-	plugin/abi_v8.c plugin/socket.c plugin/rail.c plugin/comm.c plugin/connect.c \
-	plugin/mr.c plugin/engine.c plugin/p2p.c plugin/peer.c plugin/failover.c
+PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire.c \
+	plugin/discovery/pci.c plugin/discovery/gid.c plugin/discovery/hca_spec.c \
+	plugin/discovery/pairs_spec.c plugin/discovery/hca.c plugin/discovery/pairing.c \
+	plugin/discovery/sysfs.c plugin/discovery/hexfields.c \
+	plugin/abi/props.c plugin/datapath/stripe.c plugin/datapath/weights.c
+PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
+	plugin/abi/init.c plugin/abi/net_v8.c \
+	plugin/connect/socket.c plugin/connect/rail.c plugin/connect/comm.c plugin/connect/connect.c \
+	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/p2p.c \
+	plugin/datapath/peer.c plugin/datapath/failover.c
 PLUGIN_PURE_OBJS := $(PLUGIN_PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 PLUGIN_OBJS := $(PLUGIN_PURE_OBJS) $(PLUGIN_SYS_SRCS:%.c=$(BUILD)/obj/%.o)
 
-$(BUILD)/obj/plugin/%.o: EXTRA_CFLAGS += -Iinclude -Iplugin -fvisibility=hidden
+$(BUILD)/obj/plugin/%.o: EXTRA_CFLAGS += $(PLUGIN_INC) -fvisibility=hidden
 
 $(PLUGIN_SO): $(PLUGIN_OBJS)
 	@mkdir -p $(@D)

@@ -9,11 +9,11 @@ $(BUILD)/obj/test/datapath/%.o: EXTRA_CFLAGS += -Iinclude
 # Host b finds its test body by name (dp_harness.c): Criterion's
 # <category>_<name>_impl functions go into the dynamic symbol table, nothing
 # else (the plugin, loaded RTLD_LOCAL, must not bind to the copies of
-# wire.o and hca_filter.o linked in here).
+# wire.o and hca_spec.o linked in here).
 DP_EXPORT_TESTS := -Wl,--export-dynamic-symbol='*_impl'
 
 $(BUILD)/test/datapath/%: $(BUILD)/obj/test/datapath/%.o $(DP_HARNESS_OBJ) \
-		$(BUILD)/obj/plugin/wire.o $(BUILD)/obj/plugin/hca_filter.o $(PLUGIN_SO) $(SR_LIB)
+		$(BUILD)/obj/plugin/common/wire.o $(BUILD)/obj/plugin/discovery/hca_spec.o $(PLUGIN_SO) $(SR_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS_BASE) $(DP_EXPORT_TESTS) -lcriterion -ldl
 

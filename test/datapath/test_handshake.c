@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../plugin/wire.h"
+#include "../../plugin/common/wire.h"
 #include "dp_harness.h"
 
 static void send_junk_to_listener(const char *handle_bytes)

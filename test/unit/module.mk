@@ -3,7 +3,7 @@
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/test/unit/%)
 
-$(BUILD)/obj/test/unit/%.o: EXTRA_CFLAGS += -Iinclude -Iplugin
+$(BUILD)/obj/test/unit/%.o: EXTRA_CFLAGS += $(PLUGIN_INC)
 
 $(BUILD)/test/unit/%: $(BUILD)/obj/test/unit/%.o $(PLUGIN_PURE_OBJS)
 	@mkdir -p $(@D)

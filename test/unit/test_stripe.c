@@ -2,7 +2,7 @@
  * 128-byte lines, shares follow the weights, small messages stay whole. */
 #include <criterion/criterion.h>
 
-#include "../../plugin/stripe.h"
+#include "stripe.h"
 
 #define KiB (1024ull)
 #define MiB (1024ull * KiB)

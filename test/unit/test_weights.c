@@ -2,7 +2,7 @@
  * once every rail is measured, never starve a rail. */
 #include <criterion/criterion.h>
 
-#include "../../plugin/weights.h"
+#include "weights.h"
 
 #define MS 1000000ull
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../plugin/wire.h"
+#include "wire.h"
 
 static struct spark_conn_msg hello(void)
 {

@@ -1,9 +1,9 @@
-#include "pairs.h"
+#include "pairs_spec.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "hca_filter.h"
+#include "hca_spec.h"
 
 static bool already_named(const struct spark_pairs *p, const char *name)
 {

@@ -4,8 +4,8 @@
  *
  * Each comma-separated group becomes one logical device, its rails in the
  * order written; a single name is a one-rail device. */
-#ifndef SPARK_PAIRS_H
-#define SPARK_PAIRS_H
+#ifndef SPARK_PAIRS_SPEC_H
+#define SPARK_PAIRS_SPEC_H
 
 #include <stdbool.h>
 

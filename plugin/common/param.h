@@ -6,8 +6,8 @@
 
 #include <stdbool.h>
 
-#include "hca_filter.h"
-#include "pairs.h"
+#include "hca_spec.h"
+#include "pairs_spec.h"
 
 enum spark_pci_path_mode {
 	SPARK_PCI_PATH_AUTO,    /* rail 0's path for one-rail devices, none for pairs */

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "discover.h"
+#include "scan.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

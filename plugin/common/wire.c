@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hca_filter.h"
+#include "hca_spec.h"
 
 #define HANDLE_MAGIC 0x5350484bu   /* "SPHK" */
 #define MSG_MAGIC 0x5350434du      /* "SPCM" */

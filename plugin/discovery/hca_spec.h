@@ -4,8 +4,8 @@
  *
  * '^' excludes the listed HCAs instead of selecting them; '=' makes names
  * match exactly instead of as prefixes; a port limits an entry to that port. */
-#ifndef SPARK_HCA_FILTER_H
-#define SPARK_HCA_FILTER_H
+#ifndef SPARK_HCA_SPEC_H
+#define SPARK_HCA_SPEC_H
 
 #include <stdbool.h>
 

@@ -7,7 +7,7 @@
 
 #include "api.h"
 #include "comm.h"
-#include "discover.h"
+#include "scan.h"
 #include "log.h"
 
 static ncclResult_t open_by_name(const char *name, struct ibv_context **out)

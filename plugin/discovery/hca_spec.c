@@ -1,4 +1,4 @@
-#include "hca_filter.h"
+#include "hca_spec.h"
 
 #include <ctype.h>
 #include <stdio.h>

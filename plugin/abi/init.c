@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "discover.h"
+#include "scan.h"
 #include "log.h"
 
 extern char **environ;

@@ -2,8 +2,8 @@
  * device's sysfs tree (ibdev_path), hwloc and the netdev's IPv4 addresses.
  * Nothing opened here stays open: contexts, hwloc and libmlx5 are released
  * before returning, so NCCL may dlclose the plugin at any time. */
-#ifndef SPARK_DISCOVER_H
-#define SPARK_DISCOVER_H
+#ifndef SPARK_SCAN_H
+#define SPARK_SCAN_H
 
 #include "hca.h"
 #include "nccl/err.h"

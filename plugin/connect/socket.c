@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "hca_filter.h"
+#include "hca_spec.h"
 
 static int wanted_family(void)
 {

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "hca_filter.h"
+#include "hca_spec.h"
 
 static struct spark_hca_filter parse_ok(const char *text)
 {

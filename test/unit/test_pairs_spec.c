@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "pairs.h"
+#include "pairs_spec.h"
 
 static void parse_bad(const char *text, const char *why)
 {
