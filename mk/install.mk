@@ -5,12 +5,14 @@
 #   make deb [ARCH=aarch64]
 #       $(BUILD)/libnccl-net-spark_<version>_<arch>.deb, installing the plugin
 #       into /usr/lib/<multiarch>/ where the dynamic loader (and so NCCL's
-#       dlopen of libnccl-net-spark.so) finds it without LD_LIBRARY_PATH
+#       dlopen of libnccl-net-spark.so) finds it without LD_LIBRARY_PATH;
+#       stripped, with its debug symbols in libnccl-net-spark-dbgsym_<...>.deb
 #   make bindist [ARCH=aarch64]
 #       $(BUILD)/libnccl-net-spark-<version>-<arch>.tar.gz: lib/ + share/doc/,
 #       to unpack anywhere and add <dir>/lib to LD_LIBRARY_PATH
 #   make dist
-#       $(BUILD)/libnccl-net-spark-<version>.tar.gz: the sources of HEAD
+#       $(BUILD)/libnccl-net-spark-<version>.tar.gz: the sources of HEAD, plus
+#       a VERSION file that scripts/pkg-version.sh reads where there is no git
 #
 # Modules can add files: INSTALL_LIBS (-> lib), INSTALL_BINS (-> bin),
 # INSTALL_DOCS (-> share/doc/libnccl-net-spark).
@@ -22,11 +24,14 @@ DOCDIR ?= $(PREFIX)/share/doc/$(PACKAGE)
 DESTDIR ?=
 INSTALL_LIBS := $(BUILD)/libnccl-net-spark.so
 INSTALL_BINS :=
-INSTALL_DOCS := README.md $(wildcard docs/*.md)
+INSTALL_DOCS := README.md LICENSE $(wildcard docs/*.md)
 
-# 0.0~git<commits>.<hash>: sorts upward with every commit, valid as a Debian
-# version, traceable to the commit. A v<N> tag, once there is one, wins.
+# 0.1.0~git<commits>.<hash> (before the first release), X+git<n>.<hash> after
+# a vX tag, or a tarball's VERSION: sorts upward with every commit, valid as a
+# Debian version, traceable to the commit (scripts/pkg-version.sh).
 PKG_VERSION ?= $(shell scripts/pkg-version.sh)
+# The target's binutils split the debug symbols off in `make deb`.
+BINUTILS_PREFIX := $(if $(CROSS),$(CROSS)-)
 
 .PHONY: install uninstall deb bindist dist
 install: $(DEPS_STAMP)
@@ -35,6 +40,7 @@ install: $(DEPS_STAMP)
 	install -m 0644 $(INSTALL_LIBS) $(DESTDIR)$(LIBDIR)/
 	$(if $(strip $(INSTALL_BINS)),install -d $(DESTDIR)$(BINDIR) && install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/)
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	echo "installed into $(DESTDIR)$(PREFIX)"
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(INSTALL_LIBS)))
@@ -45,7 +51,8 @@ deb: $(DEPS_STAMP)
 	@rm -rf $(BUILD)/pkg/deb
 	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/pkg/deb PREFIX=/usr \
 		LIBDIR=/usr/lib/$(MULTIARCH) >/dev/null
-	@scripts/mkdeb.sh $(BUILD)/pkg/deb $(PACKAGE) $(PKG_VERSION) $(DEB_ARCH) $(MULTIARCH) $(BUILD)
+	@rm -f $(BUILD)/pkg/deb/usr/share/doc/$(PACKAGE)/LICENSE   # the copyright file says it
+	@OBJCOPY=$(BINUTILS_PREFIX)objcopy STRIP=$(BINUTILS_PREFIX)strip scripts/mkdeb.sh $(BUILD)/pkg/deb $(PACKAGE) $(PKG_VERSION) $(DEB_ARCH) $(MULTIARCH) $(BUILD)
 
 bindist: $(DEPS_STAMP)
 	@rm -rf $(BUILD)/pkg/tar
@@ -55,7 +62,10 @@ bindist: $(DEPS_STAMP)
 		$(PACKAGE)-$(PKG_VERSION)-$(DEB_ARCH)
 	@echo "bindist: $(BUILD)/$(PACKAGE)-$(PKG_VERSION)-$(DEB_ARCH).tar.gz"
 
+# git archive --add-file puts VERSION under the prefix (git >= 2.28).
 dist:
-	@mkdir -p $(BUILD)
-	@git archive --format=tar.gz --prefix=$(PACKAGE)-$(PKG_VERSION)/ -o $(BUILD)/$(PACKAGE)-$(PKG_VERSION).tar.gz HEAD
+	@mkdir -p $(BUILD)/dist
+	@echo $(PKG_VERSION) > $(BUILD)/dist/VERSION
+	@git archive --format=tar.gz --prefix=$(PACKAGE)-$(PKG_VERSION)/ --add-file=$(BUILD)/dist/VERSION \
+		-o $(BUILD)/$(PACKAGE)-$(PKG_VERSION).tar.gz HEAD
 	@echo "dist: $(BUILD)/$(PACKAGE)-$(PKG_VERSION).tar.gz"
