@@ -10,5 +10,5 @@ $(TSAN_SHIM): scripts/sanitizers/tsan-criterion-shim.c $(DEPS_STAMP)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 ifeq ($(SAN),tsan)
-test: $(TSAN_SHIM)
+TEST_DEPS += $(TSAN_SHIM)
 endif

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages this project builds and tests with.
-# Run as root (or through sudo). Safe to run again.
+# Run as root (sudo, or su -c on a Debian without sudo). Safe to run again:
+# packages already installed are skipped, and apt's output goes to a log
+# ($BUILD/install-deps.log from make) named when something fails.
 #
 #   install-deps.sh                 build + test with gcc (what `make test` needs)
 #   install-deps.sh --clang         + clang (`make CC=clang`)
@@ -25,6 +27,7 @@ PACKAGES=(
 CLANG_PACKAGES=(clang)
 LINT_PACKAGES=(cppcheck clang-tidy clang bear)
 
+args=("$@")
 want_clang=0; want_lint=0; cross=""; extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -33,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--cross) cross=${2:?--cross needs an architecture}; shift ;;
 	--cross=*) cross=${1#--cross=} ;;
 	--all) want_clang=1; want_lint=1; cross=aarch64 ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	-*) echo "install-deps.sh: unknown option $1" >&2; exit 2 ;;
 	*) extra+=("$1") ;;
 	esac
@@ -44,26 +47,62 @@ case "$cross" in ""|aarch64) ;; arm64) cross=aarch64 ;;
 esac
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "install-deps.sh: run as root: sudo $0 $*" >&2
+	cmd="$0${args[*]:+ ${args[*]}}"
+	echo "install-deps.sh: needs root: sudo $cmd" >&2
+	echo "  (or, without sudo: su -c '$cmd')" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+
+# apt's own output goes to a log, named when something fails. From make it
+# sits in the build directory; run by hand, in a fresh temporary file.
+if [ -n "${BUILD:-}" ]; then
+	mkdir -p "$BUILD"; log="$BUILD/install-deps.log"; : >"$log"
+else
+	log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX.log")
+fi
+fail() {
+	echo "install-deps.sh: $1 failed; the last lines of its output ($log):" >&2
+	tail -n 15 "$log" | sed 's/^/  /' >&2
+	exit 1
+}
+apt_q() { echo "+ apt-get $*" >>"$log"; apt-get "$@" >>"$log" 2>&1; }
+apt_install() { apt_q install -y --no-install-recommends "$@" || fail "apt-get install $*"; }
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 pkgs=("${PACKAGES[@]}")
 [ $want_clang -eq 1 ] && pkgs+=("${CLANG_PACKAGES[@]}")
 [ $want_lint -eq 1 ] && pkgs+=("${LINT_PACKAGES[@]}")
 pkgs+=("${extra[@]}")
+todo=()      # the requested packages not installed yet, each once
+for p in "${pkgs[@]}"; do
+	installed "$p" && continue
+	case " ${todo[*]} " in *" $p "*) continue ;; esac
+	todo+=("$p")
+done
 
 if [ "$cross" = aarch64 ]; then
 	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
 fi
-apt-get update -qq
-apt_install "${pkgs[@]}"
+# One apt-get update per run, and none when there is nothing to fetch.
+updated=0
+apt_update() {
+	[ $updated -eq 1 ] && return 0
+	apt_q update || fail "apt-get update"
+	updated=1
+}
+if [ ${#todo[@]} -gt 0 ]; then
+	apt_update
+	total=$(apt-get install -s --no-install-recommends "${todo[@]}" 2>>"$log" | grep -c "^Inst " || true)
+	echo "installing ${#todo[@]} packages (${total:-?} with their dependencies): ${todo[*]}"
+	apt_install "${todo[@]}"
+fi
 [ "$cross" = aarch64 ] || exit 0
 
 # ---- aarch64 cross build and qemu-user test runs (Debian 12 amd64 host) ----
 OVERLAY=${AARCH64_OVERLAY:-/opt/libnccl-net-spark/arm64-root}
+echo "installing the aarch64 cross toolchain, arm64 libraries and qemu-user (log: $log)"
+apt_update
 apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt binfmt-support \
 	libc6:arm64 libibverbs-dev:arm64 libhwloc-dev:arm64
 
@@ -86,7 +125,8 @@ for dep in $(field libcriterion3:arm64 Depends | tr ',' '\n' |
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get -o APT::Sandbox::User=root download -qq "${overlay_pkgs[@]/%/:arm64}")
+(cd "$work" && apt_q -o APT::Sandbox::User=root download "${overlay_pkgs[@]/%/:arm64}") ||
+	fail "apt-get download ${overlay_pkgs[*]/%/:arm64}"
 mkdir -p "$work/root" "$OVERLAY/usr/lib/aarch64-linux-gnu"
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 cp -a "$work"/root/usr/lib/aarch64-linux-gnu/*.so* "$OVERLAY/usr/lib/aarch64-linux-gnu/"

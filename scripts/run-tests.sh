@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs the Criterion test executables, then the scripted checks, and prints one
-# closing line "tests: N passed, N failed" over all of them.
+# Runs the Criterion test executables, then the scripted checks: one line per
+# suite or script, then one closing line "tests: N passed, N failed" over all.
 #
 #   run-tests.sh BIN... -- SCRIPT...
 #
-# Each binary's own Criterion synthesis line is kept in the output. A binary
-# that dies without a synthesis line counts as one failure.
+# Each one's output goes to $BUILD/test-logs/<name>.log; it is printed in full
+# when that suite or script fails, and always with V=1. Sanitizer reports are
+# printed whatever the result (scripts/san-run.sh fails the run on them). A
+# binary that dies without Criterion's synthesis line counts as one failure.
 set -uo pipefail
 
 bins=(); scripts=(); seen_sep=0
@@ -14,32 +16,48 @@ for a in "$@"; do
 	if [ $seen_sep -eq 0 ]; then bins+=("$a"); else scripts+=("$a"); fi
 done
 
+logs="${BUILD:-build}/test-logs"
+mkdir -p "$logs"
 passed=0; failed=0; failed_names=()
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+
+# show NAME LOG OK: the result line, then the log if it failed (or V=1).
+show() {
+	local name=$1 log=$2 ok=$3 what=$4
+	if [ "$ok" -eq 1 ]; then printf '  pass  %-42s %s\n' "$name" "$what"
+	else printf '  FAIL  %-42s %s (log: %s)\n' "$name" "$what" "$log"; fi
+	if [ "$ok" -eq 0 ] || [ "${V:-0}" = 1 ]; then
+		sed 's/^/        | /' "$log"
+	else
+		grep -aE '^SUMMARY: [A-Za-z]+Sanitizer|: runtime error: ' "$log" | sed 's/^/        | /'
+	fi
+}
 
 for b in "${bins[@]}"; do
-	echo "=== $b"
-	"$b" --jobs="${TEST_JOBS:-2}" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
+	name=${b#"${BUILD:-build}"/}; name=${name#test/}
+	log="$logs/$(tr / _ <<<"$name").log"
+	"$b" --jobs="${TEST_JOBS:-2}" >"$log" 2>&1
+	rc=$?
 	line=$(grep -a 'Synthesis: Tested:' "$log" | tail -n1)
 	if [ -z "$line" ]; then
 		failed=$((failed + 1)); failed_names+=("$b (no synthesis, rc=$rc)")
+		show "$name" "$log" 0 "died (exit $rc) before Criterion's summary"
 		continue
 	fi
 	t=$(sed -E 's/.*Tested: ([0-9]+).*/\1/' <<<"$line")
 	p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$line")
 	passed=$((passed + p)); failed=$((failed + t - p))
-	if [ "$rc" -ne 0 ] || [ "$p" -ne "$t" ]; then failed_names+=("$b"); fi
+	ok=1
+	if [ "$rc" -ne 0 ] || [ "$p" -ne "$t" ]; then failed_names+=("$b"); ok=0; fi
 	if [ "$rc" -ne 0 ] && [ "$p" -eq "$t" ]; then failed=$((failed + 1)); fi
+	show "$name" "$log" $ok "$p/$t tests$([ "$rc" -eq 0 ] || echo ", exit $rc")"
 done
 
 for s in "${scripts[@]}"; do
-	echo "=== $s"
-	if "$s"; then
-		passed=$((passed + 1)); echo "[PASS] $s"
+	log="$logs/$(tr / _ <<<"${s%.sh}").log"
+	if "$s" >"$log" 2>&1; then
+		passed=$((passed + 1)); show "$s" "$log" 1 "check"
 	else
-		failed=$((failed + 1)); failed_names+=("$s"); echo "[FAIL] $s"
+		failed=$((failed + 1)); failed_names+=("$s"); show "$s" "$log" 0 "check"
 	fi
 done
 
