@@ -59,11 +59,19 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -n "${BUILD:-}" ]; then
 	mkdir -p "$BUILD"; log="$BUILD/install-deps.log"; : >"$log"
 else
-	log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX.log")
+	log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX.log"); tmp_log=$log
 fi
+# The temporary log is removed unless something failed; fail() keeps it.
+tmp_log=${tmp_log:-}; keep_log=0; work=""
+cleanup() {
+	[ -z "$work" ] || rm -rf "$work"
+	[ -z "$tmp_log" ] || [ $keep_log -eq 1 ] || rm -f "$tmp_log"
+}
+trap cleanup EXIT
 fail() {
 	echo "install-deps.sh: $1 failed; the last lines of its output ($log):" >&2
 	tail -n 15 "$log" | sed 's/^/  /' >&2
+	keep_log=1
 	exit 1
 }
 apt_q() { echo "+ apt-get $*" >>"$log"; apt-get "$@" >>"$log" 2>&1; }
@@ -124,7 +132,6 @@ for dep in $(field libcriterion3:arm64 Depends | tr ',' '\n' |
 	fi
 done
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 (cd "$work" && apt_q -o APT::Sandbox::User=root download "${overlay_pkgs[@]/%/:arm64}") ||
 	fail "apt-get download ${overlay_pkgs[*]/%/:arm64}"
 mkdir -p "$work/root" "$OVERLAY/usr/lib/aarch64-linux-gnu"
