@@ -19,7 +19,8 @@ rm -rf "$dbg" "$stage/DEBIAN"
 
 is_elf() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]; }
 elves=()
-while IFS= read -r f; do is_elf "$f" && elves+=("$f"); done < <(find "$stage" -type f | sort)
+files=$(find "$stage" -type f | sort)   # (no process substitution: /dev/fd may be absent)
+while IFS= read -r f; do is_elf "$f" && elves+=("$f"); done <<<"$files"
 [ ${#elves[@]} -gt 0 ] || { echo "mkdeb.sh: no ELF file in $stage" >&2; exit 1; }
 
 # --- Depends ---------------------------------------------------------------

@@ -40,7 +40,7 @@ for b in "${bins[@]}"; do
 	line=$(grep -a 'Synthesis: Tested:' "$log" | tail -n1)
 	if [ -z "$line" ]; then
 		failed=$((failed + 1)); failed_names+=("$b (no synthesis, rc=$rc)")
-		show "$name" "$log" 0 "died (exit $rc) before Criterion's summary"
+		show "$name" "$log" 0 "ended (exit $rc) without Criterion's summary"
 		continue
 	fi
 	t=$(sed -E 's/.*Tested: ([0-9]+).*/\1/' <<<"$line")
