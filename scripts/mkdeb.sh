@@ -55,6 +55,8 @@ for f in "${elves[@]}"; do
 	build_ids+=("$id")
 done
 
+maint="libnccl-net-spark authors <nobody@localhost>"
+
 # --- copyright (machine-readable, DEP-5) --------------------------------------
 doc="$stage/usr/share/doc/$package"
 mkdir -p "$doc"
@@ -69,6 +71,19 @@ mkdir -p "$doc"
 	sed -n '3,$p' "$here/../LICENSE" | sed 's/^$/./; s/^/ /'
 } >"$doc/copyright"
 chmod 0644 "$doc/copyright"
+# A one-entry changelog (a package without one is not policy-compliant);
+# SOURCE_DATE_EPOCH keeps it reproducible.
+when=$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}")
+printf '%s (%s) unstable; urgency=medium\n\n  * Built by make deb from %s.\n\n -- %s  %s\n' \
+	"$package" "$version" "$([ -f "$here/../VERSION" ] && echo "a make dist tarball" || echo "git")" \
+	"$maint" "$when" | gzip -9n >"$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
+# NCCL dlopen()s the plugin by file name (libnccl-net-<name>.so) and no
+# program links against it, so it has no SONAME on purpose.
+mkdir -p "$stage/usr/share/lintian/overrides"
+echo "$package: sharedobject-in-library-directory-missing-soname [usr/lib/$multiarch/$package.so]" \
+	>"$stage/usr/share/lintian/overrides/$package"
+chmod 0644 "$stage/usr/share/lintian/overrides/$package"
 mkdir -p "$dbg/usr/share/doc"
 ln -s "$package" "$dbg/usr/share/doc/$package-dbgsym"
 
@@ -79,7 +94,6 @@ control() {   # control ROOT: writes ROOT/DEBIAN/{control,md5sums} from stdin
 		xargs -r md5sum) >"$1/DEBIAN/md5sums"
 	{ cat; echo "Installed-Size: $(du -sk --exclude=DEBIAN "$1" | cut -f1)"; } >"$1/DEBIAN/control"
 }
-maint="libnccl-net-spark authors <nobody@localhost>"
 control "$stage" <<CONTROL
 Package: $package
 Version: $version
