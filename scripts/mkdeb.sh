@@ -7,7 +7,7 @@
 #
 #   mkdeb.sh STAGE PACKAGE VERSION DEB_ARCH MULTIARCH OUTDIR
 #
-# OBJCOPY / STRIP name the binutils for the target (aarch64-linux-gnu-objcopy
+# DEB_MAINTAINER sets the Maintainer field. OBJCOPY / STRIP name the binutils for the target (aarch64-linux-gnu-objcopy
 # when cross building). Depends: the package owning each shared library the
 # ELF files link against, asked of dpkg (libibverbs1, libhwloc15, libc6).
 set -euo pipefail
@@ -55,7 +55,7 @@ for f in "${elves[@]}"; do
 	build_ids+=("$id")
 done
 
-maint="libnccl-net-spark authors <nobody@localhost>"
+maint=${DEB_MAINTAINER:-"libnccl-net-spark authors <nobody@localhost>"}   # lintian wants a real address
 
 # --- copyright (machine-readable, DEP-5) --------------------------------------
 doc="$stage/usr/share/doc/$package"
