@@ -12,10 +12,11 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-install=0; variant=(); cross=""; clang=0; lint=0
+install=0; variant=(); cross=""; clang=0; lint=0; after_install=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--install) install=1 ;;
+	--after-install) after_install=1 ;;   # (internal: the check after install-deps.sh)
 	--clang) clang=1; variant+=(--clang) ;;
 	--lint) lint=1; variant+=(--lint) ;;
 	--cross) cross=$2; variant+=(--cross "$2"); shift ;;
@@ -77,7 +78,16 @@ fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "missing: $(printf '%s, ' "${missing[@]}" | sed 's/, $//')" >&2
 if [ $install -eq 1 ] && [ "$(id -u)" -eq 0 ]; then
-	exec "$here/install-deps.sh" "${variant[@]}"
+	# Then check again: a package that installed but did not bring what was
+	# missing (another release's name for it) is reported here, not as a
+	# compiler error later.
+	"$here/install-deps.sh" "${variant[@]}" || exit 1
+	exec "$0" --after-install "${variant[@]}"
+fi
+if [ $after_install -eq 1 ]; then
+	echo "still missing after scripts/install-deps.sh, though its packages (${pkgs[*]}) are installed:" >&2
+	echo "  this release may name them differently (supported: Debian 12, Ubuntu 24.04)" >&2
+	exit 1
 fi
 # Not root: the command that installs them, as a user can run it.
 cmd="$(printf %q "$here/install-deps.sh")${variant[*]:+ ${variant[*]}}"
