@@ -4,7 +4,7 @@
 #                v7, v9 ... v12 driven as the NCCL release that picks it does
 INTEG_LOADER := $(BUILD)/test/integration/test_loader
 INTEG_ABI := $(BUILD)/test/integration/test_abi
-INTEG_ABI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/integration/test_abi_v*.c)) \
+INTEG_ABI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/integration/test_abi_*.c)) \
 	$(BUILD)/obj/test/integration/abi_drive.o
 
 $(BUILD)/obj/test/integration/%.o: EXTRA_CFLAGS += -Iinclude -DSPARK_BUILD_DIR='"$(abspath $(BUILD))"'
