@@ -57,9 +57,10 @@ static void rank_env(const struct nc_opts *o, int r)
 	if (slash != NULL) {
 		const char *old = getenv("LD_LIBRARY_PATH");
 		*slash = '\0';
-		snprintf(v, sizeof v, "%s/softroce%s%s", dir, old != NULL ? ":" : "",
-			 old != NULL ? old : "");
-		setenv("LD_LIBRARY_PATH", v, 1);
+		char *path = NULL;     /* the child execs next: nothing to free */
+		if (asprintf(&path, "%s/softroce%s%s", dir, old != NULL ? ":" : "",
+			     old != NULL ? old : "") > 0)
+			setenv("LD_LIBRARY_PATH", path, 1);
 	}
 	if (strcmp(o->net, "Spark") == 0) {
 		setenv("NCCL_NET_PLUGIN", o->plugin, 1);
