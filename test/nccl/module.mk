@@ -36,4 +36,5 @@ $(BUILD)/test/nccl/SKIP: FORCE_NCCL_SKIP
 ALL_TARGETS += $(BUILD)/test/nccl/SKIP
 endif
 
-TEST_SCRIPTS += test/nccl/check-skip-counted.sh test/nccl/check-nccl.sh test/nccl/check-torch.sh
+TEST_SCRIPTS += test/nccl/check-skip-counted.sh test/nccl/check-compare-nccl.sh \
+	test/nccl/check-nccl.sh test/nccl/check-torch.sh
