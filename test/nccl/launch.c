@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,19 +50,14 @@ static void rank_env(const struct nc_opts *o, int r)
 	setenv("NCCL_DEBUG_FILE", v, 1);
 	set_default("NCCL_DEBUG", "INFO");
 	set_default("NCCL_DEBUG_SUBSYS", "INIT,NET,ENV");
-	/* softroce's libibverbs.so.1 beside the plugin (build/softroce) comes
-	 * first, for the plugin and for NCCL's own dlopen of libibverbs. */
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s", o->plugin);
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL) {
-		const char *old = getenv("LD_LIBRARY_PATH");
-		*slash = '\0';
-		char *path = NULL;     /* the child execs next: nothing to free */
-		if (asprintf(&path, "%s/softroce%s%s", dir, old != NULL ? ":" : "",
-			     old != NULL ? old : "") > 0)
-			setenv("LD_LIBRARY_PATH", path, 1);
-	}
+	/* softroce's verbs first, for the plugin and for NCCL's own dlopen,
+	 * which tries the unversioned libibverbs.so before .so.1 (see
+	 * link_softroce); the child execs next, nothing to free. */
+	const char *old = getenv("LD_LIBRARY_PATH");
+	char *path = NULL;
+	if (asprintf(&path, "%s/verbs%s%s", o->logdir, old != NULL ? ":" : "",
+		     old != NULL ? old : "") > 0)
+		setenv("LD_LIBRARY_PATH", path, 1);
 	if (strcmp(o->net, "Spark") == 0) {
 		setenv("NCCL_NET_PLUGIN", o->plugin, 1);
 		setenv("NCCL_NET", "Spark", 1);   /* fail rather than fall back */
@@ -69,6 +65,36 @@ static void rank_env(const struct nc_opts *o, int r)
 		setenv("NCCL_NET_PLUGIN", "none", 1);
 		setenv("NCCL_NET", o->net, 1);
 	}
+}
+
+/* OUTDIR/verbs: softroce's libraries under every name NCCL and the plugin
+ * dlopen (libibverbs.so and .so.1, libmlx5.so and .so.1), so a real
+ * rdma-core on the machine is never picked instead. They sit beside the
+ * plugin, in build/softroce. */
+static int link_softroce(const struct nc_opts *o)
+{
+	static const char *const links[][2] = {
+		{"libibverbs.so", "libibverbs.so.1"}, {"libibverbs.so.1", "libibverbs.so.1"},
+		{"libmlx5.so", "libmlx5.so.1"}, {"libmlx5.so.1", "libmlx5.so.1"}};
+	char dir[4096], src[8192], dst[8192];
+	snprintf(dir, sizeof dir, "%s", o->plugin);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return 1;
+	*slash = '\0';
+	snprintf(dst, sizeof dst, "%s/verbs", o->logdir);
+	if (mkdir(dst, 0755) != 0 && errno != EEXIST)
+		return 1;
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		snprintf(src, sizeof src, "%s/softroce/%s", dir, links[i][1]);
+		snprintf(dst, sizeof dst, "%s/verbs/%s", o->logdir, links[i][0]);
+		unlink(dst);
+		if (access(src, R_OK) != 0 || symlink(src, dst) != 0) {
+			fprintf(stderr, "nccl_check: softroce's %s: %s\n", src, strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* argv: the wrapper's words ({host} replaced), then self as rank r. */
@@ -107,6 +133,7 @@ static pid_t start_rank(const struct nc_opts *o, const char *self, int r)
 	pid_t pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);        /* the launcher can kill the rank's whole tree */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* and a killed launcher leaves no rank */
 		rank_env(o, r);
 		execvp(argv[0], argv);
 		fprintf(stderr, "nccl_check: exec %s: %s\n", argv[0], strerror(errno));
@@ -196,6 +223,8 @@ int nc_launch_main(const struct nc_opts *o, const char *self)
 	snprintf(path, sizeof path, "%s/fabric", o->logdir);
 	mkdir(path, 0755);
 	set_default("SOFTROCE_FABRIC", path);      /* both ranks: one emulated cable */
+	if (link_softroce(o) != 0)
+		return 1;
 	pid_t pid[2];
 	for (int r = 0; r < 2; r++)
 		pid[r] = start_rank(o, self, r);
