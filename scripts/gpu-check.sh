@@ -17,10 +17,27 @@
 #   compare     busbw table and ratios (compare-nccl) from ours + baselines
 #
 # Exit 0 when every step that could run passed; 1 otherwise.
+#
+# scripts/gpu-check.sh --prepare (on the build machine, after make): copies
+# the plugin's libraries a bare GPU machine may lack (libhwloc, libudev) to
+# build/gpu-libs, which the run puts on LD_LIBRARY_PATH.
 set -uo pipefail
-out=${1:?usage: scripts/gpu-check.sh OUTDIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
+if [ "${1:-}" = --prepare ]; then
+	mkdir -p "$build/gpu-libs" || exit 1
+	for lib in libhwloc.so.15 libudev.so.1; do
+		path=$(ldd "$build/libnccl-net-spark.so" | awk -v l="$lib" '$1 == l {print $3}')
+		[ -n "$path" ] || { echo "gpu-check --prepare: $lib not among the plugin's libraries"; exit 1; }
+		cp -L "$path" "$build/gpu-libs/$lib" && echo "bundled $path"
+	done
+	for f in libnccl-net-spark.so test/nccl/nccl_check softroce/libibverbs.so.1 softroce/softroce-run; do
+		[ -e "$build/$f" ] || echo "gpu-check --prepare: WARNING: $build/$f is not built"
+	done
+	exit 0
+fi
+out=${1:?usage: scripts/gpu-check.sh OUTDIR | --prepare}
+[ -d "$build/gpu-libs" ] && export LD_LIBRARY_PATH=$build/gpu-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 mkdir -p "$out/compare" || exit 1
 out=$(cd "$out" && pwd)
 summary=$out/summary.txt

@@ -37,4 +37,4 @@ ALL_TARGETS += $(BUILD)/test/nccl/SKIP
 endif
 
 TEST_SCRIPTS += test/nccl/check-skip-counted.sh test/nccl/check-compare-nccl.sh \
-	test/nccl/check-nccl.sh test/nccl/check-torch.sh
+	test/nccl/check-nccl.sh test/nccl/check-torch.sh test/nccl/check-gpu-check.sh
