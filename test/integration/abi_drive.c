@@ -51,17 +51,22 @@ static void build_path(char *out, size_t len, const char *rel)
 }
 
 /* Never closed: softroce's NIC thread runs library code until exit. */
+static struct {
+	void *verbs, *mlx5, *plugin;
+} loaded;
+
 const void *abi_load(const char *symbol)
 {
 	char path[PATH_MAX + 64];
 	build_path(path, sizeof path, "softroce/libibverbs.so.1");
-	DP_CHECK(dlopen(path, RTLD_NOW | RTLD_GLOBAL) != NULL, "%s", dlerror());
+	loaded.verbs = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	DP_CHECK(loaded.verbs != NULL, "%s", dlerror());
 	build_path(path, sizeof path, "softroce/libmlx5.so.1");
-	(void)dlopen(path, RTLD_NOW | RTLD_GLOBAL);     /* optional, as in dp_harness */
+	loaded.mlx5 = dlopen(path, RTLD_NOW | RTLD_GLOBAL);    /* optional, as in dp_harness */
 	build_path(path, sizeof path, "libnccl-net-spark.so");
-	void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	DP_CHECK(so != NULL, "%s", dlerror());
-	const void *table = dlsym(so, symbol);
+	loaded.plugin = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	DP_CHECK(loaded.plugin != NULL, "%s", dlerror());
+	const void *table = dlsym(loaded.plugin, symbol);
 	DP_CHECK(table != NULL, "%s not exported", symbol);
 	log_state.text[0] = '\0';
 	log_state.warns = 0;

@@ -50,6 +50,7 @@ static void rank_env(const struct nc_opts *o, int r)
 	setenv("NCCL_DEBUG_FILE", v, 1);
 	set_default("NCCL_DEBUG", "INFO");
 	set_default("NCCL_DEBUG_SUBSYS", "INIT,NET,ENV");
+	set_default("NCCL_SOCKET_IFNAME", "lo");   /* both "hosts" are this machine */
 	/* softroce's verbs first, for the plugin and for NCCL's own dlopen,
 	 * which tries the unversioned libibverbs.so before .so.1 (see
 	 * link_softroce); the child execs next, nothing to free. */
@@ -169,7 +170,7 @@ static int wait_ranks(const pid_t pid[2], int timeout_s, int status[2])
 				if (status[r] == -1)
 					kill(-pid[r], SIGKILL);
 		}
-		usleep(50000);
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
 	}
 	return timed_out;
 }

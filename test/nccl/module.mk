@@ -8,7 +8,9 @@
 CUDA_HOME ?= /usr/local/cuda
 NCCL_CHECK := $(BUILD)/test/nccl/nccl_check
 NCCL_CHECK_SRCS := test/nccl/nccl_check.c test/nccl/launch.c test/nccl/rank.c
-NCCL_CHECK_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -I$(CUDA_HOME)/include
+NCCL_CHECK_OBJS := $(NCCL_CHECK_SRCS:%.c=$(BUILD)/obj/%.o)
+# -isystem: the toolkit's headers are not ours to lint.
+NCCL_CHECK_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -isystem $(CUDA_HOME)/include
 # RUNPATH (not RPATH): LD_LIBRARY_PATH may put another NCCL first (torch's).
 NCCL_CHECK_LDFLAGS := -L$(CUDA_HOME)/lib64 -Wl,--enable-new-dtags,-rpath,$(CUDA_HOME)/lib64 \
 	-lnccl -lcudart -pthread
@@ -23,9 +25,13 @@ NCCL_CHECK_MISSING += a $(ARCH) CUDA toolkit (cross build)
 endif
 
 ifeq ($(NCCL_CHECK_MISSING),)
-$(NCCL_CHECK): $(NCCL_CHECK_SRCS) test/nccl/nccl_check.h
+# More specific than the shared rule in mk/common.mk, so it wins for these.
+$(BUILD)/obj/test/nccl/%.o: test/nccl/%.c test/nccl/nccl_check.h $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(NCCL_CHECK_CFLAGS) -o $@ $(NCCL_CHECK_SRCS) $(NCCL_CHECK_LDFLAGS)
+	$(CC) $(NCCL_CHECK_CFLAGS) -c -o $@ $<
+$(NCCL_CHECK): $(NCCL_CHECK_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(NCCL_CHECK_LDFLAGS)
 ALL_TARGETS += $(NCCL_CHECK)
 else
 # check-nccl.sh prints this reason and counts as skipped.

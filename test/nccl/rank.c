@@ -95,7 +95,7 @@ static int read_id(const char *path, ncclUniqueId *id, int timeout_s)
 			fprintf(stderr, "rank 1: no unique id in %s after %d s\n", path, timeout_s);
 			return 1;
 		}
-		usleep(20000);
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
 	}
 }
 

@@ -15,7 +15,9 @@ import os
 import socket
 import subprocess
 import sys
+import signal
 import tempfile
+import time
 
 SIZES = [8, 4096, 1 << 20, 16 << 20]       # bytes of float32 per rank
 SKIP = 77
@@ -59,6 +61,18 @@ def rank_main(rank, port):
     return 0 if bad == 0 else 2
 
 
+LIVE = []     # rank processes of the pair running now
+
+
+def kill_live(*_):
+    """Ranks never outlive us: on a deadline, or when we are terminated."""
+    for p in LIVE:
+        if p.poll() is None:
+            p.kill()
+    if _:
+        sys.exit(1)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,6 +93,7 @@ def run_pair(args, cumem, logdir, fabric):
             "LD_LIBRARY_PATH": os.path.join(plugin_dir, "softroce") + ":" +
                                os.environ.get("LD_LIBRARY_PATH", ""),
         })
+        env.setdefault("NCCL_SOCKET_IFNAME", "lo")     # both "hosts" are this machine
         if cumem == "0":
             env["NCCL_CUMEM_ENABLE"] = "0"
         else:
@@ -86,14 +101,17 @@ def run_pair(args, cumem, logdir, fabric):
         procs.append(subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--rank", str(rank), "--port", str(port)],
             env=env))
+    LIVE.extend(procs)
+    deadline = time.monotonic() + args.timeout     # one deadline for both ranks
     status = []
     for p in procs:
         try:
-            status.append(p.wait(timeout=args.timeout))
+            status.append(p.wait(timeout=max(deadline - time.monotonic(), 0.1)))
         except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
+            print(f"# ranks still running after {args.timeout} s: killed")
+            kill_live()
             status.append(-9)
+    del LIVE[:]
     return status
 
 
@@ -121,6 +139,7 @@ def main():
     args = ap.parse_args()
     if args.rank >= 0:
         return rank_main(args.rank, args.port)
+    signal.signal(signal.SIGTERM, kill_live)
     try:
         import torch
     except ImportError as e:
