@@ -23,7 +23,8 @@
 # build/gpu-libs, which the run puts on LD_LIBRARY_PATH.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$root/build}
+build=$(cd "${BUILD:-$root/build}" 2>/dev/null && pwd || echo "${BUILD:-$root/build}")
+export BUILD=$build     # compare-nccl --emulated reads it
 if [ "${1:-}" = --prepare ]; then
 	mkdir -p "$build/gpu-libs" || exit 1
 	for lib in libhwloc.so.15 libudev.so.1; do
