@@ -1,4 +1,5 @@
-# The plugin: build/libnccl-net-spark.so, exporting ncclNetPlugin_v8 only.
+# The plugin: build/libnccl-net-spark.so, exporting ncclNetPlugin_v7 and
+# _v8 ... _v12 (NCCL takes the newest it knows) and nothing else.
 # NCCL_NET_PLUGIN=spark finds it by NCCL's naming rule (libnccl-net-<name>.so).
 #
 # One folder per layer, each using only the layers listed before it:
@@ -20,7 +21,9 @@ PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire
 	plugin/discovery/sysfs.c plugin/discovery/hexfields.c \
 	plugin/abi/props.c plugin/datapath/stripe.c plugin/datapath/weights.c
 PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
-	plugin/abi/init.c plugin/abi/net_v8.c \
+	plugin/abi/init.c plugin/abi/context.c plugin/abi/adapt.c \
+	plugin/abi/net_v7.c plugin/abi/net_v8.c plugin/abi/net_v9.c plugin/abi/net_v10.c \
+	plugin/abi/net_v11.c plugin/abi/net_v12.c \
 	plugin/connect/socket.c plugin/connect/rail.c plugin/connect/comm.c plugin/connect/connect.c \
 	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/p2p.c \
 	plugin/datapath/peer.c plugin/datapath/failover.c

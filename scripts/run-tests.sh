@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Criterion test executables, then the scripted checks: one line per
-# suite or script, then one closing line "tests: N passed, N failed" over all.
+# suite or script, then one closing line "tests: N passed, N failed, N skipped"
+# over all. A script that exits 77 (automake's convention) could not run here
+# (e.g. no GPU): it counts as skipped, never as passed, and its log says why.
 #
 #   run-tests.sh BIN... -- SCRIPT...
 #
@@ -18,7 +20,7 @@ done
 
 logs="${BUILD:-build}/test-logs"
 mkdir -p "$logs"
-passed=0; failed=0; failed_names=()
+passed=0; failed=0; skipped=0; failed_names=(); skipped_names=()
 
 # show NAME LOG OK: the result line, then the log if it failed (or V=1).
 show() {
@@ -54,8 +56,13 @@ done
 
 for s in "${scripts[@]}"; do
 	log="$logs/$(tr / _ <<<"${s%.sh}").log"
-	if "$s" >"$log" 2>&1; then
+	"$s" >"$log" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1)); show "$s" "$log" 1 "check"
+	elif [ "$rc" -eq 77 ]; then
+		skipped=$((skipped + 1)); skipped_names+=("$s")
+		printf '  skip  %-42s %s\n' "$s" "$(tail -n1 "$log")"
 	else
 		failed=$((failed + 1)); failed_names+=("$s"); show "$s" "$log" 0 "check"
 	fi
@@ -64,5 +71,8 @@ done
 if [ ${#failed_names[@]} -gt 0 ]; then
 	printf 'failed: %s\n' "${failed_names[@]}"
 fi
-echo "tests: $passed passed, $failed failed"
+if [ ${#skipped_names[@]} -gt 0 ]; then
+	printf 'skipped: %s\n' "${skipped_names[@]}"
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]

@@ -1,5 +1,5 @@
-/* The plugin's version-neutral entry points. Each ABI adapter (abi_v8.c now;
- * a v9/v10 adapter would be one more file) converts its arguments and calls
+/* The plugin's version-neutral entry points. Each ABI adapter (net_v7.c ...
+ * net_v12.c, one file per exported table) converts its arguments and calls
  * these. Sizes are size_t, as in the newer ABIs, so adapters only narrow. */
 #ifndef SPARK_API_H
 #define SPARK_API_H
@@ -13,7 +13,7 @@
 #include "param.h"
 #include "props.h"
 
-/* Discovery and properties (plugin.c). */
+/* Discovery and properties (init.c). */
 ncclResult_t spark_init(ncclDebugLogger_t logger);
 ncclResult_t spark_devices(int *ndev);
 ncclResult_t spark_get_properties(int dev, struct spark_props *out);
@@ -23,6 +23,32 @@ ncclResult_t spark_get_properties(int dev, struct spark_props *out);
 const struct spark_ldev *spark_device(int dev);
 const struct spark_hca *spark_device_rail(int dev, int rail);
 const struct spark_params *spark_params(void);
+
+/* Per-communicator contexts (context.c): ABI v11+ calls init once per
+ * communicator and gets a context back, passes it to listen/connect and ends
+ * it with finalize. The library state behind them is shared (init.c); a
+ * context only carries what NCCL told us about its communicator. */
+struct spark_comm_attr {
+	int32_t max_concurrent_peers, min_concurrent_peers;
+	int32_t max_flows_per_peer, min_flows_per_peer;
+};
+struct spark_net_attr {
+	struct spark_comm_attr send, recv;
+	uint32_t op, algo, proto;    /* NCCL's current collective, as hints */
+};
+#define SPARK_TRAFFIC_CLASS_UNDEF (-1)
+
+/* Runs spark_init, then makes a context; *ctx is NULL on failure. */
+ncclResult_t spark_ctx_init(void **ctx, uint64_t comm_id, int traffic_class,
+			    ncclDebugLogger_t logger);
+/* NULL is accepted (NCCL finalizes after a failed init); an unknown or
+ * already finalized context is refused with a WARN, never dereferenced. */
+ncclResult_t spark_ctx_finalize(void *ctx);
+/* listen/connect: ctx NULL or live. */
+ncclResult_t spark_ctx_check(void *ctx, const char *caller);
+ncclResult_t spark_ctx_set_attr(void *ctx, const struct spark_net_attr *attr);
+/* Live contexts (tests and the lifetime log). */
+int spark_ctx_count(void);
 
 /* Data path (connect.c, mr.c, p2p.c). */
 ncclResult_t spark_listen(int dev, void *handle, void **listen_comm);

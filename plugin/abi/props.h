@@ -12,6 +12,10 @@
 #define SPARK_PTR_SUPPORT NCCL_PTR_HOST   /* GB10 has no GPUDirect RDMA */
 #define SPARK_REG_IS_GLOBAL 0             /* an mhandle belongs to its comm */
 #define SPARK_LATENCY_US 0.0f             /* 0: NCCL's own network latency model */
+/* v9+: NCCL's own defaults for older plugins (1 GiB, 512 MiB); spark_isend
+ * takes up to INT_MAX bytes, so NCCL never posts more than we accept. */
+#define SPARK_MAX_P2P_BYTES ((size_t)1 << 30)
+#define SPARK_MAX_COLL_BYTES ((size_t)512 << 20)
 
 struct spark_props {
 	const char *name;

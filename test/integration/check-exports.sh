@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The plugin exports ncclNetPlugin_v8 and nothing else: everything else is
-# built with -fvisibility=hidden, so NCCL's probes for other symbols
-# (v9..v12 tables, tuner, profiler) find nothing of ours.
+# The plugin exports its net tables ncclNetPlugin_v7 and _v8 ... _v12 and
+# nothing else: everything else is built with -fvisibility=hidden, so NCCL's
+# probes for other symbols (v6, CollNet, tuner, profiler, GIN) find nothing
+# of ours and NCCL takes the newest table it knows.
 #
 # Sanitizer builds (SAN=asan, SAN=tsan) export instrumentation symbols of
 # their own, e.g. __odr_asan.ncclNetPlugin_v8 (ASan's one-definition-rule
@@ -15,6 +16,10 @@ syms=$(grep -Ev "$san_prefixes" <<<"$all" || true)
 san=$(grep -E "$san_prefixes" <<<"$all" || true)
 echo "exported: $syms"
 [ -z "$san" ] || echo "sanitizer instrumentation, not counted:" $san
-[ "$syms" = "ncclNetPlugin_v8" ]
+want=$(printf 'ncclNetPlugin_v%s\n' 7 8 9 10 11 12 | sort)
+if [ "$syms" != "$want" ]; then
+	echo "expected exactly:" $want
+	exit 1
+fi
 # NCCL's naming rule: NCCL_NET_PLUGIN=spark → libnccl-net-spark.so
 [ "$(basename "$so")" = "libnccl-net-spark.so" ]
