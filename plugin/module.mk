@@ -21,7 +21,8 @@ PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire
 	plugin/abi/props.c plugin/datapath/stripe.c plugin/datapath/weights.c
 PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/abi/init.c plugin/abi/net_v8.c \
-	plugin/connect/socket.c plugin/connect/rail.c plugin/connect/comm.c plugin/connect/connect.c \
+	plugin/connect/socket.c plugin/connect/devctx.c plugin/connect/rail.c \
+	plugin/connect/comm.c plugin/connect/connect.c \
 	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/p2p.c \
 	plugin/datapath/peer.c plugin/datapath/failover.c
 PLUGIN_PURE_OBJS := $(PLUGIN_PURE_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -1,0 +1,143 @@
+/* The per-HCA registry: one ibv_context and PD per HCA per process, counted
+ * by the comm rails and cached MRs that use them (devctx.h). */
+#include "devctx.h"
+
+#include <infiniband/verbs.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* The ABI gives no context to hang this on: every comm of every NCCL
+ * communicator in the process shares one list. */
+static struct {
+	pthread_mutex_t lock;
+	struct spark_devctx *head;
+} registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void spark_devctx_lock(void) { pthread_mutex_lock(&registry.lock); }
+void spark_devctx_unlock(void) { pthread_mutex_unlock(&registry.lock); }
+
+static ncclResult_t open_by_name(const char *name, struct ibv_context **out)
+{
+	int n = 0;
+	struct ibv_device **list = ibv_get_device_list(&n);
+	if (list == NULL)
+		return spark_check_failed("ibv_get_device_list", errno, __FILE__, __LINE__);
+	*out = NULL;
+	for (int i = 0; i < n && *out == NULL; i++)
+		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
+			*out = ibv_open_device(list[i]);
+	int saved = errno;
+	ibv_free_device_list(list);
+	if (*out == NULL) {
+		SPARK_WARN("HCA %s: cannot open it (%s)", name, strerror(saved));
+		return ncclSystemError;
+	}
+	return ncclSuccess;
+}
+
+static void destroy(struct spark_devctx *d)
+{
+	if (d->pd != NULL && ibv_dealloc_pd(d->pd) != 0)
+		SPARK_WARN("HCA %s: ibv_dealloc_pd failed (a QP or MR still uses it)", d->name);
+	if (d->ctx != NULL && ibv_close_device(d->ctx) != 0)
+		SPARK_WARN("HCA %s: ibv_close_device failed", d->name);
+	free(d);
+}
+
+static void unlink_and_destroy(struct spark_devctx *d)
+{
+	for (struct spark_devctx **pp = &registry.head; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	destroy(d);
+}
+
+static void maybe_close_locked(struct spark_devctx *d)
+{
+	if (d->comms == 0 && d->mrs == 0)
+		unlink_and_destroy(d);
+}
+
+static ncclResult_t create_locked(const char *hca_name, struct spark_devctx **out)
+{
+	struct spark_devctx *d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return ncclSystemError;
+	snprintf(d->name, sizeof d->name, "%s", hca_name);
+	ncclResult_t res = open_by_name(hca_name, &d->ctx);
+	if (res == ncclSuccess) {
+		d->pd = ibv_alloc_pd(d->ctx);
+		if (d->pd == NULL)
+			res = spark_check_failed("ibv_alloc_pd", errno, __FILE__, __LINE__);
+	}
+	if (res != ncclSuccess) {
+		destroy(d);
+		return res;
+	}
+	d->next = registry.head;
+	registry.head = d;
+	*out = d;
+	return ncclSuccess;
+}
+
+ncclResult_t spark_devctx_acquire(const char *hca_name, struct spark_devctx **out)
+{
+	*out = NULL;
+	spark_devctx_lock();
+	struct spark_devctx *d = registry.head;
+	while (d != NULL && strcmp(d->name, hca_name) != 0)
+		d = d->next;
+	ncclResult_t res = d != NULL ? ncclSuccess : create_locked(hca_name, &d);
+	if (res == ncclSuccess) {
+		d->comms++;
+		*out = d;
+	}
+	spark_devctx_unlock();
+	return res;
+}
+
+void spark_devctx_release(struct spark_devctx *d)
+{
+	if (d == NULL)
+		return;
+	spark_devctx_lock();
+	d->comms--;
+	maybe_close_locked(d);
+	spark_devctx_unlock();
+}
+
+void spark_devctx_mr_added_locked(struct spark_devctx *d) { d->mrs++; }
+
+void spark_devctx_mr_removed_locked(struct spark_devctx *d)
+{
+	d->mrs--;
+	maybe_close_locked(d);
+}
+
+/* dlclose or exit: registrations NCCL never deregistered would keep their
+ * HCA open (and their memory pinned) forever. Only HCAs without a comm are
+ * released: a comm still open may belong to a thread that is still running. */
+__attribute__((destructor)) static void devctx_unload(void)
+{
+	spark_devctx_lock();
+	struct spark_devctx **pp = &registry.head;
+	while (*pp != NULL) {
+		struct spark_devctx *d = *pp;
+		if (d->comms != 0) {
+			pp = &d->next;
+			continue;
+		}
+		int n = spark_mr_cache_drop_locked(d);
+		SPARK_WARN("HCA %s: %d memory registrations never deregistered; released at "
+			   "unload", d->name, n);
+		*pp = d->next;
+		destroy(d);
+	}
+	spark_devctx_unlock();
+}
