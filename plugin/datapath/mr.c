@@ -86,6 +86,12 @@ static void warn_reg_failed(const struct spark_devctx *dc, uintptr_t start, uint
 		   len, (unsigned long)start, dc->name, strerror(err), limit);
 }
 
+static void dereg_entry_mr(const struct spark_devctx *dc, struct ibv_mr *mr)
+{
+	if (ibv_dereg_mr(mr) != 0)
+		SPARK_WARN("deregMr: ibv_dereg_mr on %s failed: %s", dc->name, strerror(errno));
+}
+
 /* A reference on an MR of dc covering [start, end), registering one if none. */
 static ncclResult_t ref_entry(struct spark_devctx *dc, uintptr_t start, uintptr_t end,
 			      unsigned access, struct spark_mr_entry **out)
@@ -96,27 +102,23 @@ static ncclResult_t ref_entry(struct spark_devctx *dc, uintptr_t start, uintptr_
 		*out = e;
 		return ncclSuccess;
 	}
-	e = calloc(1, sizeof *e);
-	if (e == NULL)
-		return ncclSystemError;
-	e->mr = ibv_reg_mr(dc->pd, (void *)start, end - start, (int)access);
-	if (e->mr == NULL) {
+	struct ibv_mr *mr = ibv_reg_mr(dc->pd, (void *)start, end - start, (int)access);
+	if (mr == NULL) {
 		int err = errno;
-		free(e);
 		warn_reg_failed(dc, start, end, err);
 		return spark_result_from_errno(err);
 	}
-	*e = (struct spark_mr_entry){start, end, access, 1, e->mr, dc, NULL};
+	e = calloc(1, sizeof *e);
+	if (e == NULL) {
+		dereg_entry_mr(dc, mr);
+		return ncclSystemError;
+	}
+	*e = (struct spark_mr_entry){.start = start, .end = end, .access = access, .refs = 1,
+				     .mr = mr, .dc = dc};
 	insert(dc, e);
 	spark_devctx_mr_added_locked(dc);
 	*out = e;
 	return ncclSuccess;
-}
-
-static void dereg_entry(struct spark_mr_entry *e)
-{
-	if (ibv_dereg_mr(e->mr) != 0)
-		SPARK_WARN("deregMr: ibv_dereg_mr on %s failed: %s", e->dc->name, strerror(errno));
 }
 
 static void unref_entry(struct spark_mr_entry *e)
@@ -129,7 +131,7 @@ static void unref_entry(struct spark_mr_entry *e)
 			*pp = e->next;
 			break;
 		}
-	dereg_entry(e);
+	dereg_entry_mr(dc, e->mr);
 	free(e);
 	spark_devctx_mr_removed_locked(dc);
 }
@@ -140,7 +142,7 @@ int spark_mr_cache_drop_locked(struct spark_devctx *d)
 	while (d->cache != NULL) {
 		struct spark_mr_entry *e = d->cache;
 		d->cache = e->next;
-		dereg_entry(e);
+		dereg_entry_mr(d, e->mr);
 		free(e);
 		n++;
 	}
