@@ -34,7 +34,7 @@
 /* ---- loading, logging, counting --------------------------------------- */
 
 static struct {
-	void *plugin;
+	void *verbs, *mlx5, *plugin;    /* softroce's two stay loaded (its NIC thread) */
 	char path[PATH_MAX + 64];
 	char log[1 << 16];
 } ld;
@@ -68,9 +68,10 @@ static const ncclNet_v8_t *load(void)
 {
 	char path[PATH_MAX + 64];
 	build_path("softroce/libibverbs.so.1", path, sizeof path);
-	DP_CHECK(dlopen(path, RTLD_NOW | RTLD_GLOBAL) != NULL, "%s", dlerror());
+	ld.verbs = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	DP_CHECK(ld.verbs != NULL, "%s", dlerror());
 	build_path("softroce/libmlx5.so.1", path, sizeof path);
-	(void)dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	ld.mlx5 = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
 	build_path("libnccl-net-spark.so", ld.path, sizeof ld.path);
 	ld.plugin = dlopen(ld.path, RTLD_NOW | RTLD_LOCAL);
 	DP_CHECK(ld.plugin != NULL, "%s", dlerror());
@@ -83,8 +84,10 @@ static const ncclNet_v8_t *load(void)
 static void unload(void)
 {
 	DP_CHECK(dlclose(ld.plugin) == 0, "%s", dlerror());
-	DP_CHECK(dlopen(ld.path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) == NULL,
-		 "the plugin stayed loaded after dlclose");
+	void *still = dlopen(ld.path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (still != NULL)
+		dlclose(still);
+	DP_CHECK(still == NULL, "the plugin stayed loaded after dlclose");
 	ld.plugin = NULL;
 }
 
@@ -93,10 +96,12 @@ static int count_fds(const char *kind)
 {
 	DIR *d = opendir("/proc/self/fd");
 	DP_CHECK(d != NULL, "opendir: %s", strerror(errno));
+	char self[16];
+	snprintf(self, sizeof self, "%d", dirfd(d));
 	int n = 0;
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		char link[PATH_MAX], target[PATH_MAX] = "";
-		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
 			continue;
 		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
 		if (readlink(link, target, sizeof target - 1) > 0 &&
