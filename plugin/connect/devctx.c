@@ -121,23 +121,14 @@ void spark_devctx_mr_removed_locked(struct spark_devctx *d)
 }
 
 /* dlclose or exit: registrations NCCL never deregistered would keep their
- * HCA open (and their memory pinned) forever. Only HCAs without a comm are
- * released: a comm still open may belong to a thread that is still running. */
+ * HCA open (and their memory pinned) forever. Only those on HCAs without a
+ * comm are released: a comm still open may belong to a running thread. */
 __attribute__((destructor)) static void devctx_unload(void)
 {
 	spark_devctx_lock();
-	struct spark_devctx **pp = &registry.head;
-	while (*pp != NULL) {
-		struct spark_devctx *d = *pp;
-		if (d->comms != 0) {
-			pp = &d->next;
-			continue;
-		}
-		int n = spark_mr_cache_drop_locked(d);
-		SPARK_WARN("HCA %s: %d memory registrations never deregistered; released at "
-			   "unload", d->name, n);
-		*pp = d->next;
-		destroy(d);
-	}
+	int n = spark_mr_release_orphans_locked();
 	spark_devctx_unlock();
+	if (n > 0)
+		SPARK_WARN("%d memory registrations never deregistered (deregMr); released at "
+			   "unload", n);
 }

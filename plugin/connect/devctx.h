@@ -7,8 +7,8 @@
  * NCCL may deregister after closing the comm, so the PD outlives the comm
  * until the last MR is gone; the last release closes the device, so nothing
  * stays open after the last comm and the last MR (dlclose is then safe).
- * MRs never deregistered are released at unload (devctx.c's destructor),
- * for HCAs no comm uses any more.
+ * Registrations never deregistered are released at unload (devctx.c's
+ * destructor), on HCAs no comm uses any more.
  *
  * One process-wide mutex guards the registry, the counts and the MR caches.
  * Nothing here runs on the data path: the data path reads the ibv_mr
@@ -48,7 +48,8 @@ void spark_devctx_release(struct spark_devctx *d);
 void spark_devctx_mr_added_locked(struct spark_devctx *d);
 void spark_devctx_mr_removed_locked(struct spark_devctx *d);
 
-/* mr.c: deregisters every entry of d's cache (unload of a leaked cache). */
-int spark_mr_cache_drop_locked(struct spark_devctx *d);
+/* mr.c, at unload: frees the handles never deregistered whose HCAs no comm
+ * uses (their MRs, and then those HCAs, go with them). Returns how many. */
+int spark_mr_release_orphans_locked(void);
 
 #endif

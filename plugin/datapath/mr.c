@@ -31,6 +31,35 @@ struct spark_mr_entry {
 	struct spark_mr_entry *next;    /* dc->cache, sorted by start */
 };
 
+/* A handle as allocated: NCCL holds &pub; the links let unload find the
+ * handles NCCL never deregistered. All under the devctx lock. */
+struct mr_handle {
+	struct spark_mr_handle pub;     /* first member: the pointer NCCL holds */
+	struct mr_handle *prev, *next;
+};
+static struct {
+	struct mr_handle *head;
+} live;
+
+static void link_handle(struct mr_handle *h)
+{
+	h->prev = NULL;
+	h->next = live.head;
+	if (live.head != NULL)
+		live.head->prev = h;
+	live.head = h;
+}
+
+static void unlink_handle(struct mr_handle *h)
+{
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		live.head = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+}
+
 /* Data buffers may take relaxed ordering: their visibility is ordered by the
  * completion, never by reading the buffer itself. */
 #define DATA_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
@@ -136,25 +165,34 @@ static void unref_entry(struct spark_mr_entry *e)
 	spark_devctx_mr_removed_locked(dc);
 }
 
-int spark_mr_cache_drop_locked(struct spark_devctx *d)
-{
-	int n = 0;
-	while (d->cache != NULL) {
-		struct spark_mr_entry *e = d->cache;
-		d->cache = e->next;
-		dereg_entry_mr(d, e->mr);
-		free(e);
-		n++;
-	}
-	d->mrs = 0;
-	return n;
-}
-
 static void unref_all(struct spark_mr_handle *h)
 {
 	for (int r = 0; r < SPARK_MAX_RAILS; r++)
 		if (h->ent[r] != NULL)
 			unref_entry(h->ent[r]);
+}
+
+static bool on_idle_hcas(const struct spark_mr_handle *h)
+{
+	for (int r = 0; r < SPARK_MAX_RAILS; r++)
+		if (h->ent[r] != NULL && h->ent[r]->dc->comms != 0)
+			return false;
+	return true;
+}
+
+int spark_mr_release_orphans_locked(void)
+{
+	int n = 0;
+	for (struct mr_handle *h = live.head, *next; h != NULL; h = next) {
+		next = h->next;
+		if (!on_idle_hcas(&h->pub))
+			continue;
+		unlink_handle(h);
+		unref_all(&h->pub);
+		free(h);
+		n++;
+	}
+	return n;
 }
 
 /* Whole pages around [data, data + size): what the kernel pins anyway, and
@@ -172,9 +210,26 @@ static ncclResult_t page_span(void *data, size_t size, uintptr_t *start, uintptr
 	return ncclSuccess;
 }
 
+/* References on an MR covering [start, end) on every rail's HCA. */
+static ncclResult_t ref_rails(const struct spark_comm *c, uintptr_t start, uintptr_t end,
+			      struct spark_mr_handle *h)
+{
+	for (uint32_t r = 0; r < c->nrails; r++) {
+		if (c->rail[r].dc == NULL)
+			continue;
+		ncclResult_t res = ref_entry(c->rail[r].dc, start, end, DATA_ACCESS, &h->ent[r]);
+		if (res != ncclSuccess) {
+			unref_all(h);
+			return res;
+		}
+		h->mr[r] = h->ent[r]->mr;
+	}
+	return ncclSuccess;
+}
+
 ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **mhandle)
 {
-	struct spark_comm *c = comm;
+	const struct spark_comm *c = comm;
 	SPARK_NOT_NULL(mhandle, "mhandle");
 	*mhandle = NULL;
 	SPARK_NOT_NULL(c, "comm");
@@ -185,27 +240,20 @@ ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **
 	}
 	uintptr_t start = 0, end = 0;
 	SPARK_TRY(page_span(data, size, &start, &end));
-	struct spark_mr_handle *h = calloc(1, sizeof *h);
+	struct mr_handle *h = calloc(1, sizeof *h);
 	if (h == NULL)
 		return ncclSystemError;
-	h->dev = c->dev;
-	ncclResult_t res = ncclSuccess;
+	h->pub.dev = c->dev;
 	spark_devctx_lock();
-	for (uint32_t r = 0; r < c->nrails && res == ncclSuccess; r++) {
-		if (c->rail[r].dc == NULL)
-			continue;
-		res = ref_entry(c->rail[r].dc, start, end, DATA_ACCESS, &h->ent[r]);
-		if (res == ncclSuccess)
-			h->mr[r] = h->ent[r]->mr;
-	}
-	if (res != ncclSuccess)
-		unref_all(h);
+	ncclResult_t res = ref_rails(c, start, end, &h->pub);
+	if (res == ncclSuccess)
+		link_handle(h);
 	spark_devctx_unlock();
 	if (res != ncclSuccess) {
 		free(h);
 		return res;
 	}
-	*mhandle = h;
+	*mhandle = &h->pub;
 	return ncclSuccess;
 }
 
@@ -223,12 +271,13 @@ ncclResult_t spark_reg_mr_dmabuf(void *comm, void *data, size_t size, int type,
 /* comm is not needed: the handle knows its entries, which know their HCA. */
 ncclResult_t spark_dereg_mr(void *comm, void *mhandle)
 {
-	struct spark_mr_handle *h = mhandle;
+	struct mr_handle *h = mhandle;   /* &h->pub is what regMr handed out */
 	(void)comm;
 	if (h == NULL)
 		return ncclSuccess;
 	spark_devctx_lock();
-	unref_all(h);
+	unlink_handle(h);
+	unref_all(&h->pub);
 	spark_devctx_unlock();
 	free(h);
 	return ncclSuccess;
