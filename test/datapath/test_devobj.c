@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <string.h>
@@ -302,6 +303,59 @@ Test(devobj, reload_after_last_close, .timeout = 120)
 	dp_sync(&p);
 	unload();
 	DP_CHECK(count_fds("") == fds0, "%d fds left after the reload", count_fds("") - fds0);
+	dp_free(buf, BUF);
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+/* NCCL's proxy threads of two communicators may register on comms of one
+ * device at the same time: the shared cache stays consistent (TSan checks
+ * the locking), and both handles still move data afterwards. */
+struct churn {
+	const ncclNet_v8_t *net;
+	void *comm;
+	uint8_t *buf;
+	bool ok;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *t = arg;
+	t->ok = true;
+	for (int i = 0; i < 200 && t->ok; i++) {
+		void *mh = NULL;
+		size_t off = (size_t)(i % 7) * 4096 + (size_t)i;
+		t->ok = t->net->regMr(t->comm, t->buf + off, MSG, NCCL_PTR_HOST, &mh) ==
+				ncclSuccess &&
+			t->net->deregMr(t->comm, mh) == ncclSuccess;
+	}
+	return NULL;
+}
+
+Test(devobj, concurrent_regmr_on_two_comms, .timeout = 120)
+{
+	struct dp_pair p;
+	dp_pair_start(&p, NULL);
+	const ncclNet_v8_t *net = load();
+	void *c[2] = {conn(&p, net), conn(&p, net)};
+	uint8_t *buf = dp_alloc(BUF);
+	void *keep = reg(net, c[0], buf, BUF);          /* most churn hits this MR */
+	struct churn t[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct churn){net, c[i], buf, false};
+		DP_CHECK(pthread_create(&th[i], NULL, churn_thread, &t[i]) == 0, "pthread_create");
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		DP_CHECK(t[i].ok, "regMr/deregMr failed on thread %d", i);
+	}
+	move(&p, net, c[0], buf, keep, 30);
+	move(&p, net, c[1], buf + MSG, keep, 31);
+	DP_OK(net->deregMr(c[1], keep));
+	close_comm(&p, net, c[0]);
+	close_comm(&p, net, c[1]);
 	dp_free(buf, BUF);
 	if (p.is_b)
 		dp_pair_finish(&p, 0);
