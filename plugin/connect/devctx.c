@@ -4,6 +4,7 @@
 
 #include <infiniband/verbs.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,23 @@ static ncclResult_t open_by_name(const char *name, struct ibv_context **out)
 	if (list == NULL)
 		return spark_check_failed("ibv_get_device_list", errno, __FILE__, __LINE__);
 	*out = NULL;
-	for (int i = 0; i < n && *out == NULL; i++)
-		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
+	bool listed = false;
+	for (int i = 0; i < n && !listed; i++)
+		if (strcmp(ibv_get_device_name(list[i]), name) == 0) {
+			listed = true;
 			*out = ibv_open_device(list[i]);
+		}
 	int saved = errno;
 	ibv_free_device_list(list);
+	if (!listed) {
+		SPARK_WARN("HCA %s: no longer listed by libibverbs (driver unloaded or device "
+			   "removed since init?): check ibv_devices", name);
+		return ncclSystemError;
+	}
 	if (*out == NULL) {
-		SPARK_WARN("HCA %s: cannot open it (%s)", name, strerror(saved));
+		SPARK_WARN("HCA %s: ibv_open_device failed (%s): check that /dev/infiniband is "
+			   "accessible (a container needs --device /dev/infiniband)", name,
+			   strerror(saved));
 		return ncclSystemError;
 	}
 	return ncclSuccess;

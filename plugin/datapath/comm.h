@@ -1,7 +1,8 @@
 /* Comms and requests of the data path. One send comm or recv comm owns, per
  * rail it kept: a CQ and an RC QP on the HCA's shared context and PD
- * (devctx.h); the comm's engine (engine.c) polls those CQs. Requests live in arrays inside the comm,
- * allocated once at connect time: nothing is allocated on the hot path. */
+ * (devctx.h); the comm's engine (engine.c) polls those CQs. Requests live in
+ * arrays inside the comm, allocated once at connect time: nothing is
+ * allocated on the hot path. */
 #ifndef SPARK_COMM_H
 #define SPARK_COMM_H
 
