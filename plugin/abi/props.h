@@ -10,7 +10,7 @@
 
 /* Choices explained in docs/design.md. */
 #define SPARK_PTR_SUPPORT NCCL_PTR_HOST   /* GB10 has no GPUDirect RDMA */
-#define SPARK_REG_IS_GLOBAL 0             /* an mhandle belongs to its comm */
+#define SPARK_REG_IS_GLOBAL 1             /* a handle serves every comm of its device (mr.c) */
 #define SPARK_LATENCY_US 0.0f             /* 0: NCCL's own network latency model */
 /* v9+: NCCL's own defaults for older plugins (1 GiB, 512 MiB); spark_isend
  * takes up to INT_MAX bytes, so NCCL never posts more than we accept. */

@@ -1,5 +1,6 @@
-/* One rail of a comm: open the HCA, create PD, CQ and RC QP, register the
- * comm's control areas on this PD, and move the QP RESET→INIT→RTR→RTS. */
+/* One rail of a comm: take a reference on the HCA's shared context and PD
+ * (devctx.h), create the comm's CQ and RC QP, register the comm's control
+ * areas on that PD, and move the QP RESET→INIT→RTR→RTS. */
 #include <infiniband/verbs.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,27 +8,9 @@
 
 #include "api.h"
 #include "comm.h"
+#include "devctx.h"
 #include "scan.h"
 #include "log.h"
-
-static ncclResult_t open_by_name(const char *name, struct ibv_context **out)
-{
-	int n = 0;
-	struct ibv_device **list = ibv_get_device_list(&n);
-	if (list == NULL)
-		return spark_check_failed("ibv_get_device_list", errno, __FILE__, __LINE__);
-	*out = NULL;
-	for (int i = 0; i < n && *out == NULL; i++)
-		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
-			*out = ibv_open_device(list[i]);
-	int saved = errno;
-	ibv_free_device_list(list);
-	if (*out == NULL) {
-		SPARK_WARN("rail %s: cannot open the HCA (%s)", name, strerror(saved));
-		return ncclSystemError;
-	}
-	return ncclSuccess;
-}
 
 static uint32_t random_psn(void)
 {
@@ -73,14 +56,15 @@ ncclResult_t spark_rail_open(struct spark_rail *r, const struct spark_hca *hca, 
 			     size_t ctl_len, void *src, size_t src_len)
 {
 	r->hca = *hca;
-	SPARK_TRY(open_by_name(hca->name, &r->ctx));
+	SPARK_TRY(spark_devctx_acquire(hca->name, &r->dc));
+	r->ctx = r->dc->ctx;
+	r->pd = r->dc->pd;
 	/* The GID index can move while the process runs (Spark: 3 → 4 or 5). */
 	SPARK_TRY(spark_gid_rescan(r->ctx, &r->hca, spark_params()->gid_index));
 	if (!spark_hca_usable(&r->hca)) {
 		SPARK_WARN("rail %s: no usable RoCE v2 GID any more", hca->name);
 		return ncclSystemError;
 	}
-	SPARK_CHECK_PTR(r->pd, ibv_alloc_pd(r->ctx));
 	SPARK_CHECK_PTR(r->cq, ibv_create_cq(r->ctx, SPARK_CQ_DEPTH, NULL, NULL, 0));
 	/* Control areas: no relaxed ordering, so a CTS entry or record lands in
 	 * order and its last field (seq) is written last (docs/design.md). */
@@ -182,7 +166,9 @@ ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_in
 }
 
 /* Order matters: the QP goes first so the peer can no longer write into the
- * areas deregistered next; a QP destroyed with WRs outstanding is fine. */
+ * areas deregistered next; a QP destroyed with WRs outstanding is fine. The
+ * shared PD and context go last, and only with their last user: NCCL's
+ * registrations on them may outlive this comm (mr.c). */
 void spark_rail_close(struct spark_rail *r)
 {
 	if (r->qp != NULL && ibv_destroy_qp(r->qp) != 0)
@@ -193,10 +179,6 @@ void spark_rail_close(struct spark_rail *r)
 		SPARK_WARN("rail %s: ibv_dereg_mr (source) failed", r->hca.name);
 	if (r->cq != NULL && ibv_destroy_cq(r->cq) != 0)
 		SPARK_WARN("rail %s: ibv_destroy_cq failed", r->hca.name);
-	if (r->pd != NULL && ibv_dealloc_pd(r->pd) != 0)
-		SPARK_WARN("rail %s: ibv_dealloc_pd failed (memory still registered?)",
-			   r->hca.name);
-	if (r->ctx != NULL && ibv_close_device(r->ctx) != 0)
-		SPARK_WARN("rail %s: ibv_close_device failed", r->hca.name);
+	spark_devctx_release(r->dc);
 	memset(r, 0, sizeof *r);
 }

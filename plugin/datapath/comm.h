@@ -1,7 +1,8 @@
 /* Comms and requests of the data path. One send comm or recv comm owns, per
- * rail it kept: a verbs context, PD, CQ and RC QP; the comm's engine
- * (engine.c) polls those CQs. Requests live in arrays inside the comm,
- * allocated once at connect time: nothing is allocated on the hot path. */
+ * rail it kept: a CQ and an RC QP on the HCA's shared context and PD
+ * (devctx.h); the comm's engine (engine.c) polls those CQs. Requests live in
+ * arrays inside the comm, allocated once at connect time: nothing is
+ * allocated on the hot path. */
 #ifndef SPARK_COMM_H
 #define SPARK_COMM_H
 
@@ -20,6 +21,8 @@ struct ibv_cq;
 struct ibv_qp;
 struct ibv_mr;
 struct ibv_send_wr;
+struct spark_devctx;
+struct spark_mr_entry;
 
 _Static_assert(SPARK_SLOTS <= 256, "the slot travels in 8 bits of the immediate");
 _Static_assert(SPARK_MAX_RAILS <= SPARK_WIRE_MAX_RAILS, "rails fit the wire format");
@@ -37,8 +40,9 @@ _Static_assert(SPARK_MAX_RAILS <= SPARK_WIRE_MAX_RAILS, "rails fit the wire form
 struct spark_rail {
 	bool up;                        /* kept for this connection */
 	struct spark_hca hca;           /* copy; GID rescanned at connect */
-	struct ibv_context *ctx;
-	struct ibv_pd *pd;
+	struct spark_devctx *dc;        /* the HCA's shared context and PD (a reference) */
+	struct ibv_context *ctx;        /* dc's, borrowed */
+	struct ibv_pd *pd;              /* dc's, borrowed */
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
 	struct ibv_mr *ctl_mr;          /* FIFO (send) or record area (recv): peer writes */
@@ -63,9 +67,13 @@ struct spark_req_hdr {
 	struct spark_comm *comm;
 };
 
+/* One regMr as NCCL sees it (mr.c). Its MRs are on the HCAs' shared PDs and
+ * may be shared with other handles of the same range: valid on every comm
+ * of device `dev` until deregMr (regIsGlobal), whatever was closed since. */
 struct spark_mr_handle {
-	struct spark_comm *comm;
-	struct ibv_mr *mr[SPARK_MAX_RAILS];
+	int dev;
+	struct ibv_mr *mr[SPARK_MAX_RAILS];           /* what the data path reads */
+	struct spark_mr_entry *ent[SPARK_MAX_RAILS];  /* mr.c's cache entries */
 };
 
 /* One isend: entry i of a send slot. */
@@ -139,7 +147,6 @@ struct spark_comm {
 	uint32_t recvs_posted;          /* recv: requests waiting for their IMMs */
 	uint64_t next_peer_check_ns;    /* peer.c: when to look at the socket again */
 	uint64_t peer_gone_ns;          /* when the peer's socket closed; 0 = open */
-	int live_mrs;
 	/* Registered control areas, one allocation each. */
 	void *ctl;                      /* send: FIFO[SLOTS][MAX_RECVS]; recv: records[SLOTS] */
 	void *src;                      /* recv: CTS shadow FIFO[SLOTS][MAX_RECVS] */

@@ -1,23 +1,236 @@
-/* Memory registration: one handle registers the region on every rail's PD
- * (one MR per rail), because each rail is its own HCA with its own keys. */
+/* Memory registration with a per-HCA cache. A handle holds one MR per rail,
+ * each on that HCA's shared PD (devctx.h). NCCL registers its shared host
+ * buffers on every comm that uses them; pinning each copy would count the
+ * same pages against memlock once per comm, so a range already covered by a
+ * cached MR of that HCA (whole pages, compatible access) takes a reference
+ * on it instead. Each regMr still returns its own handle, deregMr drops its
+ * references, and the last reference deregisters the MR.
+ *
+ * The rule NCCL relies on (regIsGlobal = 1): a handle works on every comm of
+ * its device and is deregistered with any of them, before or after the comm
+ * it was registered on is closed. */
 #include <infiniband/verbs.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "comm.h"
+#include "devctx.h"
 #include "log.h"
 
-static void dereg_all(struct spark_mr_handle *h)
+struct spark_mr_entry {
+	uintptr_t start, end;           /* page-aligned [start, end) */
+	unsigned access;
+	int refs;                       /* handles holding it */
+	struct ibv_mr *mr;
+	struct spark_devctx *dc;
+	struct spark_mr_entry *next;    /* dc->cache, sorted by start */
+};
+
+/* A handle as allocated: NCCL holds &pub; the links let unload find the
+ * handles NCCL never deregistered. All under the devctx lock. */
+struct mr_handle {
+	struct spark_mr_handle pub;     /* first member: the pointer NCCL holds */
+	struct mr_handle *prev, *next;
+};
+static struct {
+	struct mr_handle *head;
+} live;
+
+static void link_handle(struct mr_handle *h)
+{
+	h->prev = NULL;
+	h->next = live.head;
+	if (live.head != NULL)
+		live.head->prev = h;
+	live.head = h;
+}
+
+static void unlink_handle(struct mr_handle *h)
+{
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		live.head = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+}
+
+/* Data buffers may take relaxed ordering: their visibility is ordered by the
+ * completion, never by reading the buffer itself. */
+#define DATA_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+		     IBV_ACCESS_REMOTE_READ | IBV_ACCESS_RELAXED_ORDERING)
+
+/* Relaxed ordering permits reordering: a strict MR serves a relaxed request,
+ * a relaxed MR never serves a strict one. Other rights must be a superset. */
+static bool access_covers(unsigned have, unsigned want)
+{
+	const unsigned ro = IBV_ACCESS_RELAXED_ORDERING;
+	if ((have & ro) && !(want & ro))
+		return false;
+	return (have & want & ~ro) == (want & ~ro);
+}
+
+static struct spark_mr_entry *lookup(struct spark_devctx *dc, uintptr_t start, uintptr_t end,
+				     unsigned access)
+{
+	for (struct spark_mr_entry *e = dc->cache; e != NULL && e->start <= start; e = e->next)
+		if (e->end >= end && access_covers(e->access, access))
+			return e;
+	return NULL;
+}
+
+static void insert(struct spark_devctx *dc, struct spark_mr_entry *e)
+{
+	struct spark_mr_entry **pp = &dc->cache;
+	while (*pp != NULL && (*pp)->start <= e->start)
+		pp = &(*pp)->next;
+	e->next = *pp;
+	*pp = e;
+}
+
+static void warn_reg_failed(const struct spark_devctx *dc, uintptr_t start, uintptr_t end,
+			    int err)
+{
+	size_t len = end - start;
+	if (err != ENOMEM && err != EPERM) {
+		SPARK_WARN("regMr: %zu bytes at %#lx on %s failed: %s", len, (unsigned long)start,
+			   dc->name, strerror(err));
+		return;
+	}
+	struct rlimit rl = {0, 0};
+	char limit[32] = "unknown";
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+		snprintf(limit, sizeof limit, "unlimited");
+	else if (rl.rlim_cur != 0 || rl.rlim_max != 0)
+		snprintf(limit, sizeof limit, "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+	SPARK_WARN("regMr: pinning %zu bytes at %#lx on %s failed: %s. Registered memory counts "
+		   "against the memlock limit (ulimit -l = %s): raise it (`ulimit -l unlimited`, "
+		   "`memlock unlimited` in /etc/security/limits.conf, LimitMEMLOCK=infinity for a "
+		   "service, `docker run --ulimit memlock=-1`) or grant CAP_IPC_LOCK",
+		   len, (unsigned long)start, dc->name, strerror(err), limit);
+}
+
+static void dereg_entry_mr(const struct spark_devctx *dc, struct ibv_mr *mr)
+{
+	if (ibv_dereg_mr(mr) != 0)
+		SPARK_WARN("deregMr: ibv_dereg_mr on %s failed: %s", dc->name, strerror(errno));
+}
+
+/* A reference on an MR of dc covering [start, end), registering one if none. */
+static ncclResult_t ref_entry(struct spark_devctx *dc, uintptr_t start, uintptr_t end,
+			      unsigned access, struct spark_mr_entry **out)
+{
+	struct spark_mr_entry *e = lookup(dc, start, end, access);
+	if (e != NULL) {
+		e->refs++;
+		*out = e;
+		return ncclSuccess;
+	}
+	struct ibv_mr *mr = ibv_reg_mr(dc->pd, (void *)start, end - start, (int)access);
+	if (mr == NULL) {
+		int err = errno;
+		warn_reg_failed(dc, start, end, err);
+		return spark_result_from_errno(err);
+	}
+	e = calloc(1, sizeof *e);
+	if (e == NULL) {
+		dereg_entry_mr(dc, mr);
+		return ncclSystemError;
+	}
+	*e = (struct spark_mr_entry){.start = start, .end = end, .access = access, .refs = 1,
+				     .mr = mr, .dc = dc};
+	insert(dc, e);
+	spark_devctx_mr_added_locked(dc);
+	*out = e;
+	return ncclSuccess;
+}
+
+static void unref_entry(struct spark_mr_entry *e)
+{
+	if (--e->refs > 0)
+		return;
+	struct spark_devctx *dc = e->dc;
+	for (struct spark_mr_entry **pp = &dc->cache; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	dereg_entry_mr(dc, e->mr);
+	free(e);
+	spark_devctx_mr_removed_locked(dc);
+}
+
+static void unref_all(struct spark_mr_handle *h)
 {
 	for (int r = 0; r < SPARK_MAX_RAILS; r++)
-		if (h->mr[r] != NULL && ibv_dereg_mr(h->mr[r]) != 0)
-			SPARK_WARN("deregMr: ibv_dereg_mr on rail %d failed", r);
+		if (h->ent[r] != NULL)
+			unref_entry(h->ent[r]);
+}
+
+static bool on_idle_hcas(const struct spark_mr_handle *h)
+{
+	for (int r = 0; r < SPARK_MAX_RAILS; r++)
+		if (h->ent[r] != NULL && h->ent[r]->dc->comms != 0)
+			return false;
+	return true;
+}
+
+int spark_mr_release_orphans_locked(void)
+{
+	int n = 0;
+	for (struct mr_handle *h = live.head, *next; h != NULL; h = next) {
+		next = h->next;
+		if (!on_idle_hcas(&h->pub))
+			continue;
+		unlink_handle(h);
+		unref_all(&h->pub);
+		free(h);
+		n++;
+	}
+	return n;
+}
+
+/* Whole pages around [data, data + size): what the kernel pins anyway, and
+ * the granularity at which two registrations can share an MR. */
+static ncclResult_t page_span(void *data, size_t size, uintptr_t *start, uintptr_t *end)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)data;
+	if (data == NULL || size == 0 || a + size < a || a + size > UINTPTR_MAX - page) {
+		SPARK_WARN("regMr: invalid region %p + %zu", data, size);
+		return ncclInvalidArgument;
+	}
+	*start = a & ~(page - 1);
+	*end = (a + size + page - 1) & ~(page - 1);
+	return ncclSuccess;
+}
+
+/* References on an MR covering [start, end) on every rail's HCA. */
+static ncclResult_t ref_rails(const struct spark_comm *c, uintptr_t start, uintptr_t end,
+			      struct spark_mr_handle *h)
+{
+	for (uint32_t r = 0; r < c->nrails; r++) {
+		if (c->rail[r].dc == NULL)
+			continue;
+		ncclResult_t res = ref_entry(c->rail[r].dc, start, end, DATA_ACCESS, &h->ent[r]);
+		if (res != ncclSuccess) {
+			unref_all(h);
+			return res;
+		}
+		h->mr[r] = h->ent[r]->mr;
+	}
+	return ncclSuccess;
 }
 
 ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **mhandle)
 {
-	struct spark_comm *c = comm;
+	const struct spark_comm *c = comm;
+	SPARK_NOT_NULL(mhandle, "mhandle");
 	*mhandle = NULL;
 	SPARK_NOT_NULL(c, "comm");
 	if (type != NCCL_PTR_HOST) {
@@ -25,29 +238,22 @@ ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **
 			   "no GPUDirect RDMA)", type);
 		return ncclInvalidArgument;
 	}
-	struct spark_mr_handle *h = calloc(1, sizeof *h);
+	uintptr_t start = 0, end = 0;
+	SPARK_TRY(page_span(data, size, &start, &end));
+	struct mr_handle *h = calloc(1, sizeof *h);
 	if (h == NULL)
 		return ncclSystemError;
-	h->comm = c;
-	/* Data buffers may take relaxed ordering: their visibility is ordered
-	 * by the completion, never by reading the buffer itself. */
-	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
-		     IBV_ACCESS_RELAXED_ORDERING;
-	for (uint32_t r = 0; r < c->nrails; r++) {
-		if (c->rail[r].pd == NULL)
-			continue;
-		h->mr[r] = ibv_reg_mr(c->rail[r].pd, data, size, access);
-		if (h->mr[r] == NULL) {
-			int err = errno;
-			dereg_all(h);
-			free(h);
-			SPARK_WARN("regMr: %zu bytes at %p on rail %s failed: %s", size, data,
-				   c->rail[r].hca.name, strerror(err));
-			return spark_result_from_errno(err);
-		}
+	h->pub.dev = c->dev;
+	spark_devctx_lock();
+	ncclResult_t res = ref_rails(c, start, end, &h->pub);
+	if (res == ncclSuccess)
+		link_handle(h);
+	spark_devctx_unlock();
+	if (res != ncclSuccess) {
+		free(h);
+		return res;
 	}
-	__atomic_add_fetch(&c->live_mrs, 1, __ATOMIC_RELAXED);
-	*mhandle = h;
+	*mhandle = &h->pub;
 	return ncclSuccess;
 }
 
@@ -62,14 +268,17 @@ ncclResult_t spark_reg_mr_dmabuf(void *comm, void *data, size_t size, int type,
 	return ncclInvalidUsage;
 }
 
+/* comm is not needed: the handle knows its entries, which know their HCA. */
 ncclResult_t spark_dereg_mr(void *comm, void *mhandle)
 {
-	struct spark_mr_handle *h = mhandle;
+	struct mr_handle *h = mhandle;   /* &h->pub is what regMr handed out */
 	(void)comm;
 	if (h == NULL)
 		return ncclSuccess;
-	dereg_all(h);
-	__atomic_sub_fetch(&h->comm->live_mrs, 1, __ATOMIC_RELAXED);
+	spark_devctx_lock();
+	unlink_handle(h);
+	unref_all(&h->pub);
+	spark_devctx_unlock();
 	free(h);
 	return ncclSuccess;
 }

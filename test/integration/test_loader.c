@@ -135,7 +135,7 @@ Test(loader, default_topology_is_one_fused_device)
 	cr_assert_str_eq(p.name, "rocep1s0f0+roceP2p1s0f0");
 	cr_assert_null(p.pciPath);
 	cr_assert_eq(p.ptrSupport, NCCL_PTR_HOST);
-	cr_assert_eq(p.regIsGlobal, 0);
+	cr_assert_eq(p.regIsGlobal, 1);   /* shared PDs + registration cache */
 	cr_assert_gt(p.speed, 0);
 	cr_assert_eq(p.port, 1);
 	cr_assert_float_eq(p.latency, 0.0f, 1e-9);

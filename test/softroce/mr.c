@@ -1,12 +1,20 @@
 /* softroce: protection domains and memory regions.  Keys are mlx5-shaped
  * (index << 8 | variant, lkey == rkey); indices grow monotonically so a key
- * is not handed out again right after dereg and stale keys fail. */
+ * is not handed out again right after dereg and stale keys fail.
+ * Pinned memory is charged against RLIMIT_MEMLOCK as the kernel does
+ * (ib_umem_get): each MR of user memory adds the pages it spans to the
+ * process's pinned count, even pages another MR pinned already; past the
+ * limit reg_mr fails with ENOMEM unless the calling thread has CAP_IPC_LOCK
+ * in its effective set. dma-buf MRs pin nothing. */
 #include "sr.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -16,6 +24,7 @@
 static struct sr_mr **mr_tab;      /* indexed by key >> 8, minus the base */
 static uint32_t mr_tab_len, mr_next, mr_base;
 static uint8_t mr_variant;
+static uint64_t pinned_pages;      /* the mm's pinned_vm, under SR_LOCK */
 
 SR_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *ctx)
 {
@@ -97,11 +106,42 @@ static int mr_slot(struct sr_mr *mr)
 	return 0;
 }
 
+/* Pages [addr, addr + len) spans: what ib_umem_get pins. */
+static uint64_t span_pages(uintptr_t addr, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t first = addr & ~(page - 1);
+	return (uint64_t)((addr + len - first + page - 1) / page);
+}
+
+static bool can_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return false;
+	return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/* Charges npages, or fails with ENOMEM as the kernel would; under SR_LOCK. */
+static int pin_charge(uint64_t npages)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    pinned_pages + npages > rl.rlim_cur / (uint64_t)sysconf(_SC_PAGESIZE) &&
+	    !can_ipc_lock())
+		return -ENOMEM;
+	pinned_pages += npages;
+	return 0;
+}
+
 #define SR_ACCESS_KNOWN (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 	IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
 
-SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
-					  uint64_t iova, unsigned int access)
+/* pin: user memory the kernel would pin (and charge); false for dma-buf. */
+static struct ibv_mr *reg_common(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
+				 unsigned int access, bool pin)
 {
 	/* Optional flags (relaxed ordering …) may be ignored by a provider. */
 	access &= ~(unsigned)IBV_ACCESS_OPTIONAL_RANGE;
@@ -128,7 +168,13 @@ SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t 
 	mr->va = (uintptr_t)addr;
 	mr->access = access;
 	SR_LOCK();
-	int rc = mr_slot(mr);
+	uint64_t npages = pin ? span_pages(mr->va, length) : 0;
+	int rc = pin_charge(npages);
+	if (!rc) {
+		rc = mr_slot(mr);
+		if (rc)
+			pinned_pages -= npages;
+	}
 	if (!rc) {
 		mr->mr.handle = mr->mr.lkey;
 		((struct sr_pd *)pd)->refs++;
@@ -140,6 +186,12 @@ SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t 
 		return NULL;
 	}
 	return &mr->mr;
+}
+
+SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
+					  uint64_t iova, unsigned int access)
+{
+	return reg_common(pd, addr, length, iova, access, true);
 }
 
 SR_EXPORT struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length, int access)
@@ -161,6 +213,8 @@ SR_EXPORT int ibv_dereg_mr(struct ibv_mr *ibmr)
 	if (idx < mr_tab_len && mr_tab[idx] == mr)
 		mr_tab[idx] = NULL;
 	((struct sr_pd *)mr->mr.pd)->refs--;
+	if (!mr->map)   /* dma-buf MRs were charged nothing (reg_common) */
+		pinned_pages -= span_pages(mr->va, mr->mr.length);
 	SR_UNLOCK();
 	if (mr->map)
 		munmap(mr->map, mr->map_len);
@@ -185,8 +239,8 @@ SR_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset, s
 			 (off_t)(offset - skew));
 	if (map == MAP_FAILED)
 		return NULL;
-	struct ibv_mr *ibmr = ibv_reg_mr_iova2(pd, (char *)map + skew, length, iova,
-					       (unsigned)access);
+	struct ibv_mr *ibmr = reg_common(pd, (char *)map + skew, length, iova, (unsigned)access,
+					 false);
 	if (!ibmr) {
 		int e = errno;
 		munmap(map, map_len);

@@ -341,7 +341,7 @@ Test(pairing, properties)
 	cr_assert_str_eq(p.name, "rocep1s0f0+roceP2p1s0f0");
 	cr_assert_null(p.pci_path);
 	cr_assert_eq(p.ptr_support, NCCL_PTR_HOST);
-	cr_assert_eq(p.reg_is_global, 0);
+	cr_assert_eq(p.reg_is_global, 1);
 	cr_assert_eq(p.speed_mbps, 200000);
 	cr_assert_eq(p.max_recvs, 8);
 	cr_assert_eq(p.max_comms, 131072);
