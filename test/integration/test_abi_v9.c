@@ -65,7 +65,7 @@ Test(abi_v9, nccl_2_24_sequence, .timeout = 60)
 	memset(&props, 0xa5, sizeof props);
 	DP_OK(v9->getProperties(0, &props));
 	DP_CHECK(strcmp(props.name, "rocep1s0f0+roceP2p1s0f0") == 0, "%s", props.name);
-	DP_CHECK(props.regIsGlobal == 0 && props.forceFlush == 0, "flags");
+	DP_CHECK(props.regIsGlobal == 1 && props.forceFlush == 0, "flags");   /* shared PDs + registration cache */
 	DP_CHECK(props.vProps.ndevs == 1 && props.vProps.devs[0] == 0, "vProps %d", props.vProps.ndevs);
 	DP_CHECK(props.maxP2pBytes == (size_t)1 << 30, "maxP2pBytes %zu", props.maxP2pBytes);
 	DP_CHECK(props.maxCollBytes > 0 && props.maxCollBytes <= (size_t)1 << 30, "maxCollBytes");
