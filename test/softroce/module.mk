@@ -30,5 +30,5 @@ $(SR_PERF): $(SR_PERF_OBJS)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ -libverbs
 
 ALL_TARGETS  += $(SR_LIB) $(SR_MLX5) $(if $(SR_PERF_SRCS),$(SR_PERF))
-TEST_SCRIPTS += $(SR_DIR)/check-devinfo.sh $(SR_DIR)/check-pingpong.sh
+TEST_SCRIPTS += $(SR_DIR)/check-devinfo.sh $(SR_DIR)/check-pingpong.sh $(SR_DIR)/check-abi.sh
 BENCH_DEPS   += $(SR_LIB) $(if $(SR_PERF_SRCS),$(SR_PERF))
