@@ -117,6 +117,7 @@ SR_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *dev)
 	v->query_port = sr_op_query_port;
 	v->query_device_ex = sr_op_query_device_ex;
 	v->create_qp_ex = sr_op_create_qp_ex;
+	v->create_cq_ex = sr_op_create_cq_ex;
 
 	SR_LOCK();
 	int rc = sr_engine_start();

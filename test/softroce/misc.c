@@ -302,14 +302,6 @@ UNSUPPORTED_INT(ibv_resolve_eth_l2_from_gid, struct ibv_context *c, struct ibv_a
 		uint8_t eth_mac[6], uint16_t *vid)
 #pragma GCC diagnostic pop
 
-/* No QP is created with send ops flags, so there is never a qp_ex. */
-SR_EXPORT struct ibv_qp_ex *ibv_qp_to_qp_ex(struct ibv_qp *qp)
-{
-	(void)qp;
-	errno = EOPNOTSUPP;
-	return NULL;
-}
-
 /* Placement within one message follows address order in softroce. */
 SR_EXPORT int ibv_query_qp_data_in_order(struct ibv_qp *qp, enum ibv_wr_opcode op, uint32_t flags)
 {
