@@ -29,6 +29,8 @@ have_header infiniband/mlx5dv.h  || missing+=(libibverbs-dev)
 have_header hwloc.h              || missing+=(libhwloc-dev)
 have_header criterion/criterion.h || missing+=(libcriterion-dev)
 command -v ibv_rc_pingpong >/dev/null || missing+=(ibverbs-utils)
+command -v ib_write_bw >/dev/null || missing+=(perftest)          # check-perftest.sh
+[ -e /usr/lib/python3/dist-packages/pyverbs ] || missing+=(python3-pyverbs) # check-pyverbs.sh
 command -v python3 >/dev/null    || missing+=(python3)
 [ $clang -eq 0 ] || command -v clang >/dev/null || missing+=(clang)
 if [ $lint -eq 1 ]; then

@@ -41,5 +41,5 @@ $(SR_RUN): $(SR_RUN_OBJS) $(SR_LIB)
 
 ALL_TARGETS  += $(SR_LIB) $(SR_MLX5) $(SR_RUN) $(if $(SR_PERF_SRCS),$(SR_PERF))
 TEST_SCRIPTS += $(SR_DIR)/check-devinfo.sh $(SR_DIR)/check-pingpong.sh $(SR_DIR)/check-abi.sh \
-		$(SR_DIR)/check-run.sh
+		$(SR_DIR)/check-run.sh $(SR_DIR)/check-perftest.sh $(SR_DIR)/check-pyverbs.sh
 BENCH_DEPS   += $(SR_LIB) $(if $(SR_PERF_SRCS),$(SR_PERF))
