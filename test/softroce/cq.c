@@ -93,6 +93,8 @@ SR_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 	SR_UNLOCK();
 	pthread_mutex_destroy(&cq->cq.mutex);
 	pthread_cond_destroy(&cq->cq.cond);
+	if (cq->is_ex)
+		pthread_mutex_destroy(&cq->poll_lock);
 	free(cq->ring);
 	free(cq);
 	return 0;

@@ -30,7 +30,6 @@ static int take(struct sr_cq *cq)
 	SR_UNLOCK();
 	if (!got) {
 		sched_yield();       /* busy pollers must not starve the NIC thread */
-		cq->polling = false;
 		return dead ? EIO : ENOENT;
 	}
 	sr_engine_wake();            /* freed SQ slots may let a fence proceed */
@@ -39,13 +38,23 @@ static int take(struct sr_cq *cq)
 	return 0;
 }
 
+/* As on mlx5, start_poll holds the CQ until end_poll, or releases it at
+ * once when it finds nothing (then end_poll must not be called).  A second
+ * start_poll in the same thread, a deadlock on mlx5, is EINVAL here. */
 static int start_poll(struct ibv_cq_ex *x, struct ibv_poll_cq_attr *attr)
 {
 	struct sr_cq *cq = cq_of(x);
-	if (cq->polling || !attr || attr->comp_mask)
-		return EINVAL;       /* start twice without end_poll: mlx5 deadlocks */
+	if (!attr || attr->comp_mask)
+		return EINVAL;
+	if (pthread_mutex_lock(&cq->poll_lock))
+		return EINVAL;
 	cq->polling = true;
-	return take(cq);
+	int rc = take(cq);
+	if (rc) {
+		cq->polling = false;
+		pthread_mutex_unlock(&cq->poll_lock);
+	}
+	return rc;
 }
 
 static int next_poll(struct ibv_cq_ex *x)
@@ -58,7 +67,11 @@ static int next_poll(struct ibv_cq_ex *x)
 
 static void end_poll(struct ibv_cq_ex *x)
 {
-	cq_of(x)->polling = false;
+	struct sr_cq *cq = cq_of(x);
+	if (!cq->polling)
+		return;              /* no start_poll, or one that found nothing */
+	cq->polling = false;
+	pthread_mutex_unlock(&cq->poll_lock);
 }
 
 /* The CQE's field, if it may be read now. */
@@ -185,6 +198,11 @@ struct ibv_cq_ex *sr_op_create_cq_ex(struct ibv_context *ctx, struct ibv_cq_init
 	if (!ibcq)
 		return NULL;
 	struct sr_cq *cq = (struct sr_cq *)ibcq;
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&cq->poll_lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	cq->is_ex = true;
 	cq->wc_flags = a->wc_flags;
 	cq->cqx.comp_mask = 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 struct sr_wr_batch {
+	pthread_mutex_t lock;        /* held wr_start .. wr_complete/abort, as mlx5 */
 	bool open;                   /* inside wr_start .. wr_complete/abort */
 	int err;                     /* first misuse seen in this batch */
 	uint32_t n, cap;             /* WRs built, room (the SQ depth) */
@@ -170,16 +171,29 @@ static void wr_set_inline_data(struct ibv_qp_ex *qpx, void *addr, size_t len)
 	wr_set_inline_data_list(qpx, 1, &buf);
 }
 
+/* As on mlx5, the QP's send queue is held from wr_start to wr_complete or
+ * wr_abort, so threads building batches on one QP take turns.  A second
+ * wr_start in the same thread (a self-deadlock on mlx5) spoils the batch. */
 static void wr_start(struct ibv_qp_ex *qpx)
 {
 	struct sr_wr_batch *b = qp_of(qpx)->batch;
-	if (b->open) {
-		fail(b, EINVAL);           /* nested start: mlx5 would self-deadlock */
+	if (pthread_mutex_lock(&b->lock)) {
+		fail(b, EINVAL);
 		return;
 	}
 	b->open = true;
 	b->err = 0;
 	b->n = 0;
+}
+
+static void wr_end(struct sr_wr_batch *b)
+{
+	b->n = 0;
+	b->err = 0;
+	if (b->open) {
+		b->open = false;
+		pthread_mutex_unlock(&b->lock);
+	}
 }
 
 static int wr_complete(struct ibv_qp_ex *qpx)
@@ -189,18 +203,13 @@ static int wr_complete(struct ibv_qp_ex *qpx)
 	int rc = b->open ? b->err : EINVAL;
 	if (!rc)
 		rc = sr_post_send_all(qp, b->wr, (int)b->n);
-	b->open = false;
-	b->n = 0;
-	b->err = 0;
+	wr_end(b);
 	return rc;
 }
 
 static void wr_abort(struct ibv_qp_ex *qpx)
 {
-	struct sr_wr_batch *b = qp_of(qpx)->batch;
-	b->open = false;
-	b->n = 0;
-	b->err = 0;
+	wr_end(qp_of(qpx)->batch);
 }
 
 /* Builders of what softroce does not model (atomics, memory windows,
@@ -272,6 +281,11 @@ int sr_qpx_setup(struct sr_qp *qp, uint64_t send_ops)
 	struct sr_wr_batch *b = calloc(1, sizeof(*b));
 	if (!b)
 		return ENOMEM;
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&b->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	b->cap = qp->sq_size ? qp->sq_size : 1;
 	b->max_sge = qp->cap.max_send_sge ? qp->cap.max_send_sge : 1;
 	b->max_inline = qp->cap.max_inline_data;
@@ -292,6 +306,7 @@ void sr_qpx_free(struct sr_qp *qp)
 	struct sr_wr_batch *b = qp->batch;
 	if (!b)
 		return;
+	pthread_mutex_destroy(&b->lock);
 	free(b->wr);
 	free(b->sge);
 	free(b->inl);

@@ -193,6 +193,7 @@ struct sr_cq {
 	bool is_ex;                  /* made by ibv_create_cq_ex */
 	uint64_t wc_flags;           /* ibv_create_cq_wc_flags asked for */
 	bool polling;                /* between start_poll and end_poll */
+	pthread_mutex_t poll_lock;   /* cq_ex: held start_poll..end_poll, as mlx5 */
 	struct ibv_wc cur;           /* the CQE start/next_poll returned */
 	struct sr_cqe *ring;
 	uint32_t cap;                /* reported cqe */
