@@ -16,11 +16,14 @@ export SOFTROCE_FABRIC=$fab LD_LIBRARY_PATH=$BUILD/softroce
 port=$((20000 + RANDOM % 20000))
 dev=(-d roceP2p1s0f0 -x 3 -F)
 # Under a sanitizer (scripts/san-run.sh exports SAN_RUNTIME) the
-# uninstrumented perftest needs the runtime first; perftest's own
-# allocations are not ours to leak-check.
+# uninstrumented perftest needs the runtime first. perftest's own
+# allocations are not ours to leak-check, and its -D mode prints from a
+# SIGALRM handler (fopen in a signal handler: perftest's, not softroce's).
 pre=()
 if [ -n "${SAN_RUNTIME:-}" ]; then
-	pre=(env "LD_PRELOAD=$SAN_RUNTIME" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+	pre=(env "LD_PRELOAD=$SAN_RUNTIME"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+		"TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}report_signal_unsafe=0")
 fi
 
 # run NAME TOOL ARGS...: server on a, client on b; both must exit 0.

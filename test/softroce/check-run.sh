@@ -31,6 +31,9 @@ ib=/sys/class/infiniband/roceP2p1s0f0
   "0000:0000:0000:0000:0000:ffff:c0a8:6402" ] || fail "host b's GID 3"
 dev=$("$run" -F "$fab" -H a -- readlink -f $ib/device)
 [[ $dev == */0002:01:00.0 ]] || fail "device link: $dev"
+# what NCCL's topology reads through that link
+[ "$("$run" -F "$fab" -H a -- cat $ib/device/class $ib/device/max_link_width)" = \
+  "$(printf '0x020000\n4')" ] || fail "PCI function attributes"
 [ "$("$run" -F "$fab" -H a -- cat /sys/class/net/enP2p1s0f0np0/mtu)" = 9000 ] ||
 	fail "emulated netdev not under /sys/class/net"
 "$run" -F "$fab" -H a -- test -e /sys/class/net/lo/address || fail "real lo lost"
