@@ -47,6 +47,8 @@ have_header infiniband/mlx5dv.h   || need libibverbs-dev "mlx5 direct-verbs head
 have_header hwloc.h               || need libhwloc-dev "hwloc headers (hwloc.h)"
 have_header criterion/criterion.h || need libcriterion-dev "Criterion test headers (criterion/criterion.h)"
 command -v ibv_rc_pingpong >/dev/null || need ibverbs-utils "verbs tools (ibv_rc_pingpong)"
+command -v ib_write_bw >/dev/null || need perftest "perftest (ib_write_bw), softroce's outside clients"
+[ -e /usr/lib/python3/dist-packages/pyverbs ] || need python3-pyverbs "pyverbs (python3-pyverbs), softroce's outside clients"
 command -v python3 >/dev/null     || need python3 "python3"
 [ $clang -eq 0 ] || command -v clang >/dev/null || need clang "clang"
 if [ $lint -eq 1 ]; then

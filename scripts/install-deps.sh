@@ -20,6 +20,8 @@ PACKAGES=(
 	build-essential pkg-config
 	libibverbs-dev      # verbs + mlx5dv headers we compile against (rdma-core)
 	ibverbs-utils       # ibv_devinfo, ibv_rc_pingpong: conformance checks of softroce
+	perftest            # ib_write_bw & co.: outside clients of softroce (check-perftest.sh)
+	python3-pyverbs     # rdma-core's Python binding: outside client of softroce (check-pyverbs.sh)
 	libhwloc-dev        # PCIe link attributes of each HCA
 	libcriterion-dev    # unit and integration tests
 	python3             # bench report formatting

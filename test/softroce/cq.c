@@ -93,6 +93,8 @@ SR_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 	SR_UNLOCK();
 	pthread_mutex_destroy(&cq->cq.mutex);
 	pthread_cond_destroy(&cq->cq.cond);
+	if (cq->is_ex)
+		pthread_mutex_destroy(&cq->poll_lock);
 	free(cq->ring);
 	free(cq);
 	return 0;
@@ -152,6 +154,22 @@ void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st, uin
 	sr_cq_push(cq, &wc, sq_index);
 }
 
+bool sr_cq_pop(struct sr_cq *cq, struct ibv_wc *wc)
+{
+	if (!cq->count)
+		return false;
+	struct sr_cqe *e = &cq->ring[cq->head];
+	*wc = e->wc;
+	struct sr_qp *qp = sr_qp_find(e->wc.qp_num);
+	if (qp && e->sq_index && e->sq_index > qp->sq_tail)
+		qp->sq_tail = e->sq_index;
+	else if (qp && !e->sq_index && qp->rq_tail < qp->rq_cons)
+		qp->rq_tail++;
+	cq->head = (cq->head + 1) % cq->cap;
+	cq->count--;
+	return true;
+}
+
 int sr_op_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 {
 	struct sr_cq *cq = (struct sr_cq *)ibcq;
@@ -159,17 +177,8 @@ int sr_op_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 	if (n < 0)
 		return -1;
 	SR_LOCK();
-	while (got < n && cq->count) {
-		struct sr_cqe *e = &cq->ring[cq->head];
-		wc[got++] = e->wc;
-		struct sr_qp *qp = sr_qp_find(e->wc.qp_num);
-		if (qp && e->sq_index && e->sq_index > qp->sq_tail)
-			qp->sq_tail = e->sq_index;
-		else if (qp && !e->sq_index && qp->rq_tail < qp->rq_cons)
-			qp->rq_tail++;
-		cq->head = (cq->head + 1) % cq->cap;
-		cq->count--;
-	}
+	while (got < n && sr_cq_pop(cq, &wc[got]))
+		got++;
 	bool dead = cq->overrun && got == 0;
 	SR_UNLOCK();
 	if (got)

@@ -117,6 +117,7 @@ SR_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *dev)
 	v->query_port = sr_op_query_port;
 	v->query_device_ex = sr_op_query_device_ex;
 	v->create_qp_ex = sr_op_create_qp_ex;
+	v->create_cq_ex = sr_op_create_cq_ex;
 
 	SR_LOCK();
 	int rc = sr_engine_start();
@@ -174,10 +175,12 @@ static void fill_device_attr(struct sr_device *d, struct ibv_device_attr *a)
 	a->hw_ver = 0;
 	a->max_qp = 1 << 17;
 	a->max_qp_wr = SR_MAX_QP_WR;
+	/* Only what softroce models: a ConnectX-7 also has memory windows,
+	 * memory-management extensions and atomics, but a program probing
+	 * for them here would then be refused at post time. */
 	a->device_cap_flags = IBV_DEVICE_BAD_PKEY_CNTR | IBV_DEVICE_BAD_QKEY_CNTR |
 		IBV_DEVICE_CHANGE_PHY_PORT | IBV_DEVICE_PORT_ACTIVE_EVENT |
-		IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN |
-		IBV_DEVICE_MEM_WINDOW | IBV_DEVICE_MEM_MGT_EXTENSIONS;
+		IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN;
 	a->max_sge = SR_MAX_SGE;
 	a->max_sge_rd = SR_MAX_SGE;
 	a->max_cq = 1 << 24;
@@ -187,7 +190,7 @@ static void fill_device_attr(struct sr_device *d, struct ibv_device_attr *a)
 	a->max_qp_rd_atom = 16;
 	a->max_res_rd_atom = 1 << 21;
 	a->max_qp_init_rd_atom = 16;
-	a->atomic_cap = IBV_ATOMIC_HCA;
+	a->atomic_cap = IBV_ATOMIC_NONE;
 	a->max_srq = 1 << 23;
 	a->max_srq_wr = 32767;
 	a->max_srq_sge = 31;

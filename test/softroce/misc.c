@@ -208,14 +208,35 @@ SR_EXPORT int ibv_read_ibdev_sysfs_file(char *buf, size_t size, struct ibv_devic
 	return ibv_read_sysfs_file(dev->ibdev_path, rel, buf, size);
 }
 
-SR_EXPORT int ibv_get_sysfs_path(char *buf, size_t size)
+/* rdma-core: const char *ibv_get_sysfs_path(void), "/sys" unless $SYSFS_PATH
+ * says otherwise.  softroce answers with the emulated tree of this host (the
+ * fabric's sys/<host>, laid out like /sys), so a caller that builds paths
+ * below it (librdmacm's class/misc/rdma_cm/abi_version) reads softroce's
+ * tree and finds no rdma_cm there. */
+static char sysfs_path[640];
+
+static void sysfs_path_init(void)
 {
 	const char *f = getenv("SOFTROCE_FABRIC");
 	const char *h = getenv("SOFTROCE_HOST");
-	if (!f)
-		return -1;
-	snprintf(buf, size, "%s/sys/%s", f, h && *h ? h : "a");
-	return 0;
+	const char *sys = getenv("SYSFS_PATH");
+	if (f && *f) {
+		if (SR_STR(sysfs_path, "%s/sys/%s", f, h && *h ? h : "a"))
+			sysfs_path[0] = 0;
+	} else if (sys && *sys && !SR_STR(sysfs_path, "%s", sys)) {
+		/* as rdma-core: $SYSFS_PATH without its trailing slashes */
+		for (size_t n = strlen(sysfs_path); n > 1 && sysfs_path[n - 1] == '/'; n--)
+			sysfs_path[n - 1] = 0;
+	}
+	if (!sysfs_path[0])
+		snprintf(sysfs_path, sizeof(sysfs_path), "/sys");
+}
+
+SR_EXPORT const char *ibv_get_sysfs_path(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sysfs_path_init);
+	return sysfs_path;
 }
 
 /* Fork: softroce's memory is ordinary anonymous memory; nothing to protect. */
@@ -280,14 +301,6 @@ UNSUPPORTED_INT(ibv_set_ece, struct ibv_qp *qp, struct ibv_ece *ece)
 UNSUPPORTED_INT(ibv_resolve_eth_l2_from_gid, struct ibv_context *c, struct ibv_ah_attr *attr,
 		uint8_t eth_mac[6], uint16_t *vid)
 #pragma GCC diagnostic pop
-
-/* No QP is created with send ops flags, so there is never a qp_ex. */
-SR_EXPORT struct ibv_qp_ex *ibv_qp_to_qp_ex(struct ibv_qp *qp)
-{
-	(void)qp;
-	errno = EOPNOTSUPP;
-	return NULL;
-}
 
 /* Placement within one message follows address order in softroce. */
 SR_EXPORT int ibv_query_qp_data_in_order(struct ibv_qp *qp, enum ibv_wr_opcode op, uint32_t flags)

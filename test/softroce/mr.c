@@ -9,6 +9,7 @@
 #include "sr.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +231,11 @@ SR_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset, s
 {
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t skew = offset % (uint64_t)page;
-	if (length == 0 || fd < 0) {
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		errno = EBADF;             /* the kernel's dma_buf_get() answer */
+		return NULL;
+	}
+	if (length == 0) {
 		errno = EINVAL;
 		return NULL;
 	}

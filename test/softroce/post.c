@@ -10,8 +10,16 @@
 #define SEND_FLAGS_KNOWN (IBV_SEND_FENCE | IBV_SEND_SIGNALED | IBV_SEND_SOLICITED | \
 			  IBV_SEND_INLINE)
 
-static int check_send(struct sr_qp *qp, const struct ibv_send_wr *wr, uint64_t *len)
+/* ahead: WRs of the same all-or-nothing batch already checked, not queued.
+ * wr_api: an inline WR's one SGE is softroce's copy of ibv_wr_set_inline_data
+ * (no SGE of the caller's, so max_send_sge does not apply to it). */
+static int check_send(struct sr_qp *qp, const struct ibv_send_wr *wr, uint64_t ahead,
+		      bool wr_api, uint64_t *len)
 {
+	/* Strict: the IB spec forbids posting to the SQ before RTS
+	 * (mlx5 userspace does not check; we treat it as a bug). */
+	if (qp->qp.state != IBV_QPS_RTS && qp->qp.state != IBV_QPS_ERR)
+		return EINVAL;
 	switch (wr->opcode) {
 	case IBV_WR_RDMA_WRITE:
 	case IBV_WR_RDMA_WRITE_WITH_IMM:
@@ -24,7 +32,8 @@ static int check_send(struct sr_qp *qp, const struct ibv_send_wr *wr, uint64_t *
 	}
 	if (wr->num_sge < 0 || (wr->send_flags & ~(unsigned)SEND_FLAGS_KNOWN))
 		return EINVAL;
-	if ((uint32_t)wr->num_sge > qp->cap.max_send_sge)
+	if ((uint32_t)wr->num_sge > qp->cap.max_send_sge &&
+	    !(wr_api && (wr->send_flags & IBV_SEND_INLINE)))
 		return ENOMEM;             /* as mlx5 */
 	*len = 0;
 	for (int i = 0; i < wr->num_sge; i++)
@@ -33,7 +42,7 @@ static int check_send(struct sr_qp *qp, const struct ibv_send_wr *wr, uint64_t *
 		if (wr->opcode == IBV_WR_RDMA_READ || *len > qp->cap.max_inline_data)
 			return EINVAL;
 	}
-	if (qp->sq_head - qp->sq_tail >= qp->sq_size)
+	if (qp->sq_head + ahead - qp->sq_tail >= qp->sq_size)
 		return ENOMEM;
 	return 0;
 }
@@ -84,18 +93,36 @@ int sr_op_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send
 	SR_LOCK();
 	for (; wr; wr = wr->next) {
 		uint64_t len;
-		/* Strict: the IB spec forbids posting to the SQ before RTS
-		 * (mlx5 userspace does not check; we treat it as a bug). */
-		if (qp->qp.state != IBV_QPS_RTS && qp->qp.state != IBV_QPS_ERR)
-			rc = EINVAL;
-		else
-			rc = check_send(qp, wr, &len);
+		rc = check_send(qp, wr, 0, false, &len);
 		if (!rc)
 			rc = queue_send(qp, wr, len);
 		if (rc) {
 			*bad = wr;
 			break;
 		}
+	}
+	if (qp->qp.state == IBV_QPS_ERR)
+		qp->need_flush = true;
+	SR_UNLOCK();
+	sr_engine_wake();
+	return rc;
+}
+
+/* wr_complete: every WR passes the checks of ibv_post_send or none is
+ * queued (mlx5 rolls the whole batch back on an error). */
+int sr_post_send_all(struct sr_qp *qp, struct ibv_send_wr *wrs, int n)
+{
+	int rc = 0;
+	SR_LOCK();
+	for (int i = 0; i < n && !rc; i++) {
+		uint64_t len;
+		rc = check_send(qp, &wrs[i], (uint64_t)i, true, &len);
+	}
+	for (int i = 0; i < n && !rc; i++) {
+		uint64_t len;
+		rc = check_send(qp, &wrs[i], 0, true, &len);
+		if (!rc)
+			rc = queue_send(qp, &wrs[i], len);
 	}
 	if (qp->qp.state == IBV_QPS_ERR)
 		qp->need_flush = true;

@@ -110,6 +110,7 @@ static int alloc_queues(struct sr_qp *qp)
 
 static void qp_free(struct sr_qp *qp)
 {
+	sr_qpx_free(qp);
 	if (qp->sq)
 		for (uint32_t i = 0; i < qp->sq_size; i++)
 			free(qp->sq[i].inl);
@@ -176,11 +177,18 @@ SR_EXPORT struct ibv_qp *ibv_create_qp(struct ibv_pd *pd, struct ibv_qp_init_att
 	return &qp->qp;
 }
 
+#define QP_INIT_MODELLED (IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)
+
 struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_attr_ex *a)
 {
 	(void)ctx;
-	if (a->comp_mask & ~(uint32_t)IBV_QP_INIT_ATTR_PD || !a->pd) {
+	if (a->comp_mask & ~(uint32_t)QP_INIT_MODELLED || !a->pd) {
 		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	bool ex = a->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	if (ex && (a->send_ops_flags & ~(uint64_t)SR_SEND_OPS_MODELLED)) {
+		errno = EOPNOTSUPP;          /* atomics, MW, invalidate, TSO */
 		return NULL;
 	}
 	struct ibv_qp_init_attr attr = {
@@ -188,8 +196,15 @@ struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_at
 		.srq = a->srq, .cap = a->cap, .qp_type = a->qp_type, .sq_sig_all = a->sq_sig_all,
 	};
 	struct ibv_qp *qp = ibv_create_qp(a->pd, &attr);
-	if (qp)
-		a->cap = attr.cap;
+	if (!qp)
+		return NULL;
+	int rc = ex ? sr_qpx_setup((struct sr_qp *)qp, a->send_ops_flags) : 0;
+	if (rc) {
+		ibv_destroy_qp(qp);
+		errno = rc;
+		return NULL;
+	}
+	a->cap = attr.cap;
 	return qp;
 }
 

@@ -186,7 +186,15 @@ struct sr_cqe {
 };
 
 struct sr_cq {
-	struct ibv_cq cq;
+	union {                      /* ibv_cq_ex starts with ibv_cq's fields */
+		struct ibv_cq cq;
+		struct ibv_cq_ex cqx;
+	};
+	bool is_ex;                  /* made by ibv_create_cq_ex */
+	uint64_t wc_flags;           /* ibv_create_cq_wc_flags asked for */
+	bool polling;                /* between start_poll and end_poll */
+	pthread_mutex_t poll_lock;   /* cq_ex: held start_poll..end_poll, as mlx5 */
+	struct ibv_wc cur;           /* the CQE start/next_poll returned */
 	struct sr_cqe *ring;
 	uint32_t cap;                /* reported cqe */
 	uint32_t head, count;
@@ -224,8 +232,16 @@ struct sr_rwqe {
 	uint64_t len;
 };
 
+struct sr_wr_batch;
+
 struct sr_qp {
-	struct ibv_qp qp;
+	union {                      /* ibv_qp_ex starts with an ibv_qp */
+		struct ibv_qp qp;
+		struct ibv_qp_ex qpx;
+	};
+	uint64_t send_ops;           /* ibv_qp_create_send_ops_flags; qpx valid when set */
+	bool has_qpx;
+	struct sr_wr_batch *batch;   /* ibv_wr_* work requests before wr_complete */
 	struct sr_ctx *ctx;
 	struct sr_qp *hnext;
 	struct sr_qp *lnext;         /* list of all QPs (engine scan) */
@@ -337,6 +353,8 @@ void sr_async_push(struct sr_ctx *ctx, enum ibv_event_type type, void *elem);
 
 /* cq.c */
 void sr_cq_push(struct sr_cq *cq, const struct ibv_wc *wc, uint64_t sq_index);
+/* Takes the oldest CQE (lock held); false when there is none. */
+bool sr_cq_pop(struct sr_cq *cq, struct ibv_wc *wc);
 void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 		    uint32_t qpn, uint32_t vendor_err, uint64_t sq_index);
 
@@ -378,6 +396,16 @@ int sr_control_apply(const char *line);
 int sr_op_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
 int sr_op_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 int sr_op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);
+/* post.c: the posting path of ibv_post_send, all or nothing (wr_complete) */
+int sr_post_send_all(struct sr_qp *qp, struct ibv_send_wr *wrs, int n);
+/* The send opcodes softroce executes (ibv_qp_create_send_ops_flags). */
+#define SR_SEND_OPS_MODELLED (IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | \
+			      IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM | \
+			      IBV_QP_EX_WITH_RDMA_READ)
+/* qp_ex.c: the ibv_wr_* builders of a QP created with send_ops_flags */
+int sr_qpx_setup(struct sr_qp *qp, uint64_t send_ops);
+void sr_qpx_free(struct sr_qp *qp);
+struct ibv_cq_ex *sr_op_create_cq_ex(struct ibv_context *c, struct ibv_cq_init_attr_ex *a);
 int sr_op_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
 struct ibv_qp *sr_op_create_qp_ex(struct ibv_context *c, struct ibv_qp_init_attr_ex *a);
 int sr_op_query_port(struct ibv_context *c, uint8_t port, struct ibv_port_attr *a, size_t len);

@@ -91,6 +91,7 @@ static void build_pci(const struct sr_hca_cfg *c)
 	put_file(dir, "current_link_width", "%d\n", c->link_width);
 	put_file(dir, "max_link_speed", "%s\n", c->spark ? speeds[5] : speeds[c->link_gen]);
 	put_file(dir, "max_link_width", "%d\n", c->spark ? 4 : c->link_width);
+	put_file(dir, "class", "0x020000\n");       /* Ethernet controller (NCCL reads it) */
 	put_file(dir, "vendor", "0x15b3\n");
 	put_file(dir, "device", "0x1021\n");
 	put_file(dir, "numa_node", "-1\n");

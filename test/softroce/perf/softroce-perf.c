@@ -67,10 +67,21 @@ static struct ibv_context *open_hca(const char *name)
 	int n;
 	struct ibv_device **list = ibv_get_device_list(&n);
 	struct ibv_context *ctx = NULL;
-	for (int i = 0; list && i < n; i++)
-		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
+	bool found = false;
+	for (int i = 0; list && i < n && !found; i++)
+		if (strcmp(ibv_get_device_name(list[i]), name) == 0) {
+			found = true;
 			ctx = ibv_open_device(list[i]);
-	ibv_free_device_list(list);
+		}
+	/* (rdma-core's ibv_free_device_list does not accept NULL) */
+	if (list)
+		ibv_free_device_list(list);
+	if (!found) {
+		fprintf(stderr, "softroce-perf: no softroce device %s: the libibverbs.so.1 loaded "
+			"is not softroce's or has no fabric; run with "
+			"LD_LIBRARY_PATH=<build>/softroce\n", name);
+		exit(2);
+	}
 	if (!ctx)
 		die(name);
 	return ctx;

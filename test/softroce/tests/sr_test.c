@@ -191,6 +191,19 @@ static void ep_create_cqs(struct sr_side *side, struct sr_ep *ep)
 		ep->chan = ibv_create_comp_channel(ep->ctx);
 		SR_CHECK(ep->chan != NULL, "ibv_create_comp_channel: %s", strerror(errno));
 	}
+	if (ep->opts.cq_wc_flags) {
+		struct ibv_cq_init_attr_ex ca = {
+			.cqe = (uint32_t)ep->opts.cqe, .channel = ep->chan,
+			.wc_flags = ep->opts.cq_wc_flags,
+		};
+		ep->scqx = ibv_create_cq_ex(ep->ctx, &ca);
+		ca.channel = NULL;
+		ep->rcqx = ibv_create_cq_ex(ep->ctx, &ca);
+		SR_CHECK(ep->scqx && ep->rcqx, "ibv_create_cq_ex: %s", strerror(errno));
+		ep->scq = ibv_cq_ex_to_cq(ep->scqx);
+		ep->rcq = ibv_cq_ex_to_cq(ep->rcqx);
+		return;
+	}
 	ep->scq = ibv_create_cq(ep->ctx, ep->opts.cqe, NULL, ep->chan, 0);
 	ep->rcq = ibv_create_cq(ep->ctx, ep->opts.cqe, NULL, NULL, 0);
 	SR_CHECK(ep->scq && ep->rcq, "ibv_create_cq: %s", strerror(errno));
@@ -206,6 +219,19 @@ static void ep_create_qp(struct sr_ep *ep)
 			.max_inline_data = ep->opts.max_inline,
 		},
 	};
+	if (ep->opts.send_ops) {
+		struct ibv_qp_init_attr_ex ix = {
+			.send_cq = ia.send_cq, .recv_cq = ia.recv_cq, .cap = ia.cap,
+			.qp_type = IBV_QPT_RC, .pd = ep->pd, .send_ops_flags = ep->opts.send_ops,
+			.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		};
+		ep->qp = ibv_create_qp_ex(ep->ctx, &ix);
+		SR_CHECK(ep->qp != NULL, "ibv_create_qp_ex: %s", strerror(errno));
+		ep->qpx = ibv_qp_to_qp_ex(ep->qp);
+		SR_CHECK(ep->qpx != NULL, "ibv_qp_to_qp_ex: NULL");
+		ep->cap = ix.cap;
+		return;
+	}
 	ep->qp = ibv_create_qp(ep->pd, &ia);
 	SR_CHECK(ep->qp != NULL, "ibv_create_qp: %s", strerror(errno));
 	ep->cap = ia.cap;

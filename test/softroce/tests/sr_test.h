@@ -56,6 +56,8 @@ struct sr_ep_opts {
 	bool scq_channel;      /* give the send CQ a completion channel */
 	int share_buf_with;    /* register an earlier endpoint's memory (same
 				* buf_len), or -1 for a buffer of its own */
+	uint64_t send_ops;     /* != 0: ibv_create_qp_ex with these send_ops_flags */
+	uint64_t cq_wc_flags;  /* != 0: both CQs by ibv_create_cq_ex with these */
 };
 
 struct sr_mr_info {
@@ -77,6 +79,8 @@ struct sr_ep {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd, *pd2;
 	struct ibv_cq *scq, *rcq;
+	struct ibv_cq_ex *scqx, *rcqx; /* when opts.cq_wc_flags */
+	struct ibv_qp_ex *qpx;         /* when opts.send_ops */
 	struct ibv_comp_channel *chan; /* of scq, when opts.scq_channel */
 	struct ibv_qp *qp;
 	uint8_t *buf;          /* SR_NMR slices of opts.buf_len */
