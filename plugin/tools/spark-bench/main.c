@@ -74,15 +74,22 @@ static void use_softroce(struct sb_opts *o, char **argv)
 	sb_die("re-exec with softroce failed");
 }
 
+/* --plugin; else next to this program (build/), or ../lib of an installed
+ * one; else the loader's search path (a .deb installs it there). */
 static const char *plugin_path(const struct sb_opts *o)
 {
-	static char path[PATH_MAX + 32];
+	static char path[PATH_MAX + 64];
 	if (o->plugin)
 		return o->plugin;
 	char dir[PATH_MAX];
 	exe_dir(dir, sizeof dir);
-	snprintf(path, sizeof path, "%s/libnccl-net-spark.so", dir);
-	return access(path, R_OK) == 0 ? path : "libnccl-net-spark.so";
+	static const char *const rel[] = {"", "/../lib"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s%s/libnccl-net-spark.so", dir, rel[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+	}
+	return "libnccl-net-spark.so";
 }
 
 static size_t buffer_bytes(const struct sb_plan *p)
@@ -92,9 +99,12 @@ static size_t buffer_bytes(const struct sb_plan *p)
 		hi = p->sizes[i] > hi ? p->sizes[i] : hi;
 	for (uint32_t i = 0; i < p->nlat; i++)
 		hi = p->lat_sizes[i] > hi ? p->lat_sizes[i] : hi;
-	/* Slots of a window share the buffer past 256 MiB: nothing checks data. */
-	uint64_t want = hi * 8 < (256u << 20) ? hi * 8 : (256u << 20);
-	return (size_t)(want > hi ? want : hi);
+	/* Eight slots of the largest message, but no more than 256 MiB unless one
+	 * message needs it: past that, slots share the buffer (nothing checks data). */
+	const uint64_t roomy = 256ull << 20;
+	if (hi >= roomy)
+		return (size_t)hi;
+	return (size_t)(hi * 8 < roomy ? hi * 8 : roomy);
 }
 
 static uint8_t *alloc_buf(size_t len)

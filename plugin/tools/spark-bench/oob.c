@@ -36,7 +36,9 @@ int sb_oob_listen(const char *bind_host, int port, int *bound_port)
 	freeaddrinfo(ai);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		sb_die("getsockname: %s", strerror(errno));
 	*bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 					       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return fd;

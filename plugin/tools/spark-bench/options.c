@@ -27,6 +27,15 @@ static uint64_t parse_size(const char *s)
 	return (uint64_t)(v * (double)mult);
 }
 
+static int parse_int(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < lo || v > hi)
+		sb_die("%s '%s': want a number in %ld..%ld", what, s, lo, hi);
+	return (int)v;
+}
+
 static uint32_t parse_list(const char *s, uint32_t *out, uint32_t max, uint32_t hi,
 			   const char *what)
 {
@@ -137,11 +146,27 @@ static void usage(void)
 	      "Progress goes to stderr; results to stdout.\n", stderr);
 }
 
-void sb_options(int argc, char **argv, struct sb_opts *o)
+/* What the command line asked for, before it shapes the plan. */
+struct raw_args {
+	uint64_t lo_b, hi_b, factor, budget;
+	const char *win, *comms, *impls, *tests;
+	int reps, profile;
+};
+
+static void split_hca(struct sb_opts *o, const char *arg)
 {
-	static const char *const impl_names[] = {"ours", "stock", "one", NULL};
-	static const char *const test_names[] = {"uni", "bidir", "latency", "nccl", "raw",
-						 "degraded", NULL};
+	static char buf[256];
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *comma = strchr(buf, ',');
+	if (comma == NULL || comma == buf || comma[1] == '\0')
+		sb_die("--hca %s: want two device names, comma-separated", arg);
+	*comma = '\0';
+	o->hca[0] = buf;
+	o->hca[1] = comma + 1;
+}
+
+static void parse_args(int argc, char **argv, struct sb_opts *o, struct raw_args *a)
+{
 	static const struct option lo[] = {
 		{"minbytes", 1, 0, 'b'}, {"maxbytes", 1, 0, 'e'}, {"stepfactor", 1, 0, 'f'},
 		{"inflight", 1, 0, 'w'}, {"comms", 1, 0, 'c'}, {"reps", 1, 0, 'r'},
@@ -150,46 +175,28 @@ void sb_options(int argc, char **argv, struct sb_opts *o)
 		{"server", 0, 0, 'S'}, {"port", 1, 0, 'p'}, {"listen-fd", 1, 0, 'L'},
 		{"plugin", 1, 0, 'P'}, {"dev", 1, 0, 'd'}, {"hca", 1, 0, 'H'},
 		{"emulated", 0, 0, 'E'}, {"softroce", 2, 0, 'R'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	memset(o, 0, sizeof *o);
-	o->port = 18515;
-	o->listen_fd = -1;
-	o->hca[0] = "rocep1s0f0";
-	o->hca[1] = "roceP2p1s0f0";
-	uint64_t lo_b = 8, hi_b = 0, factor = 8;
-	const char *win = NULL, *comms = NULL, *impls = NULL, *tests = NULL;
-	int reps = 0, profile = 0, c;
-	uint64_t budget = 0;
+	int c;
 	while ((c = getopt_long(argc, argv, "b:e:f:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'b': lo_b = parse_size(optarg); break;
-		case 'e': hi_b = parse_size(optarg); break;
-		case 'f': factor = (uint64_t)atoi(optarg); break;
-		case 'w': win = optarg; break;
-		case 'c': comms = optarg; break;
-		case 'r': reps = atoi(optarg); break;
-		case 'i': impls = optarg; break;
-		case 't': tests = optarg; break;
-		case 'B': budget = parse_size(optarg); break;
-		case 'X': profile = 1; break;
-		case 'Q': profile = 2; break;
+		case 'b': a->lo_b = parse_size(optarg); break;
+		case 'e': a->hi_b = parse_size(optarg); break;
+		case 'f': a->factor = (uint64_t)parse_int(optarg, 2, 1024, "--stepfactor"); break;
+		case 'w': a->win = optarg; break;
+		case 'c': a->comms = optarg; break;
+		case 'r': a->reps = parse_int(optarg, 1, SB_MAX_REPS, "--reps"); break;
+		case 'i': a->impls = optarg; break;
+		case 't': a->tests = optarg; break;
+		case 'B': a->budget = parse_size(optarg); break;
+		case 'X': a->profile = 1; break;
+		case 'Q': a->profile = 2; break;
 		case 'C': o->csv = true; break;
 		case 'o': o->out = optarg; break;
 		case 'S': o->server = true; break;
-		case 'p': o->port = atoi(optarg); break;
-		case 'L': o->listen_fd = atoi(optarg); break;
+		case 'p': o->port = parse_int(optarg, 0, 65535, "--port"); break;
+		case 'L': o->listen_fd = parse_int(optarg, 0, 1 << 20, "--listen-fd"); break;
 		case 'P': o->plugin = optarg; break;
-		case 'd': o->plan.dev = (uint32_t)atoi(optarg); break;
-		case 'H': {
-			static char buf[256];
-			snprintf(buf, sizeof buf, "%s", optarg);
-			char *comma = strchr(buf, ',');
-			if (comma == NULL || comma == buf || comma[1] == '\0')
-				sb_die("--hca %s: want two device names, comma-separated", optarg);
-			*comma = '\0';
-			o->hca[0] = buf;
-			o->hca[1] = comma + 1;
-			break;
-		}
+		case 'd': o->plan.dev = (uint32_t)parse_int(optarg, 0, 63, "--dev"); break;
+		case 'H': split_hca(o, optarg); break;
 		case 'E': o->emulated = true; break;
 		case 'R': o->softroce = true; o->softroce_dir = optarg; break;
 		case 'h': usage(); exit(0);
@@ -200,41 +207,54 @@ void sb_options(int argc, char **argv, struct sb_opts *o)
 		o->peer = argv[optind++];
 	if (optind < argc)
 		sb_die("unexpected argument '%s' (see --help)", argv[optind]);
-	if (o->port < 0 || o->port > 65535)
-		sb_die("--port %d: want 0..65535", o->port);
-	if (factor < 2)
-		sb_die("--stepfactor: want 2 or more");
+}
+
+static void sizes_from(struct sb_plan *p, const struct raw_args *a, bool emu)
+{
+	uint64_t hi = a->hi_b ? a->hi_b : emu ? 64 * MiB : 1024 * MiB;
+	if (a->lo_b > hi)
+		sb_die("-b %llu is above -e %llu", (unsigned long long)a->lo_b,
+		       (unsigned long long)hi);
+	p->nsizes = 0;
+	for (uint64_t s = a->lo_b; s <= hi && p->nsizes < SB_MAX_SIZES; s = s ? s * a->factor : 1)
+		p->sizes[p->nsizes++] = s;
+}
+
+void sb_options(int argc, char **argv, struct sb_opts *o)
+{
+	static const char *const impl_names[] = {"ours", "stock", "one", NULL};
+	static const char *const test_names[] = {"uni", "bidir", "latency", "nccl", "raw",
+						 "degraded", NULL};
+	struct raw_args a = {.lo_b = 8, .factor = 8};
+	memset(o, 0, sizeof *o);
+	o->port = 18515;
+	o->listen_fd = -1;
+	o->hca[0] = "rocep1s0f0";
+	o->hca[1] = "roceP2p1s0f0";
+	parse_args(argc, argv, o, &a);
 	struct sb_plan *p = &o->plan;
 	bool emu = o->emulated || o->softroce;
-	if (profile == 1)
+	uint32_t dev = p->dev;
+	if (a.profile == 1)
 		profile_bench(p);
-	else if (profile == 2)
+	else if (a.profile == 2)
 		profile_quick(p);
 	else
 		profile_default(p, emu);
-	if (hi_b || lo_b != 8) {
-		if (!hi_b)
-			hi_b = emu ? 64 * MiB : 1024 * MiB;
-		if (lo_b > hi_b)
-			sb_die("-b %llu is above -e %llu", (unsigned long long)lo_b,
-			       (unsigned long long)hi_b);
-		p->nsizes = 0;
-		for (uint64_t s = lo_b; s <= hi_b && p->nsizes < SB_MAX_SIZES; s = s ? s * factor : 1)
-			p->sizes[p->nsizes++] = s;
-	}
-	if (win)
-		p->nwin = parse_list(win, p->win, SB_MAX_LIST, SB_MAX_WINDOW, "--inflight");
-	if (comms)
-		p->ncomms = parse_list(comms, p->comms, SB_MAX_LIST, SB_MAX_LINKS / 2, "--comms");
-	if (reps)
-		p->reps = (uint32_t)reps;
-	if (reps < 0 || p->reps > SB_MAX_REPS)
-		sb_die("--reps: want 1..%d", SB_MAX_REPS);
-	if (impls)
-		p->impls = parse_names(impls, impl_names, "--impl");
-	if (tests)
-		p->tests = parse_names(tests, test_names, "--tests");
-	if (budget)
-		p->budget = budget;
+	p->dev = dev;
+	if (a.hi_b || a.lo_b != 8)
+		sizes_from(p, &a, emu);
+	if (a.win)
+		p->nwin = parse_list(a.win, p->win, SB_MAX_LIST, SB_MAX_WINDOW, "--inflight");
+	if (a.comms)
+		p->ncomms = parse_list(a.comms, p->comms, SB_MAX_LIST, SB_MAX_LINKS / 2, "--comms");
+	if (a.reps)
+		p->reps = (uint32_t)a.reps;
+	if (a.impls)
+		p->impls = parse_names(a.impls, impl_names, "--impl");
+	if (a.tests)
+		p->tests = parse_names(a.tests, test_names, "--tests");
+	if (a.budget)
+		p->budget = a.budget;
 	p->magic = SB_PLAN_MAGIC;
 }

@@ -39,6 +39,7 @@ void sb_ours_load(const char *path)
 		sb_die("%s exports no ncclNetPlugin_v8", path);
 	if (net->init(logger) != ncclSuccess)
 		sb_die("the plugin's init failed (see its WARN lines above)");
+	// cppcheck-suppress resourceLeak ; the handle lives as long as the process, see above
 }
 
 int sb_ours_ndev(void)

@@ -232,7 +232,8 @@ static void setup(struct run *x, struct sb_stock **st)
 		sb_ours_setup(x->e, &x->im[0], (int)x->p->dev, maxc);
 	bool two = x->p->impls & SB_IMPL_STOCK || x->p->tests & (SB_T_RAW | SB_T_DEGRADED);
 	bool one = x->p->impls & SB_IMPL_ONE || x->p->tests & SB_T_RAW;
-	*st = two || one ? sb_stock_open(x->e, two ? 2 : 1) : NULL;
+	int nhca = two ? 2 : one ? 1 : 0;
+	*st = nhca ? sb_stock_open(x->e, nhca) : NULL;
 	if (two) {
 		sb_stock_setup(x->e, *st, &x->im[1], 2, 2 * maxc);
 		x->im[1].name = "stock";

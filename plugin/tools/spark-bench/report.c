@@ -59,7 +59,10 @@ static void cell(FILE *f, const struct sb_point *p, int prec)
 		return;
 	}
 	double s = sb_spread(p);
-	fprintf(f, " %7.*f %3.0f%%%c", prec, p->med, 100 * s, s > SB_UNRELIABLE ? '!' : ' ');
+	if (p->med < 0.1 && prec == 3)   /* small messages: significant digits */
+		fprintf(f, " %7.2g %3.0f%%%c", p->med, 100 * s, s > SB_UNRELIABLE ? '!' : ' ');
+	else
+		fprintf(f, " %7.*f %3.0f%%%c", prec, p->med, 100 * s, s > SB_UNRELIABLE ? '!' : ' ');
 }
 
 static void ratio(FILE *f, const struct sb_point *a, const struct sb_point *b)

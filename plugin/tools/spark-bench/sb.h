@@ -87,7 +87,7 @@ double sb_stock_raw(struct sb_env *e, struct sb_impl *im, int nlinks, size_t siz
 
 /* ---- measurement (drive.c) --------------------------------------------------- */
 enum sb_dir { SB_UNI, SB_BIDIR };
-/* Streams count messages of size (after one warm window), `window` in flight
+/* Streams count (at least 2 x window) messages of size, `window` in flight
  * in all, message i on link i % nlinks. Client: GB/s it moved; server: 0. */
 double sb_stream(struct sb_env *e, const struct sb_impl *im, int nlinks, size_t size,
 		 int window, int count, enum sb_dir dir);
