@@ -24,13 +24,22 @@
 #define SB_REEXEC_ENV "SPARK_BENCH_SOFTROCE_LOADED"
 #define SB_ACCEPT_MS 600000
 
-static void exe_dir(char *out, size_t len)
+/* This program's path (exec'd by path, not as /proc/self/exe, so that tools
+ * such as valgrind that run it follow the exec). */
+static const char *self_exe(void)
 {
-	char exe[PATH_MAX];
+	static char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0)
 		sb_die("readlink /proc/self/exe failed");
 	exe[n] = '\0';
+	return exe;
+}
+
+static void exe_dir(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	snprintf(exe, sizeof exe, "%s", self_exe());
 	snprintf(out, len, "%s", dirname(exe));
 }
 
@@ -70,7 +79,7 @@ static void use_softroce(struct sb_opts *o, char **argv)
 	snprintf(path, sizeof path, "%s%s%s", dir, old && *old ? ":" : "", old ? old : "");
 	setenv("LD_LIBRARY_PATH", path, 1);
 	setenv(SB_REEXEC_ENV, "1", 1);
-	execv("/proc/self/exe", argv);
+	execv(self_exe(), argv);
 	sb_die("re-exec with softroce failed");
 }
 
@@ -192,7 +201,7 @@ static pid_t start_host_b(const struct sb_opts *o, int lfd, char **argv)
 	snprintf(hca, sizeof hca, "%s,%s", o->hca[0], o->hca[1]);
 	char *args[] = {argv[0], "--server", "--softroce", "--listen-fd", fd, "--hca", hca,
 			"--plugin", (char *)plugin_path(o), NULL};
-	execv("/proc/self/exe", args);
+	execv(self_exe(), args);
 	_exit(127);
 }
 
