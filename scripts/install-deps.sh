@@ -22,6 +22,7 @@ PACKAGES=(
 	ibverbs-utils       # ibv_devinfo, ibv_rc_pingpong: conformance checks of softroce
 	perftest            # ib_write_bw & co.: outside clients of softroce (check-perftest.sh)
 	python3-pyverbs     # rdma-core's Python binding: outside client of softroce (check-pyverbs.sh)
+	gnuplot-nox         # make bench: build/bench/bandwidth.png and latency.png
 	libhwloc-dev        # PCIe link attributes of each HCA
 	libcriterion-dev    # unit and integration tests
 	python3             # bench report formatting

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The plugin on two emulated Sparks (test/bench/spark_bench.c): our fused
-# device against stock NCCL given both HCAs (modelled as two one-rail devices,
-# whole messages alternating) and against one rail; 64 MiB, 1 MiB x 8 and
-# 128 KiB x 8 throughput, 8-byte round trip, a rail degraded to 1/4 (adaptive
-# and equal weights vs stock), per-rail shares from port counters.
+# The plugin on two emulated Sparks (spark-bench --bench, plugin/tools/spark-bench):
+# our fused device against NCCL's own IB protocol (raw verbs) on both HCAs and
+# on one HCA; 8 B to 64 MiB x 1, 2, 8 in flight x 1, 2 comms; the link and
+# cable caps; ping-pong latency; one half degraded to rate 0.25. Writes
+# $BUILD/bench/results.csv (every point), summary.json and table.txt.
 set -euo pipefail
 BUILD=${BUILD:-build}
-exec "$BUILD/test/bench/spark_bench"
+exec "$BUILD/spark-bench" --emulated --bench --out "$BUILD/bench"

@@ -1,12 +1,5 @@
-# The plugin bench (scripts/bench.d/20-plugin.sh): two emulated Sparks,
-# ratios measured in one run.
-SPARK_BENCH := $(BUILD)/test/bench/spark_bench
-
-$(BUILD)/obj/test/bench/%.o: EXTRA_CFLAGS += -Iinclude
-
-$(SPARK_BENCH): $(BUILD)/obj/test/bench/spark_bench.o $(BUILD)/obj/test/datapath/dp_harness.o
-	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(LDFLAGS_BASE) -ldl -lm
-
-ALL_TARGETS += $(SPARK_BENCH)
-BENCH_DEPS += $(SPARK_BENCH) $(PLUGIN_SO) $(SR_LIB)
+# make bench is spark-bench's emulated mode (plugin/tools/spark-bench):
+# scripts/bench.d/20-plugin.sh runs its --bench grid, 30-plots.sh draws it.
+# Its two-host mode is tested here: a --server and a client started as two
+# separate commands on one softroce fabric.
+TEST_SCRIPTS += test/bench/check-two-hosts.sh

@@ -237,7 +237,6 @@ void sr_engine_stop(void)
 	SR_UNLOCK();
 	pthread_join(t, NULL);
 	SR_LOCK();
-	sr_log("link time lost to late booking: %.1f ms", sr_g.idle_ns / 1e6);
 	sr_sysfs_cleanup();
 	sr_wire_close();
 	close(sr_g.wake_fd);

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SR_BURST_NS 50000000ull
 #define SR_MAGIC 0x736f6674726f6331ull  /* "softroc1" */
 
 struct sr_proc sr_g = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1, .listen_fd = -1 };
@@ -280,18 +279,17 @@ double sr_port_rate(int host_idx, int hca_idx, const struct sr_hca_cfg *c)
 	return rate;
 }
 
-/* A virtual-clock token bucket: the link is booked back to back; a link that
- * fell idle may book up to SR_BURST_NS in the past, so a NIC thread that was
- * scheduled late catches up instead of losing the time (the long-run rate
- * stays at the cap). */
-uint64_t sr_clock_reserve(uint64_t *clock, uint64_t now, uint64_t dur)
+/* A virtual-clock booking: the link is booked back to back, and a transfer
+ * starts no earlier than `earliest` (the time its WR was posted, or a resend
+ * was decided). A link that fell idle gets no credit for the idle time, so it
+ * never delivers faster than its cap; a NIC thread that the scheduler ran late
+ * still books from `earliest`, i.e. catches up to the post time instead of
+ * losing the time it was not running. */
+uint64_t sr_clock_reserve(uint64_t *clock, uint64_t earliest, uint64_t dur)
 {
 	uint64_t old = __atomic_load_n(clock, __ATOMIC_ACQUIRE), next;
-	uint64_t floor = now > SR_BURST_NS ? now - SR_BURST_NS : 0;
 	do {
-		uint64_t start = old > floor ? old : floor;
-		if (sr_g.debug && old && old < floor)
-			sr_g.idle_ns += floor - old;
+		uint64_t start = old > earliest ? old : earliest;
 		next = start + dur;
 	} while (!__atomic_compare_exchange_n(clock, &old, next, true,
 					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));

@@ -62,6 +62,7 @@ static int queue_send(struct sr_qp *qp, const struct ibv_send_wr *wr, uint64_t l
 	w->rkey = wr->wr.rdma.rkey;
 	w->len = len;
 	w->signaled = qp->sq_sig_all || (wr->send_flags & IBV_SEND_SIGNALED);
+	w->post_ns = sr_now_ns();
 	if (wr->send_flags & IBV_SEND_INLINE) {
 		/* Inline data is copied now: the caller may reuse the buffer. */
 		w->inl = malloc(len ? len : 1);

@@ -140,14 +140,14 @@ static void path_of(struct sr_qp *qp, bool read, struct sr_path *p)
  * not queued behind the bulk already booked: a NIC interleaves QPs packet by
  * packet, so a small message waits for a few packets, not for megabytes.
  * Backpressure still applies to it, so the long-run rate stays capped. */
-static uint64_t book(const struct sr_path *p, uint64_t bytes, uint64_t now)
+static uint64_t book(const struct sr_path *p, uint64_t bytes, uint64_t earliest, uint64_t now)
 {
 	uint64_t finish = now;
 	for (int i = 0; i < 3; i++) {
 		if (!p->clk[i])
 			continue;
 		uint64_t dur = (uint64_t)((double)bytes / p->rate[i]);
-		uint64_t f = sr_clock_reserve(p->clk[i], now, dur);
+		uint64_t f = sr_clock_reserve(p->clk[i], earliest, dur);
 		if (bytes <= SR_SMALL)
 			f = now + dur;
 		if (f > finish)
@@ -378,7 +378,9 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 	if (pid > 0) {
 		struct sr_path p;
 		path_of(qp, read, &p);
-		deliver = book(&p, len, now);
+		/* From the post (or the resend decision), never from an idle link. */
+		uint64_t earliest = w->post_ns > qp->resume_ns ? w->post_ns : qp->resume_ns;
+		deliver = book(&p, len, earliest < now ? earliest : now, now);
 	}
 	deliver += (uint64_t)(sr_g.topo.latency_us * 1000) + sr_jitter_ns();
 	if (deliver < qp->last_deliver_ns)
@@ -452,6 +454,7 @@ static void on_timeout(struct sr_qp *qp)
 	sr_log("qp %#x: timeout, retry %u from psn %#x", qp->qp.qp_num, qp->retries,
 	       qp->una_psn & 0xffffff);
 	qp->next_psn = qp->una_psn;            /* go back N */
+	qp->resume_ns = sr_now_ns();
 }
 
 void sr_req_progress(struct sr_qp *qp, uint64_t now, uint64_t *wake)
@@ -536,6 +539,7 @@ static void on_nak(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 		qp->rnr_retries++;
 		qp->next_psn = qp->una_psn;
 		qp->rnr_until_ns = now + (uint64_t)m->rnr_us * 1000;
+		qp->resume_ns = qp->rnr_until_ns;
 		qp->timer_ns = 0;
 		break;
 	case SR_NAK_STREAM:
@@ -544,6 +548,7 @@ static void on_nak(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 			       "through the fabric socket from now on");
 		sr_g.stream_copy = true;
 		qp->next_psn = qp->una_psn;
+		qp->resume_ns = now;
 		qp->timer_ns = 0;
 		break;
 	case SR_NAK_ACCESS:

@@ -142,7 +142,6 @@ struct sr_proc {
 	uint64_t last_ctl_ns;
 	long ctl_off;
 	uint64_t rng;
-	uint64_t idle_ns;             /* debug: link time lost to late booking */
 };
 
 extern struct sr_proc sr_g;
@@ -218,6 +217,7 @@ struct sr_swqe {
 	uint64_t len;
 	uint8_t *inl;                /* inline payload copied at post */
 	bool signaled;
+	uint64_t post_ns;            /* when posted: its link booking starts no earlier */
 	/* execution */
 	bool started;
 	uint32_t first_psn, npkt;    /* requester PSN counter values */
@@ -273,6 +273,7 @@ struct sr_qp {
 	uint32_t next_psn, una_psn, max_psn;
 	uint64_t timer_ns;
 	uint64_t rnr_until_ns;
+	uint64_t resume_ns;          /* go-back-N decided: resends book from here */
 	uint64_t last_deliver_ns;
 	unsigned retries, rnr_retries;
 	bool need_flush;
@@ -340,7 +341,7 @@ uint32_t sr_qpn_alloc(int hca_idx);
 void sr_qpn_free(uint32_t qpn);
 const struct sr_shm_qpn *sr_qpn_lookup(uint32_t qpn);
 void sr_qpn_publish(uint32_t qpn, bool receiving, uint32_t peer_qpn);
-uint64_t sr_clock_reserve(uint64_t *clock, uint64_t now, uint64_t dur);
+uint64_t sr_clock_reserve(uint64_t *clock, uint64_t earliest, uint64_t dur);
 int sr_host_cfg(int host_idx, struct sr_hca_cfg *hcas, int *octet);
 
 /* sysfs.c */
