@@ -96,12 +96,12 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 		if (rc <= 0)
 			return rc < 0 ? ncclRemoteError : c->failed;
 	}
+	/* A tag the oldest open receive does not (or no longer) wants is
+	 * another sender's turn (NCCL_NET_SHARED_COMMS: ranks share this comm,
+	 * each with its own tag): no request, NCCL calls again. */
 	int i = find_entry(s, tag);
-	if (i < 0) {
-		SPARK_WARN("isend: tag %d matches no open buffer of receive %llu", tag,
-			   (unsigned long long)s->seq);
-		return ncclInternalError;
-	}
+	if (i < 0)
+		return ncclSuccess;
 	struct spark_send_req *req = &s->req[i];
 	ncclResult_t res = ncclSuccess;
 	req->data = data;
