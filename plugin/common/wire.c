@@ -208,16 +208,16 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 
 uint32_t spark_imm_encode(const struct spark_imm *imm)
 {
-	return (imm->slot & 0xffu) | (imm->share & 3u) << 8 | ((imm->nshares - 1) & 3u) << 10 |
-	       (imm->seq20 & SPARK_IMM_SEQ_MASK) << 12;
+	return (imm->slot & 0x3fu) | (imm->share & 1u) << 6 | ((imm->nshares - 1) & 1u) << 7 |
+	       (imm->size & SPARK_IMM_IN_RECORD) << 8;
 }
 
 void spark_imm_decode(uint32_t v, struct spark_imm *imm)
 {
-	imm->slot = v & 0xffu;
-	imm->share = (v >> 8) & 3u;
-	imm->nshares = ((v >> 10) & 3u) + 1;
-	imm->seq20 = v >> 12;
+	imm->slot = v & 0x3fu;
+	imm->share = (v >> 6) & 1u;
+	imm->nshares = ((v >> 7) & 1u) + 1;
+	imm->size = v >> 8;
 }
 
 uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
