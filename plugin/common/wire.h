@@ -118,8 +118,20 @@ struct spark_imm {
 #define SPARK_IMM_SIZE_MAX (SPARK_IMM_IN_RECORD - 1)
 _Static_assert(SPARK_SLOTS == 64, "the slot travels in 6 bits of the immediate");
 _Static_assert(SPARK_MAX_RAILS <= 2, "share and share count travel in 1 bit each");
-uint32_t spark_imm_encode(const struct spark_imm *imm);
-void spark_imm_decode(uint32_t v, struct spark_imm *imm);
+/* Inline: the data path encodes one per message. */
+static inline uint32_t spark_imm_encode(const struct spark_imm *imm)
+{
+	return (imm->slot & 0x3fu) | (imm->share & 1u) << 6 | ((imm->nshares - 1) & 1u) << 7 |
+	       (imm->size & SPARK_IMM_IN_RECORD) << 8;
+}
+
+static inline void spark_imm_decode(uint32_t v, struct spark_imm *imm)
+{
+	imm->slot = v & 0x3fu;
+	imm->share = (v >> 6) & 1u;
+	imm->nshares = ((v >> 7) & 1u) + 1;
+	imm->size = v >> 8;
+}
 /* The size field for one buffer of `size` bytes (< 0: refused). */
 static inline uint32_t spark_imm_size_field(int64_t size)
 {
@@ -140,7 +152,20 @@ struct spark_wr_id {
 	uint32_t released;      /* send-queue entries this CQE frees (0..65535) */
 	uint32_t share;         /* data chains: the rail whose share it carries (0..15) */
 };
-uint64_t spark_wr_id_encode(const struct spark_wr_id *w);
-void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w);
+static inline uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
+{
+	return (uint64_t)(w->kind & 0xffu) | (uint64_t)(w->rail & 0xfu) << 8 |
+	       (uint64_t)(w->slot & 0xffffu) << 16 | (uint64_t)(w->released & 0xffffu) << 32 |
+	       (uint64_t)(w->share & 0xfu) << 48;
+}
+
+static inline void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
+{
+	w->kind = (enum spark_wr_kind)(v & 0xffu);
+	w->rail = (uint32_t)(v >> 8) & 0xfu;
+	w->slot = (uint32_t)(v >> 16) & 0xffffu;
+	w->released = (uint32_t)(v >> 32) & 0xffffu;
+	w->share = (uint32_t)(v >> 48) & 0xfu;
+}
 
 #endif

@@ -117,6 +117,16 @@ struct spark_comm {
 
 static inline uint32_t spark_slot_of(uint64_t seq) { return (uint32_t)(seq % SPARK_SLOTS); }
 
+/* Bits set in a small mask (rails, buffers): a loop per bit, where
+ * __builtin_popcount becomes a libgcc call on baseline x86-64. */
+static inline uint32_t spark_bits(uint32_t m)
+{
+	uint32_t n = 0;
+	for (; m != 0; m &= m - 1)
+		n++;
+	return n;
+}
+
 /* NCCL never passes a NULL comm or request; a caller that does gets a WARN
  * and ncclInternalError instead of a crash. */
 #define SPARK_NOT_NULL(ptr, what)                                          \

@@ -18,7 +18,7 @@ static struct spark_cts_entry *shadow_slot(struct spark_comm *c, uint32_t slot)
 
 static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
 {
-	uint32_t nth = (uint32_t)(seq % (uint64_t)__builtin_popcount(c->up_mask));
+	uint32_t nth = (uint32_t)(seq % (uint64_t)spark_bits(c->up_mask));
 	for (uint32_t r = 0; r < c->nrails; r++)
 		if ((c->up_mask & (1u << r)) && nth-- == 0)
 			return r;
@@ -143,7 +143,7 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 		req->record = true;
 	}
 	req->shares |= bit;
-	if ((uint32_t)__builtin_popcount(req->shares) < imm.nshares)
+	if (spark_bits(req->shares) < imm.nshares)
 		return;  /* other rails still owe their part */
 	if (req->record && !take_record(c, req, imm.slot))
 		return;

@@ -136,26 +136,34 @@ static void close_chain(struct spark_comm *c, const struct spark_send_slot *s, u
 /* Plans every buffer of the slot: pieces and the per-rail byte counts. */
 static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 {
-	uint64_t queued[SPARK_STRIPE_MAX_RAILS] = {0};
+	/* A group plans each buffer after the ones before it. */
+	uint64_t group[SPARK_STRIPE_MAX_RAILS];
+	uint64_t *queued = c->queued;
 	uint32_t used = 0;
-	memcpy(queued, c->queued, sizeof c->queued);
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		c->chains->n[r] = 0;
 		s->rail_bytes[r] = 0;
 	}
+	if (s->nreqs > 1) {
+		memcpy(group, c->queued, sizeof c->queued);
+		queued = group;
+	}
 	s->record = s->nreqs > 1;
 	for (uint32_t i = 0; i < s->nreqs; i++) {
 		int32_t size = s->req[i].size;
-		s->npieces[i] = 0;
 		s->record |= spark_imm_size_field(size) == SPARK_IMM_IN_RECORD;
-		if (size <= 0)
+		if (size <= 0) {
+			s->npieces[i] = 0;
 			continue;
+		}
 		struct spark_stripe_piece *pc = s->piece[i];
-		s->npieces[i] = (uint8_t)spark_stripe_plan(&c->policy, (uint64_t)size, queued,
-							   c->small_rail, pc);
+		if (s->nreqs > 1 || (uint32_t)size > SPARK_IMM_SIZE_MAX)   /* else planned */
+			s->npieces[i] = (uint8_t)spark_stripe_plan(&c->policy, (uint64_t)size,
+								   queued, c->small_rail, pc);
 		for (uint32_t p = 0; p < s->npieces[i]; p++) {
 			add_piece(c, s, i, pc[p].rail, pc[p].offset, pc[p].length);
-			queued[pc[p].rail] += pc[p].length;
+			if (s->nreqs > 1)
+				group[pc[p].rail] += pc[p].length;
 			s->rail_bytes[pc[p].rail] += pc[p].length;
 			used |= 1u << pc[p].rail;
 		}
@@ -185,10 +193,70 @@ static void fill_record(struct spark_send_slot *s)
 		s->rec.sizes[i] = s->req[i].size;
 }
 
+static void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t r, uint64_t *now)
+{
+	/* A rail that was idle starts its busy time now; one that was busy
+	 * starts when its previous chain completes (weights.c). */
+	s->post_ns[r] = 0;
+	if (c->weights.adaptive && c->rail_chains[r] == 0)
+		s->post_ns[r] = *now = *now != 0 ? *now : spark_now_ns();
+	c->queued[r] += s->rail_bytes[r];
+	c->rail_chains[r]++;
+}
+
+enum post_result { POSTED, NO_ROOM, NOT_ONE_WR };
+
+/* The common case in one WR: one buffer whose size rides in the immediate,
+ * going whole on one rail. */
+static enum post_result post_one_wr(struct spark_comm *c, struct spark_send_slot *s)
+{
+	const struct spark_send_req *req = &s->req[0];
+	if (s->nreqs != 1 || req->size <= 0 || (uint32_t)req->size > SPARK_IMM_SIZE_MAX)
+		return NOT_ONE_WR;
+	struct spark_stripe_piece *pc = s->piece[0];
+	uint64_t size = (uint64_t)req->size;
+	s->npieces[0] = (uint8_t)spark_stripe_plan(&c->policy, size, c->queued, c->small_rail, pc);
+	if (s->npieces[0] != 1)
+		return NOT_ONE_WR;   /* cut: plan_slot takes the pieces from here */
+	uint32_t r = pc[0].rail;
+	if (!spark_rail_room(&c->rail[r], 1))
+		return NO_ROOM;
+	struct ibv_send_wr *w = &c->chains->wr[r][0];
+	struct ibv_sge *sge = &c->chains->sge[r][0];
+	struct spark_imm imm = {spark_slot_of(s->seq), r, 1, (uint32_t)size};
+	*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data, .length = (uint32_t)size,
+				.lkey = req->mh->mr[r]->lkey};
+	w->sg_list = sge;
+	w->num_sge = 1;
+	w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	w->send_flags = size <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
+	w->imm_data = htobe32(spark_imm_encode(&imm));
+	w->wr.rdma.remote_addr = s->cts[0].addr;
+	w->wr.rdma.rkey = s->cts[0].rkey[r];
+	for (uint32_t k = 0; k < c->nrails; k++)
+		s->rail_bytes[k] = 0;
+	s->rail_bytes[r] = size;
+	s->npieces[0] = 1;
+	s->record = false;
+	s->rails_pending = s->used = 1u << r;
+	s->lead = r;
+	s->moved = 0;
+	s->state = SLOT_POSTED;
+	c->small_rail = next_up_rail(c, c->small_rail);
+	if (spark_rail_post(c, r, w, 1, SPARK_WR_DATA, imm.slot, r, true) == ncclSuccess) {
+		uint64_t now = 0;
+		posted_on(c, s, r, &now);
+	}
+	return POSTED;
+}
+
 /* Puts a READY slot on the wire; false when a rail's send queue is too full
  * (retried once completions free it). */
 static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 {
+	enum post_result one = post_one_wr(c, s);
+	if (one != NOT_ONE_WR)
+		return one == POSTED;
 	struct spark_chains *ch = c->chains;
 	uint32_t used = plan_slot(c, s), lead = (uint32_t)__builtin_ctz(used);
 	for (uint32_t r = 0; r < c->nrails; r++)
@@ -197,7 +265,7 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 			return false;
 	if (s->record)
 		fill_record(s);
-	struct spark_imm imm = {spark_slot_of(s->seq), 0, (uint32_t)__builtin_popcount(used),
+	struct spark_imm imm = {spark_slot_of(s->seq), 0, spark_bits(used),
 				s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
 	s->rails_pending = used;
 	s->used = used;
@@ -210,16 +278,10 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 			continue;
 		imm.share = r;
 		close_chain(c, s, r, spark_imm_encode(&imm), s->record && r == lead);
-		/* A rail that was idle starts its busy time now; one that was
-		 * busy starts when its previous chain completes (weights.c). */
-		s->post_ns[r] = 0;
-		if (c->weights.adaptive && c->rail_chains[r] == 0)
-			s->post_ns[r] = now = now != 0 ? now : spark_now_ns();
 		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, imm.slot, r, true) !=
 		    ncclSuccess)
 			return true;  /* the comm is failed; nothing more to do */
-		c->queued[r] += s->rail_bytes[r];
-		c->rail_chains[r]++;
+		posted_on(c, s, r, &now);
 	}
 	c->small_rail = next_up_rail(c, c->small_rail);
 	return true;
@@ -283,7 +345,7 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 		req->owned = true;
 		*request = req;
 	}
-	if ((uint32_t)__builtin_popcount(s->claimed) == s->nreqs) {
+	if (s->claimed == (1u << s->nreqs) - 1) {
 		s->state = SLOT_READY;
 		c->seq++;
 		send_progress(c);
@@ -363,7 +425,7 @@ static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32
 		for (uint32_t p = 0; p < s->npieces[i]; p++)
 			if (s->piece[i][p].rail == share)
 				add_piece(c, s, i, to, s->piece[i][p].offset, s->piece[i][p].length);
-	struct spark_imm imm = {spark_slot_of(s->seq), share, (uint32_t)__builtin_popcount(s->used),
+	struct spark_imm imm = {spark_slot_of(s->seq), share, spark_bits(s->used),
 				s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
 	close_chain(c, s, to, spark_imm_encode(&imm), s->record && share == s->lead);
 	if (!spark_rail_room(&c->rail[to], c->chains->n[to])) {

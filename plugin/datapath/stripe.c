@@ -8,26 +8,6 @@ static double drain(const struct spark_stripe_policy *p, const uint64_t *queued,
 	return (double)queued[r] / (double)p->weight[r];
 }
 
-/* The rail that would finish the whole message first; ties go to the first
- * candidate counted from `first`. */
-static uint32_t finishes_first(const struct spark_stripe_policy *p, uint64_t size,
-			       const uint64_t *queued, uint32_t first, uint32_t usable)
-{
-	uint32_t best = UINT32_MAX;
-	double best_t = 0;
-	for (uint32_t k = 0; k < p->nrails; k++) {
-		uint32_t r = (first + k) % p->nrails;
-		if (!(usable & (1u << r)))
-			continue;
-		double t = (double)(queued[r] + size) / (double)p->weight[r];
-		if (best == UINT32_MAX || t < best_t) {
-			best = r;
-			best_t = t;
-		}
-	}
-	return best;
-}
-
 /* Deep window: every other rail has at least this message's time on `best`
  * queued already, so it stays busy without a piece of this one. */
 static bool others_are_busy(const struct spark_stripe_policy *p, uint64_t size,
@@ -40,57 +20,38 @@ static bool others_are_busy(const struct spark_stripe_policy *p, uint64_t size,
 	return true;
 }
 
-/* Water-filling over `use`: the finish time T at which the rails in use,
- * each starting after its queue, together carry `size` bytes. A rail whose
- * queue alone outlasts T takes no part; it is dropped and T recomputed. */
-static double fill_level(const struct spark_stripe_policy *p, uint64_t size,
-			 const uint64_t *queued, uint32_t *use)
+/* Water-filling: the finish time T at which the rails in `use`, each
+ * starting after its own queue, together carry `size` bytes; share[r] is
+ * what rail r takes. A rail whose queue alone outlasts T takes no part, and
+ * neither does one whose share would fall below the minimum stripe (the
+ * smallest goes first): no rail gets a piece too small to pay for its WR
+ * and completion. Returns the rails left. */
+static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
+			   const uint64_t *queued, uint32_t use, double *share)
 {
-	for (;;) {
+	double floor = (double)(p->min_stripe > SPARK_STRIPE_ALIGN ? p->min_stripe
+								  : SPARK_STRIPE_ALIGN);
+	while (use & (use - 1)) {
 		double bytes = (double)size, weight = 0;
 		for (uint32_t r = 0; r < p->nrails; r++)
-			if (*use & (1u << r)) {
+			if (use & (1u << r)) {
 				bytes += (double)queued[r];
 				weight += p->weight[r];
 			}
 		double t = bytes / weight;
-		uint32_t keep = *use;
-		for (uint32_t r = 0; r < p->nrails; r++)
-			if ((*use & (1u << r)) && drain(p, queued, r) >= t)
-				keep &= ~(1u << r);
-		if (keep == *use || keep == 0)
-			return t;
-		*use = keep;
-	}
-}
-
-static double share_of(const struct spark_stripe_policy *p, const uint64_t *queued,
-		       uint32_t r, double t)
-{
-	return t * p->weight[r] - (double)queued[r];
-}
-
-/* Drops, one at a time, the rail with the smallest share while that share
- * is below the minimum stripe: no rail gets a piece too small to pay for
- * its WR and completion. */
-static uint32_t rails_worth_using(const struct spark_stripe_policy *p, uint64_t size,
-				  const uint64_t *queued, uint32_t use, double *t)
-{
-	uint64_t floor = p->min_stripe > SPARK_STRIPE_ALIGN ? p->min_stripe : SPARK_STRIPE_ALIGN;
-	for (;;) {
-		*t = fill_level(p, size, queued, &use);
-		if ((use & (use - 1)) == 0)
-			return use;
 		uint32_t smallest = UINT32_MAX;
-		for (uint32_t r = 0; r < p->nrails; r++)
-			if ((use & (1u << r)) &&
-			    (smallest == UINT32_MAX ||
-			     share_of(p, queued, r, *t) < share_of(p, queued, smallest, *t)))
+		for (uint32_t r = 0; r < p->nrails; r++) {
+			if (!(use & (1u << r)))
+				continue;
+			share[r] = t * p->weight[r] - (double)queued[r];
+			if (smallest == UINT32_MAX || share[r] < share[smallest])
 				smallest = r;
-		if (share_of(p, queued, smallest, *t) >= (double)floor)
+		}
+		if (share[smallest] >= floor)
 			return use;
 		use &= ~(1u << smallest);
 	}
+	return use;
 }
 
 static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece *pieces)
@@ -101,8 +62,8 @@ static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece
 
 /* Cuts at the water level, on 128-byte lines; the last rail used takes the
  * remainder, so the pieces always add up to size. */
-static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, const uint64_t *queued,
-		    uint32_t use, double t, struct spark_stripe_piece *pieces)
+static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, uint32_t use,
+		    const double *share, struct spark_stripe_piece *pieces)
 {
 	uint32_t last = 31u - (uint32_t)__builtin_clz(use);
 	unsigned n = 0;
@@ -112,8 +73,7 @@ static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, const ui
 			continue;
 		uint64_t len = size - offset;
 		if (r != last) {
-			double share = share_of(p, queued, r, t);
-			uint64_t want = share <= 0 ? 0 : (uint64_t)share;
+			uint64_t want = share[r] <= 0 ? 0 : (uint64_t)share[r];
 			want -= want % SPARK_STRIPE_ALIGN;
 			len = want < len ? want : len;
 		}
@@ -127,33 +87,37 @@ unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t si
 			   const uint64_t *queued, uint32_t first,
 			   struct spark_stripe_piece *pieces)
 {
-	if (policy->nrails == 0 || policy->nrails > SPARK_STRIPE_MAX_RAILS)
+	uint32_t n = policy->nrails;
+	if (n == 0 || n > SPARK_STRIPE_MAX_RAILS)
 		return 0;
-	uint32_t usable = 0;
-	for (uint32_t r = 0; r < policy->nrails; r++)
-		if (policy->weight[r] > 0)
-			usable |= 1u << r;
-	if (usable == 0)
-		return 0;
-	first %= policy->nrails;
-	bool small = size < 2 * policy->min_stripe || size < 2 * SPARK_STRIPE_ALIGN;
-	if (small) {
-		/* Latency, not bandwidth: any idle rail finishes it as soon;
-		 * idle rails take turns, so small traffic spreads. */
-		for (uint32_t k = 0; k < policy->nrails; k++) {
-			uint32_t r = (first + k) % policy->nrails;
-			if ((usable & (1u << r)) && queued[r] == 0)
-				return whole_on(r, size, pieces);
+	/* One pass from `first` on: the usable rails, the first idle one, and
+	 * the one that would finish the whole message first (ties: the first). */
+	uint32_t usable = 0, idle = UINT32_MAX, best = UINT32_MAX;
+	double best_t = 0;
+	for (uint32_t k = 0, r = first % n; k < n; k++, r = r + 1 == n ? 0 : r + 1) {
+		if (policy->weight[r] == 0)
+			continue;
+		usable |= 1u << r;
+		if (idle == UINT32_MAX && queued[r] == 0)
+			idle = r;
+		double t = (double)(queued[r] + size) / (double)policy->weight[r];
+		if (best == UINT32_MAX || t < best_t) {
+			best = r;
+			best_t = t;
 		}
 	}
-	uint32_t best = finishes_first(policy, size, queued, first, usable);
-	if (small || (usable & (usable - 1)) == 0 ||
-	    others_are_busy(policy, size, queued, best, usable))
+	if (usable == 0)
+		return 0;
+	if (size < 2 * policy->min_stripe || size < 2 * SPARK_STRIPE_ALIGN)
+		/* Latency, not bandwidth: any idle rail finishes it as soon;
+		 * idle rails take turns, so small traffic spreads. */
+		return whole_on(idle != UINT32_MAX ? idle : best, size, pieces);
+	if ((usable & (usable - 1)) == 0 || others_are_busy(policy, size, queued, best, usable))
 		return whole_on(best, size, pieces);
-	double t;
-	uint32_t use = rails_worth_using(policy, size, queued, usable, &t);
+	double share[SPARK_STRIPE_MAX_RAILS];
+	uint32_t use = water_fill(policy, size, queued, usable, share);
 	if ((use & (use - 1)) == 0)
 		return whole_on(use & (1u << best) ? best : (uint32_t)__builtin_ctz(use), size,
 				pieces);
-	return cut(policy, size, queued, use, t, pieces);
+	return cut(policy, size, use, share, pieces);
 }
