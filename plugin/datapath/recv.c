@@ -18,7 +18,10 @@ static struct spark_cts_entry *shadow_slot(struct spark_comm *c, uint32_t slot)
 
 static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
 {
-	uint32_t nth = (uint32_t)(seq % (uint64_t)spark_bits(c->up_mask));
+	uint32_t up = spark_bits(c->up_mask);
+	if (up == 0)
+		return 0;   /* no rail left: the comm has failed, nothing is posted */
+	uint32_t nth = (uint32_t)(seq % up);
 	for (uint32_t r = 0; r < c->nrails; r++)
 		if ((c->up_mask & (1u << r)) && nth-- == 0)
 			return r;
@@ -151,12 +154,18 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 	c->recvs_posted--;
 }
 
+/* Polls the comm (which may complete req); true when req is done. */
+static bool poll_for(struct spark_recv_req *req)
+{
+	spark_engine_poll(req->hdr.comm);
+	return req->state == RREQ_DONE;
+}
+
 ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
 	if (req->state != RREQ_DONE) {
-		spark_engine_poll(c);
-		if (req->state != RREQ_DONE) {
+		if (!poll_for(req)) {
 			spark_peer_check(c);
 			return c->failed;
 		}

@@ -389,13 +389,19 @@ static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32
 		sample_weights(c, s, rail);
 }
 
+/* Polls the comm (which may complete s); true when s is done. */
+static bool poll_for(struct spark_comm *c, const struct spark_send_slot *s)
+{
+	spark_engine_poll(c);
+	return s->state == SLOT_DONE;
+}
+
 ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
 	struct spark_send_slot *s = &c->slots[req->slot];
 	if (s->state != SLOT_DONE) {
-		spark_engine_poll(c);
-		if (s->state != SLOT_DONE) {
+		if (!poll_for(c, s)) {
 			spark_peer_check(c);
 			return c->failed;
 		}

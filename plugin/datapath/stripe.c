@@ -117,7 +117,7 @@ unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t si
 	double share[SPARK_STRIPE_MAX_RAILS];
 	uint32_t use = water_fill(policy, size, queued, usable, share);
 	if ((use & (use - 1)) == 0)
-		return whole_on(use & (1u << best) ? best : (uint32_t)__builtin_ctz(use), size,
+		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
 				pieces);
 	return cut(policy, size, use, share, pieces);
 }

@@ -14,12 +14,9 @@
 
 #include "../datapath/dp_harness.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
+#ifdef HAVE_CALLGRIND_H   /* module.mk: valgrind's header is installed */
 #include <valgrind/callgrind.h>
-#endif
-#endif
-#ifndef CALLGRIND_TOGGLE_COLLECT
+#else
 #define CALLGRIND_TOGGLE_COLLECT
 #endif
 
@@ -87,7 +84,7 @@ int main(void)
 	s.buf = dp_alloc((size_t)WINDOW * SIZE);
 	s.comm = p.is_b ? dp_connect_recv(&p, s.net, 0) : dp_connect_send(&p, s.net, 0);
 	DP_OK(s.net->regMr(s.comm, s.buf, (size_t)WINDOW * SIZE, NCCL_PTR_HOST, &s.mh));
-	void *req[WINDOW];
+	void *req[WINDOW] = {NULL};
 	for (int r = 0; r < rounds; r++) {
 		/* b posts the window's receives; a sends once the CTS are in */
 		if (p.is_b)
