@@ -66,7 +66,9 @@ Test(dp, connect_accept_close, .timeout = 60)
 
 static const int size_classes[] = {
 	0, 1, 127, 128, 129, 4095, 4096, 65535, 65536, 65536 + 128, 131072 + 1, 1 << 20,
-	(1 << 20) + 77, 4 << 20, (16 << 20) + 128, (64 << 20) + 3, 256 << 20,
+	(1 << 20) + 77, 4 << 20,
+	/* the immediate carries sizes up to 2^24 - 2; from 2^24 - 1 on the record does */
+	(1 << 24) - 2, (1 << 24) - 1, (16 << 20) + 128, (64 << 20) + 3, 256 << 20,
 };
 #define NSIZES ((int)(sizeof size_classes / sizeof size_classes[0]))
 /* Under qemu, filling and checking 256 MiB byte by byte took 17 s to over a
