@@ -177,8 +177,9 @@ static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 
 static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
 {
-	for (uint32_t k = 1; k <= c->nrails; k++) {
-		uint32_t cand = (r + k) % c->nrails;
+	uint32_t cand = r;
+	for (uint32_t k = 0; k < c->nrails; k++) {
+		cand = cand + 1 >= c->nrails ? 0 : cand + 1;
 		if (c->up_mask & (1u << cand))
 			return cand;
 	}
@@ -233,8 +234,7 @@ static enum post_result post_one_wr(struct spark_comm *c, struct spark_send_slot
 	w->imm_data = htobe32(spark_imm_encode(&imm));
 	w->wr.rdma.remote_addr = s->cts[0].addr;
 	w->wr.rdma.rkey = s->cts[0].rkey[r];
-	for (uint32_t k = 0; k < c->nrails; k++)
-		s->rail_bytes[k] = 0;
+	memset(s->rail_bytes, 0, sizeof s->rail_bytes);
 	s->rail_bytes[r] = size;
 	s->npieces[0] = 1;
 	s->record = false;

@@ -94,7 +94,8 @@ unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t si
 	 * the one that would finish the whole message first (ties: the first). */
 	uint32_t usable = 0, idle = UINT32_MAX, best = UINT32_MAX;
 	double best_t = 0;
-	for (uint32_t k = 0, r = first % n; k < n; k++, r = r + 1 == n ? 0 : r + 1) {
+	for (uint32_t k = 0, r = first < n ? first : first % n; k < n;
+	     k++, r = r + 1 == n ? 0 : r + 1) {
 		if (policy->weight[r] == 0)
 			continue;
 		usable |= 1u << r;
