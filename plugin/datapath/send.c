@@ -450,6 +450,8 @@ static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32
 
 static void rail_lost(struct spark_comm *c, uint32_t r)
 {
+	if (r >= SPARK_MAX_RAILS)
+		return;   /* the engine names only rails it has */
 	if (c->small_rail == r)
 		c->small_rail = (uint32_t)__builtin_ctz(c->up_mask);
 	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
