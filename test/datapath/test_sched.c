@@ -142,7 +142,7 @@ Test(sched, both_rails_of_one_comm_carry_data_at_once, .timeout = 90)
 	dp_sync(&t.p);
 	dp_sleep_us(50000);           /* the CTS entries have landed */
 	control(&t.p, "b freeze");
-	dp_sleep_us(50000);           /* every NIC thread has read the control file */
+	dp_sleep_us(200000);          /* a NIC thread has read the control file (every 5 ms) */
 	struct counts before, after;
 	read_counts(&t.p, &before);
 	for (int k = 0; k < W; k++)
