@@ -133,7 +133,8 @@ static void close_chain(struct spark_comm *c, const struct spark_send_slot *s, u
 
 /* ---- posting ---- */
 
-/* Plans every buffer of the slot: pieces and the per-rail byte counts. */
+/* Plans every buffer of a slot that post_single does not take (a group,
+ * sizes for the record): pieces and the per-rail byte counts. */
 static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 {
 	/* A group plans each buffer after the ones before it. */
@@ -157,9 +158,8 @@ static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 			continue;
 		}
 		struct spark_stripe_piece *pc = s->piece[i];
-		if (s->nreqs > 1 || (uint32_t)size > SPARK_IMM_SIZE_MAX)   /* else planned */
-			s->npieces[i] = (uint8_t)spark_stripe_plan(&c->policy, (uint64_t)size,
-								   queued, c->small_rail, pc);
+		s->npieces[i] = (uint8_t)spark_stripe_plan(&c->policy, (uint64_t)size, queued,
+							   c->small_rail, pc);
 		for (uint32_t p = 0; p < s->npieces[i]; p++) {
 			add_piece(c, s, i, pc[p].rail, pc[p].offset, pc[p].length);
 			if (s->nreqs > 1)
@@ -205,46 +205,51 @@ static void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t 
 	c->rail_chains[r]++;
 }
 
-enum post_result { POSTED, NO_ROOM, NOT_ONE_WR };
+enum post_result { POSTED, NO_ROOM, NOT_SINGLE };
 
-/* The common case in one WR: one buffer whose size rides in the immediate,
- * going whole on one rail. */
-static enum post_result post_one_wr(struct spark_comm *c, struct spark_send_slot *s)
+/* The common case: one buffer whose size rides in the immediate, one WR per
+ * rail it goes over (whole: one WR in all), each closing its share. */
+static enum post_result post_single(struct spark_comm *c, struct spark_send_slot *s)
 {
 	const struct spark_send_req *req = &s->req[0];
 	if (s->nreqs != 1 || req->size <= 0 || (uint32_t)req->size > SPARK_IMM_SIZE_MAX)
-		return NOT_ONE_WR;
+		return NOT_SINGLE;
 	struct spark_stripe_piece *pc = s->piece[0];
 	uint64_t size = (uint64_t)req->size;
-	s->npieces[0] = (uint8_t)spark_stripe_plan(&c->policy, size, c->queued, c->small_rail, pc);
-	if (s->npieces[0] != 1)
-		return NOT_ONE_WR;   /* cut: plan_slot takes the pieces from here */
-	uint32_t r = pc[0].rail;
-	if (!spark_rail_room(&c->rail[r], 1))
-		return NO_ROOM;
-	struct ibv_send_wr *w = &c->chains->wr[r][0];
-	struct ibv_sge *sge = &c->chains->sge[r][0];
-	struct spark_imm imm = {spark_slot_of(s->seq), r, 1, (uint32_t)size};
-	*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data, .length = (uint32_t)size,
-				.lkey = req->mh->mr[r]->lkey};
-	w->sg_list = sge;
-	w->num_sge = 1;
-	w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
-	w->send_flags = size <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
-	w->imm_data = htobe32(spark_imm_encode(&imm));
-	w->wr.rdma.remote_addr = s->cts[0].addr;
-	w->wr.rdma.rkey = s->cts[0].rkey[r];
+	unsigned n = spark_stripe_plan(&c->policy, size, c->queued, c->small_rail, pc);
+	uint32_t used = 0;
+	for (unsigned p = 0; p < n; p++) {
+		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
+			return NO_ROOM;
+		used |= 1u << pc[p].rail;
+	}
+	s->npieces[0] = (uint8_t)n;
 	memset(s->rail_bytes, 0, sizeof s->rail_bytes);
-	s->rail_bytes[r] = size;
-	s->npieces[0] = 1;
 	s->record = false;
-	s->rails_pending = s->used = 1u << r;
-	s->lead = r;
+	s->rails_pending = s->used = used;
+	s->lead = pc[0].rail;
 	s->moved = 0;
 	s->state = SLOT_POSTED;
 	c->small_rail = next_up_rail(c, c->small_rail);
-	if (spark_rail_post(c, r, w, 1, SPARK_WR_DATA, imm.slot, r, true) == ncclSuccess) {
-		uint64_t now = 0;
+	struct spark_imm imm = {spark_slot_of(s->seq), 0, n, (uint32_t)size};
+	uint64_t now = 0;
+	for (unsigned p = 0; p < n; p++) {
+		uint32_t r = pc[p].rail, len = (uint32_t)pc[p].length;
+		struct ibv_send_wr *w = &c->chains->wr[r][0];
+		struct ibv_sge *sge = &c->chains->sge[r][0];
+		*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data + pc[p].offset,
+					.length = len, .lkey = req->mh->mr[r]->lkey};
+		w->sg_list = sge;
+		w->num_sge = 1;
+		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+		w->send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
+		imm.share = r;
+		w->imm_data = htobe32(spark_imm_encode(&imm));
+		w->wr.rdma.remote_addr = s->cts[0].addr + pc[p].offset;
+		w->wr.rdma.rkey = s->cts[0].rkey[r];
+		s->rail_bytes[r] = len;
+		if (spark_rail_post(c, r, w, 1, SPARK_WR_DATA, imm.slot, r, true) != ncclSuccess)
+			return POSTED;   /* the comm is failed; nothing more to do */
 		posted_on(c, s, r, &now);
 	}
 	return POSTED;
@@ -254,9 +259,9 @@ static enum post_result post_one_wr(struct spark_comm *c, struct spark_send_slot
  * (retried once completions free it). */
 static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 {
-	enum post_result one = post_one_wr(c, s);
-	if (one != NOT_ONE_WR)
-		return one == POSTED;
+	enum post_result single = post_single(c, s);
+	if (single != NOT_SINGLE)
+		return single == POSTED;
 	struct spark_chains *ch = c->chains;
 	uint32_t used = plan_slot(c, s), lead = (uint32_t)__builtin_ctz(used);
 	for (uint32_t r = 0; r < c->nrails; r++)
