@@ -6,8 +6,8 @@
 #   common/     logging + error idiom, the NCCL_SPARK_* table, wire formats
 #   discovery/  HCAs from verbs + sysfs, GID choice, pairing into logical devices
 #   connect/    bootstrap sockets, listen/connect/accept, rails (QPs), comms
-#   datapath/   isend/irecv/test, the CQ engine, registration, failover,
-#               striping arithmetic and weights (those two pure)
+#   datapath/   send side, receive side, the CQ engine below both, requests,
+#               registration, scheduling arithmetic and weights (those two pure)
 #   abi/        what NCCL sees: the exported tables, init, properties
 
 PLUGIN_SO := $(BUILD)/libnccl-net-spark.so
@@ -26,8 +26,8 @@ PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/abi/net_v11.c plugin/abi/net_v12.c \
 	plugin/connect/socket.c plugin/connect/devctx.c plugin/connect/rail.c \
 	plugin/connect/comm.c plugin/connect/connect.c \
-	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/p2p.c \
-	plugin/datapath/peer.c plugin/datapath/failover.c
+	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/send.c \
+	plugin/datapath/recv.c plugin/datapath/request.c plugin/datapath/peer.c
 PLUGIN_PURE_OBJS := $(PLUGIN_PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 PLUGIN_OBJS := $(PLUGIN_PURE_OBJS) $(PLUGIN_SYS_SRCS:%.c=$(BUILD)/obj/%.o)
 

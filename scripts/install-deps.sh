@@ -26,6 +26,7 @@ PACKAGES=(
 	libhwloc-dev        # PCIe link attributes of each HCA
 	libcriterion-dev    # unit and integration tests
 	python3             # bench report formatting
+	valgrind            # scripts/cpucost.sh: instructions per message (callgrind)
 )
 CLANG_PACKAGES=(clang)
 LINT_PACKAGES=(cppcheck clang-tidy clang bear)

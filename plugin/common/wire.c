@@ -205,33 +205,3 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 	}
 	return 0;
 }
-
-uint32_t spark_imm_encode(const struct spark_imm *imm)
-{
-	return (imm->slot & 0xffu) | (imm->share & 3u) << 8 | ((imm->nshares - 1) & 3u) << 10 |
-	       (imm->seq20 & SPARK_IMM_SEQ_MASK) << 12;
-}
-
-void spark_imm_decode(uint32_t v, struct spark_imm *imm)
-{
-	imm->slot = v & 0xffu;
-	imm->share = (v >> 8) & 3u;
-	imm->nshares = ((v >> 10) & 3u) + 1;
-	imm->seq20 = v >> 12;
-}
-
-uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
-{
-	return (uint64_t)(w->kind & 0xffu) | (uint64_t)(w->rail & 0xfu) << 8 |
-	       (uint64_t)(w->slot & 0xffffu) << 16 | (uint64_t)(w->released & 0xffffu) << 32 |
-	       (uint64_t)(w->share & 0xfu) << 48;
-}
-
-void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
-{
-	w->kind = (enum spark_wr_kind)(v & 0xffu);
-	w->rail = (uint32_t)(v >> 8) & 0xfu;
-	w->slot = (uint32_t)(v >> 16) & 0xffffu;
-	w->released = (uint32_t)(v >> 32) & 0xffffu;
-	w->share = (uint32_t)(v >> 48) & 0xfu;
-}

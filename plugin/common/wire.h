@@ -12,16 +12,16 @@
 
 #include "spark_limits.h"
 
-#define SPARK_WIRE_VERSION 1
+#define SPARK_WIRE_VERSION 2
 #define SPARK_WIRE_MAX_RAILS 4          /* on the wire; a device uses SPARK_MAX_RAILS */
 #define SPARK_HANDLE_SIZE 128           /* NCCL_NET_HANDLE_MAXSIZE */
 #define SPARK_REASON_LEN 160
 
-/* Slots of the CTS FIFO and of the completion records. 256 like NCCL's own
- * transport: NCCL keeps at most 32 receives (each up to 8 buffers) and
- * 32 x 8 sends in flight per comm, so a slot is never wanted again while its
- * previous use is live (checked anyway: the call then asks NCCL to retry). */
-#define SPARK_SLOTS 256
+/* Slots of the CTS FIFO and of the completion records. NCCL keeps at most
+ * 32 receives (each up to 8 buffers) and 32 x 8 sends in flight per comm, so
+ * 64 slots leave a slot's previous use long finished (checked anyway: the
+ * call then asks NCCL to retry). 64 = 6 bits of the immediate. */
+#define SPARK_SLOTS 64
 
 /* ---- listen handle (opaque to NCCL, copied to the peer) ---- */
 struct spark_handle {
@@ -86,7 +86,9 @@ struct spark_cts_entry {
 	uint64_t seq;                   /* receive sequence number + 1; 0 = never written */
 } __attribute__((aligned(64)));
 
-/* ---- completion record: the sender RDMA-writes it before the IMMs ----
+/* ---- completion record: grouped receives (n > 1), sizes that do not fit
+ * the immediate, and sizes the receiver must be told were refused ----
+ * The sender writes it inline as the payload of one rail's WRITE_WITH_IMM.
  * sizes[i] >= 0: bytes sent into buffer i; < 0: the sender's message of
  * -sizes[i] bytes did not fit the posted buffer (nothing was written). */
 struct spark_cmpl_record {
@@ -100,19 +102,42 @@ _Static_assert(sizeof(struct spark_cts_entry) == 64, "CTS entry is one 64-byte l
 _Static_assert(sizeof(struct spark_cmpl_record) == 64, "record is one 64-byte line");
 
 /* ---- immediate value of the WRITE_WITH_IMM closing one rail's share ----
- * slot (8 bits) | share (2 bits) | shares - 1 (2 bits) | seq low 20 bits;
- * sent big-endian. `share` names the rail whose part of the slot this IMM
- * closes, so the receiver counts shares, not arrivals: a share re-sent on
- * another rail after a failure (future failover) is counted once. */
+ * slot (6 bits) | share (1 bit) | shares - 1 (1 bit) | size (24 bits), sent
+ * big-endian. One buffer of at most SPARK_IMM_SIZE_MAX bytes: the size rides
+ * here and no record is written (NCCL's IB transport does the same). The
+ * value SPARK_IMM_IN_RECORD says "read the record". `share` names the rail
+ * whose part of the slot this IMM closes, so the receiver counts shares, not
+ * arrivals: a share re-sent on another rail after a failure counts once. */
 struct spark_imm {
-	uint32_t slot;
-	uint32_t share;         /* 0..3 */
-	uint32_t nshares;       /* 1..4 */
-	uint32_t seq20;
+	uint32_t slot;          /* 0..SPARK_SLOTS-1 */
+	uint32_t share;         /* 0..1 */
+	uint32_t nshares;       /* 1..2 */
+	uint32_t size;          /* bytes, or SPARK_IMM_IN_RECORD */
 };
-uint32_t spark_imm_encode(const struct spark_imm *imm);
-void spark_imm_decode(uint32_t v, struct spark_imm *imm);
-#define SPARK_IMM_SEQ_MASK 0xfffffu
+#define SPARK_IMM_IN_RECORD 0xffffffu
+#define SPARK_IMM_SIZE_MAX (SPARK_IMM_IN_RECORD - 1)
+_Static_assert(SPARK_SLOTS == 64, "the slot travels in 6 bits of the immediate");
+_Static_assert(SPARK_MAX_RAILS <= 2, "share and share count travel in 1 bit each");
+/* Inline: the data path encodes one per message. */
+static inline uint32_t spark_imm_encode(const struct spark_imm *imm)
+{
+	return (imm->slot & 0x3fu) | (imm->share & 1u) << 6 | ((imm->nshares - 1) & 1u) << 7 |
+	       (imm->size & SPARK_IMM_IN_RECORD) << 8;
+}
+
+static inline void spark_imm_decode(uint32_t v, struct spark_imm *imm)
+{
+	imm->slot = v & 0x3fu;
+	imm->share = (v >> 6) & 1u;
+	imm->nshares = ((v >> 7) & 1u) + 1;
+	imm->size = v >> 8;
+}
+/* The size field for one buffer of `size` bytes (< 0: refused). */
+static inline uint32_t spark_imm_size_field(int64_t size)
+{
+	return size >= 0 && size <= (int64_t)SPARK_IMM_SIZE_MAX ? (uint32_t)size
+								 : SPARK_IMM_IN_RECORD;
+}
 
 /* ---- wr_id: what a completion is about ---- */
 enum spark_wr_kind {
@@ -127,7 +152,20 @@ struct spark_wr_id {
 	uint32_t released;      /* send-queue entries this CQE frees (0..65535) */
 	uint32_t share;         /* data chains: the rail whose share it carries (0..15) */
 };
-uint64_t spark_wr_id_encode(const struct spark_wr_id *w);
-void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w);
+static inline uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
+{
+	return (uint64_t)(w->kind & 0xffu) | (uint64_t)(w->rail & 0xfu) << 8 |
+	       (uint64_t)(w->slot & 0xffffu) << 16 | (uint64_t)(w->released & 0xffffu) << 32 |
+	       (uint64_t)(w->share & 0xfu) << 48;
+}
+
+static inline void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
+{
+	w->kind = (enum spark_wr_kind)(v & 0xffu);
+	w->rail = (uint32_t)(v >> 8) & 0xfu;
+	w->slot = (uint32_t)(v >> 16) & 0xffffu;
+	w->released = (uint32_t)(v >> 32) & 0xffffu;
+	w->share = (uint32_t)(v >> 48) & 0xfu;
+}
 
 #endif

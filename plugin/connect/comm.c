@@ -7,6 +7,8 @@
 #include "api.h"
 #include "comm.h"
 #include "log.h"
+#include "recv.h"
+#include "send.h"
 
 static void *zalloc_aligned(size_t len)
 {
@@ -20,6 +22,7 @@ static void *zalloc_aligned(size_t len)
 static ncclResult_t alloc_areas(struct spark_comm *c)
 {
 	if (c->kind == SPARK_COMM_SEND) {
+		c->ops = &spark_send_ops;
 		SPARK_CHECK_PTR(c->ctl, zalloc_aligned(SPARK_CTL_SIZE_SEND));
 		SPARK_CHECK_PTR(c->slots, calloc(SPARK_SLOTS, sizeof *c->slots));
 		SPARK_CHECK_PTR(c->chains, calloc(1, spark_chains_size()));
@@ -30,6 +33,7 @@ static ncclResult_t alloc_areas(struct spark_comm *c)
 				c->slots[s].req[i].slot = s;
 			}
 	} else {
+		c->ops = &spark_recv_ops;
 		SPARK_CHECK_PTR(c->ctl, zalloc_aligned(SPARK_CTL_SIZE_RECV));
 		SPARK_CHECK_PTR(c->src, zalloc_aligned(SPARK_CTL_SIZE_SEND));
 		SPARK_CHECK_PTR(c->rreqs, calloc(SPARK_SLOTS, sizeof *c->rreqs));

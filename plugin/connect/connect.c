@@ -19,6 +19,7 @@
 
 #include "api.h"
 #include "comm.h"
+#include "engine.h"
 #include "log.h"
 #include "socket.h"
 

@@ -1,18 +1,24 @@
-/* The per-comm completion engine: polls every rail's CQ in batches, frees
- * send-queue entries, and hands each completion to the request it belongs
- * to (by wr_id). test(), isend() and irecv() drive it; there is no thread.
+/* The per-comm completion engine (engine.h): no thread; test(), and isend()
+ * or irecv() when they find no room, drive it.
  *
  * Send-queue accounting follows mlx5: an unsignaled WR keeps its SQ entry
  * until a later signaled WR's CQE is polled. Each signaled WR carries in its
  * wr_id how many entries its CQE frees, and no more than SQ_DEPTH/2 WRs go
- * unsignaled in a row, so a full queue always has a signaled WR in flight. */
+ * unsignaled in a row, so a full queue always has a signaled WR in flight.
+ *
+ * Losing a rail mid-stream: when a QP fails with a transport error (the
+ * link went down, the peer's half stopped answering: RETRY_EXC after the RC
+ * timeout and retries) and another rail is up, the rail leaves the comm (no
+ * more traffic, its CQ no longer polled: only flushes would come) and the
+ * owner's rail_lost handler moves what the rail owed. Any other error, or
+ * the last rail failing, fails the comm. */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <infiniband/verbs.h>
 #include <string.h>
 #include <time.h>
 
-#include "comm.h"
+#include "engine.h"
 #include "log.h"
 
 #define MAX_BATCHES_PER_RAIL 4
@@ -24,12 +30,19 @@ uint64_t spark_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t spark_engine_clock(struct spark_comm *c)
+{
+	if (c->clock_ns == 0)
+		c->clock_ns = spark_now_ns();
+	return c->clock_ns;
+}
+
 bool spark_rail_room(const struct spark_rail *r, uint32_t nwr)
 {
 	return r->sq_used + nwr <= SPARK_SQ_DEPTH;
 }
 
-static void fail_comm(struct spark_comm *c, ncclResult_t res)
+void spark_comm_fail(struct spark_comm *c, ncclResult_t res)
 {
 	if (c->failed == ncclSuccess)
 		c->failed = res;
@@ -41,23 +54,22 @@ ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_w
 {
 	struct spark_rail *rail = &c->rail[r];
 	bool signal = force_signal || rail->unsignaled + nwr >= SPARK_SQ_DEPTH / 2;
-	struct spark_wr_id id = {kind, r, slot, 0, share};
-	for (uint32_t i = 0; i < nwr; i++) {
-		chain[i].next = i + 1 < nwr ? &chain[i + 1] : NULL;
-		chain[i].send_flags &= ~(unsigned)IBV_SEND_SIGNALED;
-		chain[i].wr_id = spark_wr_id_encode(&id);
+	struct spark_wr_id id = {kind, r, slot, signal ? rail->unsignaled + nwr : 0, share};
+	uint64_t wr_id = spark_wr_id_encode(&id);
+	for (uint32_t i = 0; i + 1 < nwr; i++) {
+		chain[i].next = &chain[i + 1];
+		chain[i].wr_id = wr_id;
 	}
-	if (signal) {
-		id.released = rail->unsignaled + nwr;
+	chain[nwr - 1].next = NULL;
+	chain[nwr - 1].wr_id = wr_id;
+	if (signal)
 		chain[nwr - 1].send_flags |= IBV_SEND_SIGNALED;
-		chain[nwr - 1].wr_id = spark_wr_id_encode(&id);
-	}
 	struct ibv_send_wr *bad = NULL;
 	int rc = ibv_post_send(rail->qp, chain, &bad);
 	if (rc != 0) {
 		SPARK_WARN("dev %d rail %s: ibv_post_send of %u WRs failed: %s (SQ %u/%d used)",
 			   c->dev, rail->hca.name, nwr, strerror(rc), rail->sq_used, SPARK_SQ_DEPTH);
-		fail_comm(c, ncclSystemError);
+		spark_comm_fail(c, ncclSystemError);
 		return ncclSystemError;
 	}
 	rail->sq_used += nwr;
@@ -69,19 +81,17 @@ ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_w
 /* Receives carry no SGE: a WRITE_WITH_IMM puts no payload into one. */
 static ncclResult_t post_recv_batch(struct spark_comm *c, uint32_t r, uint32_t n)
 {
-	struct ibv_recv_wr wr[16];
+	struct ibv_recv_wr wr[SPARK_RQ_BATCH];
 	struct spark_wr_id id = {SPARK_WR_RECV, r, 0, 0, 0};
-	memset(wr, 0, sizeof wr);
-	for (uint32_t i = 0; i < n && i < 16; i++) {
-		wr[i].wr_id = spark_wr_id_encode(&id);
-		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
-	}
+	uint64_t wr_id = spark_wr_id_encode(&id);
+	for (uint32_t i = 0; i < n; i++)
+		wr[i] = (struct ibv_recv_wr){.wr_id = wr_id, .next = i + 1 < n ? &wr[i + 1] : NULL};
 	struct ibv_recv_wr *bad = NULL;
 	int rc = ibv_post_recv(c->rail[r].qp, wr, &bad);
 	if (rc != 0) {
 		SPARK_WARN("dev %d rail %s: ibv_post_recv failed: %s", c->dev, c->rail[r].hca.name,
 			   strerror(rc));
-		fail_comm(c, ncclSystemError);
+		spark_comm_fail(c, ncclSystemError);
 		return ncclSystemError;
 	}
 	return ncclSuccess;
@@ -89,8 +99,9 @@ static ncclResult_t post_recv_batch(struct spark_comm *c, uint32_t r, uint32_t n
 
 ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count)
 {
-	for (uint32_t done = 0; done < count; done += 16)
-		SPARK_TRY(post_recv_batch(c, r, count - done < 16 ? count - done : 16));
+	for (uint32_t done = 0; done < count; done += SPARK_RQ_BATCH)
+		SPARK_TRY(post_recv_batch(c, r, count - done < SPARK_RQ_BATCH ? count - done
+									       : SPARK_RQ_BATCH));
 	return ncclSuccess;
 }
 
@@ -121,71 +132,103 @@ static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *
 		   c->rail[r].hca.name, c->kind == SPARK_COMM_SEND ? "send" : "recv",
 		   wc->qp_num, kind_name(id->kind), id->slot, ibv_wc_status_str(wc->status),
 		   (int)wc->status, wc->vendor_err, local, remote);
-	fail_comm(c, ncclRemoteError);
+	spark_comm_fail(c, ncclRemoteError);
+}
+
+/* True when the failed completion was rail r failing and the comm carries on
+ * over the rails left. */
+static bool rail_failover(struct spark_comm *c, uint32_t r, int wc_status)
+{
+	if (c->failed_mask & (1u << r))
+		return true;   /* flushes after the failure already handled */
+	if (wc_status != IBV_WC_RETRY_EXC_ERR || (c->up_mask & ~(1u << r)) == 0 ||
+	    c->failed != ncclSuccess)
+		return false;
+	c->failed_mask |= 1u << r;
+	c->up_mask &= ~(1u << r);
+	c->rail[r].up = false;
+	c->weights.weight[r] = 0;
+	c->weights.link_mbps[r] = 0;
+	c->policy.weight[r] = 0;
+	SPARK_WARN("dev %d: rail %s failed (%s); %s comm carries on over %s", c->dev,
+		   c->rail[r].hca.name, ibv_wc_status_str((enum ibv_wc_status)wc_status),
+		   c->kind == SPARK_COMM_SEND ? "send" : "recv",
+		   c->rail[__builtin_ctz(c->up_mask)].hca.name);
+	c->ops->rail_lost(c, r);
+	return true;
 }
 
 static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
 {
 	struct spark_wr_id id;
 	spark_wr_id_decode(wc->wr_id, &id);
-	if (id.rail != r || id.released > c->rail[r].sq_used) {
+	struct spark_rail *rail = &c->rail[r];
+	if (id.rail != r || id.released > rail->sq_used) {
 		SPARK_WARN("dev %d rail %u: completion with a foreign wr_id %#llx", c->dev, r,
 			   (unsigned long long)wc->wr_id);
-		fail_comm(c, ncclInternalError);
+		spark_comm_fail(c, ncclInternalError);
 		return;
 	}
-	c->rail[r].sq_used -= id.released;
-	if (id.released > 0)
-		c->rail[r].signaled_inflight--;
+	rail->sq_used -= id.released;
+	rail->signaled_inflight -= id.released > 0;
 	if (wc->status != IBV_WC_SUCCESS) {
-		if (!spark_rail_failover(c, r, wc->status))
+		if (!rail_failover(c, r, wc->status))
 			report_error(c, r, wc, &id);
 		return;
 	}
-	switch (id.kind) {
-	case SPARK_WR_DATA:
-		spark_send_chain_done(c, r, id.slot, id.share);
-		break;
-	case SPARK_WR_CTS:
-		break;
-	case SPARK_WR_RECV:
+	if (id.kind == SPARK_WR_DATA) {
+		c->ops->data_done(c, r, id.slot, id.share);
+	} else if (id.kind == SPARK_WR_RECV) {
 		if (wc->opcode != IBV_WC_RECV_RDMA_WITH_IMM || !(wc->wc_flags & IBV_WC_WITH_IMM)) {
 			SPARK_WARN("dev %d rail %s: unexpected receive opcode %d", c->dev,
-				   c->rail[r].hca.name, (int)wc->opcode);
-			fail_comm(c, ncclRemoteError);
+				   rail->hca.name, (int)wc->opcode);
+			spark_comm_fail(c, ncclRemoteError);
 			return;
 		}
-		spark_recv_imm(c, r, be32toh(wc->imm_data));
-		(void)spark_rail_post_recvs(c, r, 1);
-		break;
+		rail->rq_consumed++;
+		c->ops->imm(c, r, be32toh(wc->imm_data));
 	}
+}
+
+/* One rail: batches of CQEs until the CQ is empty (or enough for this call),
+ * then the receives used up go back in one post. */
+static bool poll_rail(struct spark_comm *c, uint32_t r)
+{
+	struct ibv_wc wc[SPARK_POLL_BATCH];
+	bool any = false;
+	for (int b = 0; b < MAX_BATCHES_PER_RAIL; b++) {
+		int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
+		if (n < 0) {
+			SPARK_WARN("dev %d rail %s: ibv_poll_cq failed (%d)", c->dev,
+				   c->rail[r].hca.name, n);
+			spark_comm_fail(c, ncclSystemError);
+			return any;
+		}
+		for (int i = 0; i < n; i++)
+			handle_wc(c, r, &wc[i]);
+		any |= n > 0;
+		if (n < SPARK_POLL_BATCH)
+			break;
+	}
+	if (c->rail[r].rq_consumed >= SPARK_RQ_BATCH && c->rail[r].up &&
+	    spark_rail_post_recvs(c, r, c->rail[r].rq_consumed) == ncclSuccess)
+		c->rail[r].rq_consumed = 0;
+	return any;
 }
 
 void spark_engine_poll(struct spark_comm *c)
 {
-	struct ibv_wc wc[SPARK_POLL_BATCH];
+	bool any = false;
+	c->clock_ns = 0;
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		/* A CQ is polled only when a completion is owed on it: a signaled
 		 * WR in flight, or (receiver) a posted request whose IMMs may come
 		 * on any rail. An idle rail costs nothing per test(). */
 		bool owed = c->rail[r].signaled_inflight > 0 ||
 			    (c->kind == SPARK_COMM_RECV && c->recvs_posted > 0);
-		if (!c->rail[r].up || !owed)
-			continue;
-		for (int b = 0; b < MAX_BATCHES_PER_RAIL; b++) {
-			int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
-			if (n < 0) {
-				SPARK_WARN("dev %d rail %s: ibv_poll_cq failed (%d)", c->dev,
-					   c->rail[r].hca.name, n);
-				fail_comm(c, ncclSystemError);
-				return;
-			}
-			for (int i = 0; i < n; i++)
-				handle_wc(c, r, &wc[i]);
-			if (n < SPARK_POLL_BATCH)
-				break;
-		}
+		if (c->rail[r].up && owed)
+			any |= poll_rail(c, r);
 	}
-	if (c->kind == SPARK_COMM_SEND)
-		spark_send_progress(c);
+	if (any && c->ops->progress != NULL)
+		c->ops->progress(c);
 }

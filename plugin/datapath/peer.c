@@ -10,8 +10,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "comm.h"
+#include "engine.h"
 #include "log.h"
+#include "peer.h"
 
 static bool socket_closed(int fd)
 {

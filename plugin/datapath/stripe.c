@@ -2,103 +2,123 @@
 
 #include <stdbool.h>
 
-static uint32_t heaviest_rail(const struct spark_stripe_policy *p)
+/* Time (in bytes per weight unit) until rail r has drained its queue. */
+static double drain(const struct spark_stripe_policy *p, const uint64_t *queued, uint32_t r)
 {
-	uint32_t best = 0;
-	for (uint32_t r = 1; r < p->nrails; r++)
-		if (p->weight[r] > p->weight[best])
-			best = r;
-	return best;
+	return (double)queued[r] / (double)p->weight[r];
+}
+
+/* Deep window: every other rail has at least this message's time on `best`
+ * queued already, so it stays busy without a piece of this one. */
+static bool others_are_busy(const struct spark_stripe_policy *p, uint64_t size,
+			    const uint64_t *queued, uint32_t best, uint32_t usable)
+{
+	double need = (double)size / (double)p->weight[best];
+	for (uint32_t r = 0; r < p->nrails; r++)
+		if ((usable & (1u << r)) && r != best && drain(p, queued, r) < need)
+			return false;
+	return true;
+}
+
+/* Water-filling: the finish time T at which the rails in `use`, each
+ * starting after its own queue, together carry `size` bytes; share[r] is
+ * what rail r takes. A rail whose queue alone outlasts T takes no part, and
+ * neither does one whose share would fall below the minimum stripe (the
+ * smallest goes first): no rail gets a piece too small to pay for its WR
+ * and completion. Returns the rails left. */
+static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
+			   const uint64_t *queued, uint32_t use, double *share)
+{
+	double floor = (double)(p->min_stripe > SPARK_STRIPE_ALIGN ? p->min_stripe
+								  : SPARK_STRIPE_ALIGN);
+	while (use & (use - 1)) {
+		double bytes = (double)size, weight = 0;
+		for (uint32_t r = 0; r < p->nrails; r++)
+			if (use & (1u << r)) {
+				bytes += (double)queued[r];
+				weight += p->weight[r];
+			}
+		double t = bytes / weight;
+		uint32_t smallest = UINT32_MAX;
+		for (uint32_t r = 0; r < p->nrails; r++) {
+			if (!(use & (1u << r)))
+				continue;
+			share[r] = t * p->weight[r] - (double)queued[r];
+			if (smallest == UINT32_MAX || share[r] < share[smallest])
+				smallest = r;
+		}
+		if (share[smallest] >= floor)
+			return use;
+		use &= ~(1u << smallest);
+	}
+	return use;
 }
 
 static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece *pieces)
 {
-	pieces[0] = (struct spark_stripe_piece){ .rail = rail, .offset = 0, .length = size };
+	pieces[0] = (struct spark_stripe_piece){.rail = rail, .offset = 0, .length = size};
 	return 1;
 }
 
-static uint64_t round_down_aligned(uint64_t v)
+/* Cuts at the water level, on 128-byte lines; the last rail used takes the
+ * remainder, so the pieces always add up to size. */
+static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, uint32_t use,
+		    const double *share, struct spark_stripe_piece *pieces)
 {
-	return v - v % SPARK_STRIPE_ALIGN;
-}
-
-/* Proportional cut over the rails in `use` (a bit mask). The last used rail
- * takes the remainder so the pieces always add up to size. */
-static unsigned cut(const struct spark_stripe_policy *p, uint32_t use, uint64_t size,
-		    struct spark_stripe_piece *pieces)
-{
-	uint64_t total_weight = 0;
-	uint32_t last = 0;
-	for (uint32_t r = 0; r < p->nrails; r++) {
-		if (use & (1u << r)) {
-			total_weight += p->weight[r];
-			last = r;
-		}
-	}
+	uint32_t last = 31u - (uint32_t)__builtin_clz(use);
 	unsigned n = 0;
 	uint64_t offset = 0;
 	for (uint32_t r = 0; r < p->nrails; r++) {
 		if (!(use & (1u << r)))
 			continue;
-		uint64_t len;
-		if (r == last) {
-			len = size - offset;
-		} else {
-			/* size < 2^63 and weight < 2^32 cannot overflow 128 bits;
-			 * do the product in two halves to stay in 64. */
-			uint64_t share = (size / total_weight) * p->weight[r] +
-					 (size % total_weight) * p->weight[r] / total_weight;
-			len = round_down_aligned(share);
+		uint64_t len = size - offset;
+		if (r != last) {
+			uint64_t want = share[r] <= 0 ? 0 : (uint64_t)share[r];
+			want -= want % SPARK_STRIPE_ALIGN;
+			len = want < len ? want : len;
 		}
-		pieces[n++] = (struct spark_stripe_piece){ .rail = r, .offset = offset, .length = len };
+		pieces[n++] = (struct spark_stripe_piece){.rail = r, .offset = offset, .length = len};
 		offset += len;
 	}
 	return n;
 }
 
-/* Drops, one at a time, the lightest rail whose share would fall below the
- * minimum stripe, so no rail is handed a piece too small to pay for itself. */
-static uint32_t rails_worth_using(const struct spark_stripe_policy *p, uint64_t size)
-{
-	uint32_t use = 0;
-	for (uint32_t r = 0; r < p->nrails; r++)
-		if (p->weight[r] > 0)
-			use |= 1u << r;
-	for (;;) {
-		uint64_t total = 0;
-		uint32_t lightest = UINT32_MAX, count = 0;
-		for (uint32_t r = 0; r < p->nrails; r++) {
-			if (!(use & (1u << r)))
-				continue;
-			total += p->weight[r];
-			count++;
-			if (lightest == UINT32_MAX || p->weight[r] < p->weight[lightest])
-				lightest = r;
-		}
-		if (count <= 1)
-			return use;
-		uint64_t lightest_share = (size / total) * p->weight[lightest] +
-					  (size % total) * p->weight[lightest] / total;
-		if (lightest_share >= p->min_stripe && lightest_share >= SPARK_STRIPE_ALIGN)
-			return use;
-		use &= ~(1u << lightest);
-	}
-}
-
 unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t size,
-			   uint32_t small_rail, struct spark_stripe_piece *pieces)
+			   const uint64_t *queued, uint32_t first,
+			   struct spark_stripe_piece *pieces)
 {
-	if (policy->nrails == 0 || policy->nrails > SPARK_STRIPE_MAX_RAILS)
+	uint32_t n = policy->nrails;
+	if (n == 0 || n > SPARK_STRIPE_MAX_RAILS)
 		return 0;
-	uint32_t heaviest = heaviest_rail(policy);
-	if (policy->weight[heaviest] == 0)
-		return 0;
-	if (size < 2 * policy->min_stripe || size < 2 * SPARK_STRIPE_ALIGN) {
-		bool usable = small_rail < policy->nrails && policy->weight[small_rail] > 0;
-		return whole_on(usable ? small_rail : heaviest, size, pieces);
+	/* One pass from `first` on: the usable rails, the first idle one, and
+	 * the one that would finish the whole message first (ties: the first). */
+	uint32_t usable = 0, idle = UINT32_MAX, best = UINT32_MAX;
+	double best_t = 0;
+	for (uint32_t k = 0, r = first < n ? first : first % n; k < n;
+	     k++, r = r + 1 == n ? 0 : r + 1) {
+		if (policy->weight[r] == 0)
+			continue;
+		usable |= 1u << r;
+		if (idle == UINT32_MAX && queued[r] == 0)
+			idle = r;
+		double t = (double)(queued[r] + size) / (double)policy->weight[r];
+		if (best == UINT32_MAX || t < best_t) {
+			best = r;
+			best_t = t;
+		}
 	}
-	uint32_t use = rails_worth_using(policy, size);
-	if ((use & (use - 1)) == 0) /* one rail left: it takes everything */
-		return whole_on((uint32_t)__builtin_ctz(use), size, pieces);
-	return cut(policy, use, size, pieces);
+	if (usable == 0)
+		return 0;
+	if (size < 2 * policy->min_stripe || size < 2 * SPARK_STRIPE_ALIGN)
+		/* Latency, not bandwidth: any idle rail finishes it as soon;
+		 * idle rails take turns, so small traffic spreads. */
+		return whole_on(idle != UINT32_MAX ? idle : best, size, pieces);
+	if ((usable & (usable - 1)) == 0 || others_are_busy(policy, size, queued, best, usable))
+		return whole_on(best, size, pieces);
+	double share[SPARK_STRIPE_MAX_RAILS];
+	uint32_t use = water_fill(policy, size, queued, usable, share);
+	if ((use & (use - 1)) == 0)
+		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
+				pieces);
+	return cut(policy, size, use, share, pieces);
 }

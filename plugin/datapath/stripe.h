@@ -1,6 +1,13 @@
-/* Pure striping arithmetic: how one message is cut across the rails of a
- * logical device. No verbs, no state: the data path calls it per isend and
- * the unit tests call it directly. */
+/* Pure scheduling arithmetic: where one message goes, given what each rail
+ * already has queued and how fast each rail is. No verbs, no state: the send
+ * side calls it per buffer and the unit tests call it directly.
+ *
+ * The rule (docs/design.md, "Scheduling"): a message goes whole on the rail
+ * that would finish it first when every other rail already has at least that
+ * long a queue of its own (deep windows: both rails stay busy, one WR and one
+ * completion per message); otherwise it is cut so that the rails it uses
+ * finish together (water-filling: a shallow window, a large message, a
+ * degraded half), each piece at least the minimum stripe. */
 #ifndef SPARK_STRIPE_H
 #define SPARK_STRIPE_H
 
@@ -20,19 +27,21 @@ struct spark_stripe_piece {
 
 struct spark_stripe_policy {
 	uint32_t nrails;
-	/* Relative share of each rail (e.g. its PCIe bandwidth in MB/s); 0 takes
-	 * a rail out of striping (failed or excluded). */
+	/* Relative rate of each rail (Mbps: link rate, then measured); 0 takes
+	 * a rail out (failed or not connected). */
 	uint32_t weight[SPARK_STRIPE_MAX_RAILS];
-	/* Smallest piece worth a rail of its own: messages below 2 × min_stripe
+	/* Smallest piece worth a rail of its own: messages below 2 x min_stripe
 	 * go whole on one rail. */
 	uint64_t min_stripe;
 };
 
-/* Cuts a message of `size` bytes into at most nrails pieces, in rail order,
- * covering [0, size) exactly. Messages too small to stripe go whole on
- * `small_rail` when that rail has weight, else on the heaviest rail.
- * Returns the number of pieces (>= 1), or 0 when no rail has weight. */
+/* Plans a message of `size` bytes: at most nrails pieces, in rail order,
+ * covering [0, size) exactly. queued[r]: bytes on rail r not yet completed.
+ * Among rails that would finish equally soon, the first from `first` on
+ * wins (round robin for an idle comm). Returns the number of pieces (>= 1),
+ * or 0 when no rail has weight. */
 unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t size,
-			   uint32_t small_rail, struct spark_stripe_piece *pieces);
+			   const uint64_t *queued, uint32_t first,
+			   struct spark_stripe_piece *pieces);
 
 #endif

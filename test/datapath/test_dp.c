@@ -66,7 +66,9 @@ Test(dp, connect_accept_close, .timeout = 60)
 
 static const int size_classes[] = {
 	0, 1, 127, 128, 129, 4095, 4096, 65535, 65536, 65536 + 128, 131072 + 1, 1 << 20,
-	(1 << 20) + 77, 4 << 20, (16 << 20) + 128, (64 << 20) + 3, 256 << 20,
+	(1 << 20) + 77, 4 << 20,
+	/* the immediate carries sizes up to 2^24 - 2; from 2^24 - 1 on the record does */
+	(1 << 24) - 2, (1 << 24) - 1, (16 << 20) + 128, (64 << 20) + 3, 256 << 20,
 };
 #define NSIZES ((int)(sizeof size_classes / sizeof size_classes[0]))
 /* Under qemu, filling and checking 256 MiB byte by byte took 17 s to over a
@@ -597,5 +599,61 @@ Test(dp, rail_down_mid_stream_fails_over, .timeout = 120)
 	DP_OK(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
 	if (p.is_b)
 		dp_pair_finish(&p, 0);
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+/* NCCL_NET_SHARED_COMMS: local ranks share one send comm, each with its own
+ * tag and its own schedule. The receiver posts the two tag streams
+ * interleaved; the sender tries each message of stream 1 first, before the
+ * receive it matches is the oldest open one: that isend must answer "not
+ * yet" (ncclSuccess, NULL request), never an error, and go through once
+ * stream 0's message has claimed the older receive. */
+Test(dp, two_tag_streams_share_one_comm, .timeout = 60)
+{
+	struct dp_pair p;
+	dp_pair_start(&p, NULL);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	enum { TAG_MSGS = 64, TAG_SZ = 8192 };
+	size_t cap = (size_t)TAG_MSGS * TAG_SZ;
+	uint8_t *buf = dp_alloc(cap);
+	void *mh = NULL;
+	void *comm = p.is_b ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
+	DP_OK(net->regMr(comm, buf, cap, NCCL_PTR_HOST, &mh));
+	if (p.is_b) {
+		for (int m = 0; m < TAG_MSGS; m++) {
+			void *vb = buf + (size_t)m * TAG_SZ;
+			int posted = TAG_SZ, tag = 100 + m % 2, got = -1;
+			void *req = irecv_retry(net, comm, 1, &vb, &posted, &tag, &mh);
+			DP_OK(dp_wait(net, req, &got));
+			DP_CHECK(got == TAG_SZ - m, "message %d: %d bytes, want %d", m, got, TAG_SZ - m);
+			DP_CHECK(dp_verify(vb, (size_t)got, (uint32_t)m) < 0, "message %d data", m);
+		}
+		DP_OK(net->deregMr(comm, mh));
+		DP_OK(net->closeRecv(comm));
+		dp_pair_finish(&p, 0);
+	}
+	int early_nulls = 0;
+	for (int m = 0; m + 1 < TAG_MSGS; m += 2) {
+		uint8_t *b0 = buf + (size_t)m * TAG_SZ, *b1 = b0 + TAG_SZ;
+		dp_fill(b0, TAG_SZ - (size_t)m, (uint32_t)m);
+		dp_fill(b1, TAG_SZ - (size_t)m - 1, (uint32_t)m + 1);
+		void *r1 = NULL, *r0 = NULL;
+		/* stream 1 first: the oldest open receive wants stream 0's tag.
+		 * The first time, long enough (50 ms) for its CTS to have landed. */
+		for (int k = 0; k < (m == 0 ? 50 : 1); k++) {
+			DP_OK(net->isend(comm, b1, TAG_SZ - m - 1, 101, mh, &r1));
+			cr_assert_null(r1, "message %d claimed a receive for another tag", m + 1);
+			if (m == 0)
+				dp_sleep_us(1000);
+		}
+		early_nulls++;
+		r0 = isend_retry(net, comm, b0, TAG_SZ - m, 100, mh);
+		r1 = isend_retry(net, comm, b1, TAG_SZ - m - 1, 101, mh);
+		DP_OK(dp_wait(net, r0, NULL));
+		DP_OK(dp_wait(net, r1, NULL));
+	}
+	cr_assert_eq(early_nulls, TAG_MSGS / 2);
+	DP_OK(net->deregMr(comm, mh));
+	DP_OK(net->closeSend(comm));
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }

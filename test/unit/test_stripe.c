@@ -7,6 +7,8 @@
 #define KiB (1024ull)
 #define MiB (1024ull * KiB)
 
+static const uint64_t idle[SPARK_STRIPE_MAX_RAILS];
+
 static struct spark_stripe_policy two_rails(uint32_t w0, uint32_t w1, uint64_t min_stripe)
 {
 	return (struct spark_stripe_policy){ .nrails = 2, .weight = { w0, w1 }, .min_stripe = min_stripe };
@@ -38,7 +40,7 @@ Test(stripe, equal_weights_split_a_large_message_in_halves)
 {
 	struct spark_stripe_policy p = two_rails(13000, 13000, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
-	unsigned n = spark_stripe_plan(&p, 64 * MiB, 0, pc);
+	unsigned n = spark_stripe_plan(&p, 64 * MiB, idle, 0, pc);
 	assert_valid_plan(&p, 64 * MiB, pc, n);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(pc[0].length, 32 * MiB);
@@ -51,7 +53,7 @@ Test(stripe, shares_follow_weights)
 	struct spark_stripe_policy p = two_rails(13000, 6500, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
 	uint64_t size = 96 * MiB;
-	unsigned n = spark_stripe_plan(&p, size, 0, pc);
+	unsigned n = spark_stripe_plan(&p, size, idle, 0, pc);
 	assert_valid_plan(&p, size, pc, n);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(pc[0].length, 64 * MiB);
@@ -63,7 +65,7 @@ Test(stripe, small_messages_go_whole_on_the_requested_rail)
 	struct spark_stripe_policy p = two_rails(1, 1, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
 	for (uint32_t rail = 0; rail < 2; rail++) {
-		unsigned n = spark_stripe_plan(&p, 8, rail, pc);
+		unsigned n = spark_stripe_plan(&p, 8, idle, rail, pc);
 		cr_assert_eq(n, 1);
 		cr_assert_eq(pc[0].rail, rail);
 		cr_assert_eq(pc[0].length, 8);
@@ -74,9 +76,9 @@ Test(stripe, threshold_is_two_minimum_stripes)
 {
 	struct spark_stripe_policy p = two_rails(1, 1, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
-	cr_assert_eq(spark_stripe_plan(&p, 128 * KiB - 128, 1, pc), 1);
+	cr_assert_eq(spark_stripe_plan(&p, 128 * KiB - 128, idle, 1, pc), 1);
 	cr_assert_eq(pc[0].rail, 1);
-	unsigned n = spark_stripe_plan(&p, 128 * KiB, 1, pc);
+	unsigned n = spark_stripe_plan(&p, 128 * KiB, idle, 1, pc);
 	assert_valid_plan(&p, 128 * KiB, pc, n);
 	cr_assert_eq(n, 2);
 }
@@ -85,7 +87,7 @@ Test(stripe, zero_bytes_is_one_empty_piece)
 {
 	struct spark_stripe_policy p = two_rails(1, 1, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
-	cr_assert_eq(spark_stripe_plan(&p, 0, 1, pc), 1);
+	cr_assert_eq(spark_stripe_plan(&p, 0, idle, 1, pc), 1);
 	cr_assert_eq(pc[0].rail, 1);
 	cr_assert_eq(pc[0].length, 0);
 }
@@ -94,10 +96,10 @@ Test(stripe, a_rail_of_weight_zero_carries_nothing)
 {
 	struct spark_stripe_policy p = two_rails(0, 5, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
-	unsigned n = spark_stripe_plan(&p, 64 * MiB, 0, pc);
+	unsigned n = spark_stripe_plan(&p, 64 * MiB, idle, 0, pc);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(pc[0].rail, 1, "large message on a dead rail");
-	n = spark_stripe_plan(&p, 8, 0, pc);
+	n = spark_stripe_plan(&p, 8, idle, 0, pc);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(pc[0].rail, 1, "small message sent to a dead rail");
 }
@@ -106,11 +108,11 @@ Test(stripe, no_rail_with_weight_is_refused)
 {
 	struct spark_stripe_policy p = two_rails(0, 0, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
-	cr_assert_eq(spark_stripe_plan(&p, 1 * MiB, 0, pc), 0);
+	cr_assert_eq(spark_stripe_plan(&p, 1 * MiB, idle, 0, pc), 0);
 	struct spark_stripe_policy none = { .nrails = 0 };
-	cr_assert_eq(spark_stripe_plan(&none, 1 * MiB, 0, pc), 0);
+	cr_assert_eq(spark_stripe_plan(&none, 1 * MiB, idle, 0, pc), 0);
 	struct spark_stripe_policy too_many = { .nrails = SPARK_STRIPE_MAX_RAILS + 1 };
-	cr_assert_eq(spark_stripe_plan(&too_many, 1 * MiB, 0, pc), 0);
+	cr_assert_eq(spark_stripe_plan(&too_many, 1 * MiB, idle, 0, pc), 0);
 }
 
 Test(stripe, a_share_below_the_minimum_stripe_is_folded_into_the_others)
@@ -118,7 +120,7 @@ Test(stripe, a_share_below_the_minimum_stripe_is_folded_into_the_others)
 	/* 1 MiB at 20:1 would leave the light rail ~50 KiB: below 64 KiB. */
 	struct spark_stripe_policy p = two_rails(20, 1, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
-	unsigned n = spark_stripe_plan(&p, 1 * MiB, 1, pc);
+	unsigned n = spark_stripe_plan(&p, 1 * MiB, idle, 1, pc);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(pc[0].rail, 0);
 	cr_assert_eq(pc[0].length, 1 * MiB);
@@ -129,7 +131,7 @@ Test(stripe, largest_int_message)
 	struct spark_stripe_policy p = two_rails(3, 7, 64 * KiB);
 	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
 	uint64_t size = 0x7fffffffull;
-	unsigned n = spark_stripe_plan(&p, size, 0, pc);
+	unsigned n = spark_stripe_plan(&p, size, idle, 0, pc);
 	assert_valid_plan(&p, size, pc, n);
 	cr_assert_eq(n, 2);
 }
@@ -158,7 +160,7 @@ Test(stripe, random_inputs_always_give_valid_plans)
 		uint64_t limit = (next_random(&rng) % 2) ? 4096 : 0x7fffffff;
 		uint64_t size = next_random(&rng) % limit;
 		uint32_t small = (uint32_t)(next_random(&rng) % p.nrails);
-		unsigned n = spark_stripe_plan(&p, size, small, pc);
+		unsigned n = spark_stripe_plan(&p, size, idle, small, pc);
 		bool any = false;
 		for (uint32_t r = 0; r < p.nrails; r++)
 			any |= p.weight[r] > 0;
@@ -171,4 +173,111 @@ Test(stripe, random_inputs_always_give_valid_plans)
 			cr_assert_geq(pc[k].length + SPARK_STRIPE_ALIGN, p.min_stripe,
 				      "piece below the minimum stripe");
 	}
+}
+
+/* ---- scheduling by what keeps both rails busy ---- */
+
+Test(stripe, deep_queues_take_the_message_whole_on_the_rail_that_finishes_first)
+{
+	struct spark_stripe_policy p = two_rails(13000, 13000, 32 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	const uint64_t q[2] = {512 * KiB, 384 * KiB};
+	unsigned n = spark_stripe_plan(&p, 128 * KiB, q, 0, pc);
+	cr_assert_eq(n, 1, "both rails have work queued: no reason to cut");
+	cr_assert_eq(pc[0].rail, 1, "rail 1 has less queued, it finishes first");
+	cr_assert_eq(pc[0].length, 128 * KiB);
+	/* rate counts, not bytes alone: rail 1 at a quarter takes it only
+	 * when its queue is four times shorter */
+	struct spark_stripe_policy slow = two_rails(16000, 4000, 32 * KiB);
+	const uint64_t q2[2] = {512 * KiB, 256 * KiB};
+	cr_assert_eq(spark_stripe_plan(&slow, 128 * KiB, q2, 1, pc), 1);
+	cr_assert_eq(pc[0].rail, 0, "(512+128)/16 < (256+128)/4");
+}
+
+Test(stripe, an_idle_rail_gets_a_share_of_a_large_message)
+{
+	struct spark_stripe_policy p = two_rails(13000, 13000, 32 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	/* shallow window: rail 1 is idle, rail 0 has a little queued */
+	const uint64_t q[2] = {128 * KiB, 0};
+	unsigned n = spark_stripe_plan(&p, 1 * MiB, q, 0, pc);
+	assert_valid_plan(&p, 1 * MiB, pc, n);
+	cr_assert_eq(n, 2, "the idle rail must get a share");
+	/* water level: both rails finish together */
+	cr_assert_eq(pc[0].length + 128 * KiB, pc[1].length, "rail 0 %lu, rail 1 %lu",
+		     (unsigned long)pc[0].length, (unsigned long)pc[1].length);
+	/* a queue that outlasts the whole message on the other rail: whole */
+	const uint64_t q2[2] = {2 * MiB, 0};
+	cr_assert_eq(spark_stripe_plan(&p, 1 * MiB, q2, 0, pc), 1);
+	cr_assert_eq(pc[0].rail, 1);
+}
+
+/* A window of `depth` messages of `size` bytes kept full on two rails that
+ * drain at their weights: how many messages went whole, and rail 1's share. */
+static void simulate(uint32_t w0, uint32_t w1, uint64_t size, int depth, int msgs,
+		     int *whole, double *share1)
+{
+	struct spark_stripe_policy p = two_rails(w0, w1, 32 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	uint64_t q[2] = {0, 0}, sent[2] = {0, 0};
+	uint64_t owed[64][2];
+	*whole = 0;
+	for (int m = 0; m < msgs; m++) {
+		if (m >= depth) {
+			/* the oldest message completes when its slower piece does;
+			 * meanwhile each rail drains in proportion to its rate */
+			uint64_t *o = owed[(m - depth) % 64];
+			double t = 0;
+			for (int r = 0; r < 2; r++)
+				if (o[r] > 0) {
+					double tr = (double)q[r] / p.weight[r];
+					t = tr > t ? tr : t;
+				}
+			t /= depth;
+			for (int r = 0; r < 2; r++) {
+				uint64_t d = (uint64_t)(t * p.weight[r]);
+				q[r] -= d < q[r] ? d : q[r];
+			}
+		}
+		unsigned n = spark_stripe_plan(&p, size, q, (uint32_t)m % 2, pc);
+		assert_valid_plan(&p, size, pc, n);
+		*whole += n == 1;
+		uint64_t *o = owed[m % 64];
+		o[0] = o[1] = 0;
+		for (unsigned k = 0; k < n; k++) {
+			q[pc[k].rail] += pc[k].length;
+			sent[pc[k].rail] += pc[k].length;
+			o[pc[k].rail] = pc[k].length;
+		}
+	}
+	*share1 = (double)sent[1] / (double)(sent[0] + sent[1]);
+}
+
+Test(stripe, deep_window_goes_whole_on_both_rails)
+{
+	int whole;
+	double share1;
+	simulate(13000, 13000, 128 * KiB, 8, 1000, &whole, &share1);
+	cr_assert_geq(whole, 990, "%d of 1000 messages whole", whole);
+	cr_assert(share1 > 0.45 && share1 < 0.55, "rail 1 carried %.3f", share1);
+}
+
+Test(stripe, shallow_window_is_striped)
+{
+	int whole;
+	double share1;
+	simulate(13000, 13000, 1 * MiB, 1, 100, &whole, &share1);
+	cr_assert_eq(whole, 0, "one in flight: every message cut, %d whole", whole);
+	cr_assert(share1 > 0.45 && share1 < 0.55, "rail 1 carried %.3f", share1);
+}
+
+Test(stripe, a_quarter_rate_half_carries_little)
+{
+	int whole;
+	double share1;
+	simulate(16000, 4000, 128 * KiB, 8, 1000, &whole, &share1);
+	cr_assert(share1 > 0.05 && share1 < 0.3, "rail 1 at 1/4 carried %.3f", share1);
+	simulate(16000, 4000, 4 * MiB, 1, 100, &whole, &share1);
+	cr_assert(share1 > 0.15 && share1 < 0.25, "one 4 MiB in flight: rail 1 carried %.3f",
+		  share1);
 }

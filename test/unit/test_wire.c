@@ -148,13 +148,13 @@ Test(wire, handle_round_trip_and_size)
 
 Test(wire, imm_and_wr_id_round_trip)
 {
-	for (uint32_t n = 1; n <= 4; n++) {
-		struct spark_imm in = {255, n - 1, n, 0x6789a}, out;
+	for (uint32_t n = 1; n <= 2; n++) {
+		struct spark_imm in = {63, n - 1, n, 0xabcdef}, out;
 		spark_imm_decode(spark_imm_encode(&in), &out);
-		cr_assert_eq(out.slot, 255);
+		cr_assert_eq(out.slot, 63);
 		cr_assert_eq(out.share, n - 1);
 		cr_assert_eq(out.nshares, n);
-		cr_assert_eq(out.seq20, 0x6789a);
+		cr_assert_eq(out.size, 0xabcdef);
 	}
 	struct spark_wr_id w = {SPARK_WR_RECV, 3, 65535, 512, 2}, o;
 	spark_wr_id_decode(spark_wr_id_encode(&w), &o);
@@ -163,4 +163,38 @@ Test(wire, imm_and_wr_id_round_trip)
 	cr_assert_eq(o.slot, 65535);
 	cr_assert_eq(o.released, 512);
 	cr_assert_eq(o.share, 2);
+}
+
+/* One buffer's size rides in 24 bits of the immediate; from 2^24 - 1 bytes
+ * on (and for a refused size) the value says "in the record". Every field
+ * keeps its value whatever the others hold. */
+Test(wire, size_in_the_immediate_at_every_boundary)
+{
+	static const int64_t sizes[] = {0, 1, 127, 128, 65536, (1 << 23), SPARK_IMM_SIZE_MAX - 1,
+					SPARK_IMM_SIZE_MAX, SPARK_IMM_SIZE_MAX + 1, 1 << 24,
+					(1 << 24) + 1, 1 << 30, 0x7ffffffe, 0x7fffffff};
+	for (unsigned k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		int64_t size = sizes[k];
+		uint32_t field = spark_imm_size_field(size);
+		if (size <= SPARK_IMM_SIZE_MAX)
+			cr_assert_eq(field, (uint32_t)size, "size %lld", (long long)size);
+		else
+			cr_assert_eq(field, SPARK_IMM_IN_RECORD, "size %lld", (long long)size);
+		for (uint32_t slot = 0; slot < SPARK_SLOTS; slot += 21)
+			for (uint32_t n = 1; n <= 2; n++)
+				for (uint32_t share = 0; share < n; share++) {
+					struct spark_imm in = {slot, share, n, field}, out;
+					spark_imm_decode(spark_imm_encode(&in), &out);
+					cr_assert(out.slot == slot && out.share == share &&
+						  out.nshares == n && out.size == field,
+						  "size %lld slot %u share %u/%u", (long long)size,
+						  slot, share, n);
+				}
+	}
+	cr_assert_eq(spark_imm_size_field(-1), SPARK_IMM_IN_RECORD, "a refused size");
+	cr_assert_eq(spark_imm_size_field(-(int64_t)0x7fffffff), SPARK_IMM_IN_RECORD);
+	struct spark_imm top = {SPARK_SLOTS - 1, 1, 2, SPARK_IMM_IN_RECORD};
+	cr_assert_eq(spark_imm_encode(&top), 0xffffffffu, "every bit has a meaning");
+	struct spark_imm zero = {0, 0, 1, 0};
+	cr_assert_eq(spark_imm_encode(&zero), 0u);
 }

@@ -1,0 +1,204 @@
+/* The receive side (recv.h). irecv writes the request's CTS entries (buffer
+ * address, size, tag, one rkey per rail) into the sender's FIFO slot
+ * seq % SLOTS by RDMA write, on the rails in turn. The request is complete
+ * when every rail the sender used has delivered its IMM; the IMM says how
+ * many rails that is and, for one buffer, its size. */
+#include <infiniband/verbs.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "peer.h"
+#include "recv.h"
+
+static struct spark_cts_entry *shadow_slot(struct spark_comm *c, uint32_t slot)
+{
+	return (struct spark_cts_entry *)c->src + (size_t)slot * SPARK_MAX_RECVS;
+}
+
+static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
+{
+	uint32_t up = spark_bits(c->up_mask);
+	if (up == 0)
+		return 0;   /* no rail left: the comm has failed, nothing is posted */
+	uint32_t nth = (uint32_t)(seq % up);
+	for (uint32_t r = 0; r < c->nrails; r++)
+		if ((c->up_mask & (1u << r)) && nth-- == 0)
+			return r;
+	return 0;
+}
+
+/* Writes the shadow FIFO entries of a receive into the sender's FIFO, on
+ * rail r (also used to re-send them after a rail failed: the same bytes
+ * again, harmless if they had landed). */
+static ncclResult_t post_cts(struct spark_comm *c, uint32_t slot, uint32_t r)
+{
+	struct spark_cts_entry *e = shadow_slot(c, slot);
+	uint32_t len = c->rreqs[slot].n * (uint32_t)sizeof *e;
+	struct ibv_sge sge = {(uint64_t)(uintptr_t)e, len, c->rail[r].src_mr->lkey};
+	struct ibv_send_wr wr;
+	memset(&wr, 0, sizeof wr);
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
+	wr.wr.rdma.remote_addr = c->rail[r].peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
+	wr.wr.rdma.rkey = c->rail[r].peer_rkey;
+	SPARK_TRY(spark_rail_post(c, r, &wr, 1, SPARK_WR_CTS, slot, 0, false));
+	c->rreqs[slot].cts_rail = r;
+	return ncclSuccess;
+}
+
+static bool can_post(struct spark_comm *c, const struct spark_recv_req *req, uint32_t r)
+{
+	return req->state == RREQ_FREE && spark_rail_room(&c->rail[r], 1);
+}
+
+ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *sizes,
+			 const int *tags, void **mhandles, void **request)
+{
+	struct spark_comm *c = recv_comm;
+	*request = NULL;
+	SPARK_NOT_NULL(c, "recv comm");
+	if (n < 1 || n > SPARK_MAX_RECVS) {
+		SPARK_WARN("irecv: %d buffers; one receive takes 1 to %d", n, SPARK_MAX_RECVS);
+		return ncclInvalidArgument;
+	}
+	if (c->failed != ncclSuccess)
+		return c->failed;
+	uint64_t seq = c->seq;
+	uint32_t slot = spark_slot_of(seq), r = cts_rail(c, seq);
+	struct spark_recv_req *req = &c->rreqs[slot];
+	if (!can_post(c, req, r)) {
+		spark_engine_poll(c);   /* room comes from completions */
+		if (c->failed != ncclSuccess || !can_post(c, req, r))
+			return c->failed;   /* retry */
+	}
+	struct spark_cts_entry *e = shadow_slot(c, slot);
+	for (int i = 0; i < n; i++) {
+		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
+		memset(&e[i], 0, sizeof e[i]);
+		e[i].addr = (uint64_t)(uintptr_t)data[i];
+		e[i].size = sizes[i];
+		for (uint32_t k = 0; k < c->nrails && mh != NULL; k++)
+			e[i].rkey[k] = mh->mr[k] != NULL ? mh->mr[k]->rkey : 0;
+		e[i].tag = tags[i];
+		e[i].nreqs = (uint32_t)n;
+		e[i].seq = seq;
+		req->posted[i] = (int64_t)sizes[i];
+		req->tags[i] = tags[i];
+	}
+	req->n = (uint32_t)n;
+	SPARK_TRY(post_cts(c, slot, r));
+	req->state = RREQ_POSTED;
+	req->seq = seq;
+	req->shares = 0;
+	req->record = false;
+	c->recvs_posted++;
+	c->seq++;
+	*request = req;
+	return ncclSuccess;
+}
+
+static void protocol_error(struct spark_comm *c, const char *what, uint32_t slot)
+{
+	SPARK_WARN("dev %d: protocol error on receive slot %u: %s (the peer runs another "
+		   "plugin version, or memory was corrupted)", c->dev, slot, what);
+	spark_comm_fail(c, ncclRemoteError);
+}
+
+/* Every share is in: the sizes from the record (written as the payload of
+ * one rail's IMM, visible now that its CQE has been polled). */
+static bool take_record(struct spark_comm *c, struct spark_recv_req *req, uint32_t slot)
+{
+	const struct spark_cmpl_record *rec = (const struct spark_cmpl_record *)c->ctl + slot;
+	if (__atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) != req->seq || rec->nreqs != req->n) {
+		protocol_error(c, "completion record does not match", slot);
+		return false;
+	}
+	memcpy(req->sizes, rec->sizes, sizeof req->sizes);
+	return true;
+}
+
+static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
+{
+	struct spark_imm imm;
+	(void)rail;
+	spark_imm_decode(v, &imm);
+	struct spark_recv_req *req = &c->rreqs[imm.slot];
+	uint32_t bit = 1u << imm.share;
+	if (req->shares & bit) {
+		/* A share re-sent after a rail failure whose first copy had
+		 * landed: counted once. */
+		SPARK_INFO(NCCL_NET, "dev %d: duplicate share %u of slot %u ignored", c->dev,
+			   imm.share, imm.slot);
+		return;
+	}
+	if (req->state != RREQ_POSTED)
+		return protocol_error(c, "completion for a receive not posted", imm.slot);
+	if (imm.nshares > c->nrails || imm.share >= c->nrails)
+		return protocol_error(c, "share count in the immediate", imm.slot);
+	if (imm.size != SPARK_IMM_IN_RECORD) {
+		if (req->n != 1 || (int64_t)imm.size > req->posted[0])
+			return protocol_error(c, "size in the immediate", imm.slot);
+		req->sizes[0] = (int32_t)imm.size;
+	} else {
+		req->record = true;
+	}
+	req->shares |= bit;
+	if (spark_bits(req->shares) < imm.nshares)
+		return;  /* other rails still owe their part */
+	if (req->record && !take_record(c, req, imm.slot))
+		return;
+	req->state = RREQ_DONE;
+	c->recvs_posted--;
+}
+
+/* Polls the comm (which may complete req); true when req is done. */
+static bool poll_for(struct spark_recv_req *req)
+{
+	spark_engine_poll(req->hdr.comm);
+	return req->state == RREQ_DONE;
+}
+
+ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
+{
+	struct spark_comm *c = req->hdr.comm;
+	if (req->state != RREQ_DONE) {
+		if (!poll_for(req)) {
+			spark_peer_check(c);
+			return c->failed;
+		}
+	}
+	ncclResult_t res = ncclSuccess;
+	for (uint32_t i = 0; i < req->n; i++) {
+		if (req->sizes[i] < 0) {
+			SPARK_WARN("irecv: the sender's message of %d bytes (tag %d) is larger than "
+				   "the %lld-byte buffer posted; nothing was written", -req->sizes[i],
+				   req->tags[i], (long long)req->posted[i]);
+			res = ncclInvalidUsage;
+		}
+		if (sizes != NULL)
+			sizes[i] = req->sizes[i] < 0 ? 0 : req->sizes[i];
+	}
+	req->state = RREQ_FREE;
+	*done = 1;
+	return res;
+}
+
+/* Every posted receive whose CTS went over rail r has it written again
+ * over a survivor. */
+static void rail_lost(struct spark_comm *c, uint32_t r)
+{
+	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
+		const struct spark_recv_req *req = &c->rreqs[i];
+		if (req->state == RREQ_POSTED && req->cts_rail == r &&
+		    post_cts(c, i, cts_rail(c, req->seq)) != ncclSuccess)
+			spark_comm_fail(c, ncclRemoteError);
+	}
+}
+
+const struct spark_wc_ops spark_recv_ops = {
+	.imm = on_imm,
+	.rail_lost = rail_lost,
+};

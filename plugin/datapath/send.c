@@ -1,0 +1,474 @@
+/* The send side (send.h). isend matches the oldest open receive by tag; once
+ * every buffer of it has its isend, the slot goes out: each buffer planned
+ * over the rails (whole, or cut on 128-byte lines), one chain per rail used,
+ * each closed by a WRITE_WITH_IMM. In the common case (one buffer, size in
+ * the immediate, whole on one rail) that is one WR and one post_send. */
+#include <endian.h>
+#include <infiniband/verbs.h>
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "peer.h"
+#include "send.h"
+
+struct spark_chains {
+	struct ibv_send_wr wr[SPARK_MAX_RAILS][SPARK_MAX_CHAIN];
+	struct ibv_sge sge[SPARK_MAX_RAILS][SPARK_MAX_CHAIN];
+	uint32_t n[SPARK_MAX_RAILS];
+};
+
+size_t spark_chains_size(void) { return sizeof(struct spark_chains); }
+
+/* ---- FIFO and matching ---- */
+
+static struct spark_cts_entry *fifo_slot(struct spark_comm *c, uint32_t slot)
+{
+	return (struct spark_cts_entry *)c->ctl + (size_t)slot * SPARK_MAX_RECVS;
+}
+
+static bool slot_reusable(const struct spark_send_slot *s)
+{
+	if (s->state == SLOT_FREE)
+		return true;
+	if (s->state != SLOT_DONE)
+		return false;
+	for (uint32_t i = 0; i < s->nreqs; i++)
+		if (s->req[i].owned)
+			return false;
+	return true;
+}
+
+/* Reads the CTS entries for seq. The NIC writes them (no relaxed ordering:
+ * seq, the last field, lands last); seq is read with acquire, and only then
+ * the rest, so no field can be older than the seq that vouches for it. */
+static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *s)
+{
+	struct spark_cts_entry *e = fifo_slot(c, spark_slot_of(seq));
+	if (__atomic_load_n(&e[0].seq, __ATOMIC_ACQUIRE) != seq)
+		return 0;
+	uint32_t nreqs = e[0].nreqs;
+	if (nreqs < 1 || nreqs > SPARK_MAX_RECVS) {
+		SPARK_WARN("dev %d: CTS %llu announces %u buffers", c->dev,
+			   (unsigned long long)seq, nreqs);
+		return -1;
+	}
+	for (uint32_t i = 1; i < nreqs; i++)
+		if (__atomic_load_n(&e[i].seq, __ATOMIC_ACQUIRE) != seq)
+			return 0;  /* rest of the write still landing */
+	for (uint32_t i = 0; i < nreqs; i++) {
+		s->cts[i] = e[i];
+		s->req[i].owned = false;
+	}
+	s->seq = seq;
+	s->nreqs = nreqs;
+	s->claimed = 0;
+	s->state = SLOT_MATCHING;
+	return 1;
+}
+
+static int find_entry(const struct spark_send_slot *s, int tag)
+{
+	for (uint32_t i = 0; i < s->nreqs; i++)
+		if (!(s->claimed & (1u << i)) && s->cts[i].tag == tag)
+			return (int)i;
+	return -1;
+}
+
+/* ---- building chains ---- */
+
+static struct ibv_send_wr *add_wr(struct spark_chains *ch, uint32_t r, uint64_t local,
+				  uint32_t len, uint32_t lkey, uint64_t remote, uint32_t rkey)
+{
+	uint32_t k = ch->n[r]++;
+	struct ibv_send_wr *w = &ch->wr[r][k];
+	ch->sge[r][k] = (struct ibv_sge){.addr = local, .length = len, .lkey = lkey};
+	w->sg_list = &ch->sge[r][k];
+	w->num_sge = len > 0;
+	w->opcode = IBV_WR_RDMA_WRITE;
+	w->send_flags = 0;
+	w->wr.rdma.remote_addr = remote;
+	w->wr.rdma.rkey = rkey;
+	return w;
+}
+
+/* Piece [off, off + len) of buffer i on rail r, cut into WRs of at most 1 GiB. */
+static void add_piece(struct spark_comm *c, const struct spark_send_slot *s, uint32_t i,
+		      uint32_t r, uint64_t off, uint64_t len)
+{
+	const struct spark_send_req *req = &s->req[i];
+	for (uint64_t done = 0; done < len;) {
+		uint64_t left = len - done;
+		uint32_t n = left > SPARK_MAX_WR_BYTES ? SPARK_MAX_WR_BYTES : (uint32_t)left;
+		struct ibv_send_wr *w = add_wr(c->chains, r, (uint64_t)(uintptr_t)req->data + off + done, n,
+					       req->mh->mr[r]->lkey, s->cts[i].addr + off + done,
+					       s->cts[i].rkey[r]);
+		if (n <= c->rail[r].max_inline)
+			w->send_flags = IBV_SEND_INLINE;
+		done += n;
+	}
+}
+
+/* Closes rail r's chain with the IMM: on its last data write, or (the record
+ * rail, or a rail with no data) on an inline write into records[slot]. */
+static void close_chain(struct spark_comm *c, const struct spark_send_slot *s, uint32_t r,
+			uint32_t imm, bool with_record)
+{
+	struct spark_chains *ch = c->chains;
+	if (with_record || ch->n[r] == 0) {
+		uint32_t slot = spark_slot_of(s->seq);
+		struct ibv_send_wr *w = add_wr(ch, r, (uint64_t)(uintptr_t)&s->rec,
+					       with_record ? (uint32_t)sizeof s->rec : 0, 0,
+					       c->rail[r].peer_addr +
+						       slot * sizeof(struct spark_cmpl_record),
+					       c->rail[r].peer_rkey);
+		w->send_flags = with_record ? IBV_SEND_INLINE : 0;
+	}
+	struct ibv_send_wr *last = &ch->wr[r][ch->n[r] - 1];
+	last->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	last->imm_data = htobe32(imm);
+}
+
+/* ---- posting ---- */
+
+/* Plans every buffer of a slot that post_single does not take (a group,
+ * sizes for the record): pieces and the per-rail byte counts. */
+static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
+{
+	/* A group plans each buffer after the ones before it. */
+	uint64_t group[SPARK_STRIPE_MAX_RAILS];
+	uint64_t *queued = c->queued;
+	uint32_t used = 0;
+	for (uint32_t r = 0; r < c->nrails; r++) {
+		c->chains->n[r] = 0;
+		s->rail_bytes[r] = 0;
+	}
+	if (s->nreqs > 1) {
+		memcpy(group, c->queued, sizeof c->queued);
+		queued = group;
+	}
+	s->record = s->nreqs > 1;
+	for (uint32_t i = 0; i < s->nreqs; i++) {
+		int32_t size = s->req[i].size;
+		s->record |= spark_imm_size_field(size) == SPARK_IMM_IN_RECORD;
+		if (size <= 0) {
+			s->npieces[i] = 0;
+			continue;
+		}
+		struct spark_stripe_piece *pc = s->piece[i];
+		s->npieces[i] = (uint8_t)spark_stripe_plan(&c->policy, (uint64_t)size, queued,
+							   c->small_rail, pc);
+		for (uint32_t p = 0; p < s->npieces[i]; p++) {
+			add_piece(c, s, i, pc[p].rail, pc[p].offset, pc[p].length);
+			if (s->nreqs > 1)
+				group[pc[p].rail] += pc[p].length;
+			s->rail_bytes[pc[p].rail] += pc[p].length;
+			used |= 1u << pc[p].rail;
+		}
+	}
+	if (used == 0)   /* nothing to write: the IMM alone, on the next rail up */
+		for (uint32_t k = 0; k < c->nrails && used == 0; k++)
+			if (c->up_mask & (1u << ((c->small_rail + k) % c->nrails)))
+				used = 1u << ((c->small_rail + k) % c->nrails);
+	return used;
+}
+
+static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
+{
+	uint32_t cand = r;
+	for (uint32_t k = 0; k < c->nrails; k++) {
+		cand = cand + 1 >= c->nrails ? 0 : cand + 1;
+		if (c->up_mask & (1u << cand))
+			return cand;
+	}
+	return r;
+}
+
+static void fill_record(struct spark_send_slot *s)
+{
+	s->rec.nreqs = s->nreqs;
+	s->rec.seq = s->seq;
+	for (uint32_t i = 0; i < s->nreqs; i++)
+		s->rec.sizes[i] = s->req[i].size;
+}
+
+static void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t r, uint64_t *now)
+{
+	/* A rail that was idle starts its busy time now; one that was busy
+	 * starts when its previous chain completes (weights.c). */
+	s->post_ns[r] = 0;
+	if (c->weights.adaptive && c->rail_chains[r] == 0)
+		s->post_ns[r] = *now = *now != 0 ? *now : spark_now_ns();
+	c->queued[r] += s->rail_bytes[r];
+	c->rail_chains[r]++;
+}
+
+enum post_result { POSTED, NO_ROOM, NOT_SINGLE };
+
+/* The common case: one buffer whose size rides in the immediate, one WR per
+ * rail it goes over (whole: one WR in all), each closing its share. */
+static enum post_result post_single(struct spark_comm *c, struct spark_send_slot *s)
+{
+	const struct spark_send_req *req = &s->req[0];
+	if (s->nreqs != 1 || req->size <= 0 || (uint32_t)req->size > SPARK_IMM_SIZE_MAX)
+		return NOT_SINGLE;
+	struct spark_stripe_piece *pc = s->piece[0];
+	uint64_t size = (uint64_t)req->size;
+	unsigned n = spark_stripe_plan(&c->policy, size, c->queued, c->small_rail, pc);
+	uint32_t used = 0;
+	for (unsigned p = 0; p < n; p++) {
+		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
+			return NO_ROOM;
+		used |= 1u << pc[p].rail;
+	}
+	s->npieces[0] = (uint8_t)n;
+	memset(s->rail_bytes, 0, sizeof s->rail_bytes);
+	s->record = false;
+	s->rails_pending = s->used = used;
+	s->lead = pc[0].rail;
+	s->moved = 0;
+	s->state = SLOT_POSTED;
+	c->small_rail = next_up_rail(c, c->small_rail);
+	struct spark_imm imm = {spark_slot_of(s->seq), 0, n, (uint32_t)size};
+	uint64_t now = 0;
+	for (unsigned p = 0; p < n; p++) {
+		uint32_t r = pc[p].rail, len = (uint32_t)pc[p].length;
+		struct ibv_send_wr *w = &c->chains->wr[r][0];
+		struct ibv_sge *sge = &c->chains->sge[r][0];
+		*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data + pc[p].offset,
+					.length = len, .lkey = req->mh->mr[r]->lkey};
+		w->sg_list = sge;
+		w->num_sge = 1;
+		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+		w->send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
+		imm.share = r;
+		w->imm_data = htobe32(spark_imm_encode(&imm));
+		w->wr.rdma.remote_addr = s->cts[0].addr + pc[p].offset;
+		w->wr.rdma.rkey = s->cts[0].rkey[r];
+		s->rail_bytes[r] = len;
+		if (spark_rail_post(c, r, w, 1, SPARK_WR_DATA, imm.slot, r, true) != ncclSuccess)
+			return POSTED;   /* the comm is failed; nothing more to do */
+		posted_on(c, s, r, &now);
+	}
+	return POSTED;
+}
+
+/* Puts a READY slot on the wire; false when a rail's send queue is too full
+ * (retried once completions free it). */
+static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
+{
+	enum post_result single = post_single(c, s);
+	if (single != NOT_SINGLE)
+		return single == POSTED;
+	struct spark_chains *ch = c->chains;
+	uint32_t used = plan_slot(c, s), lead = (uint32_t)__builtin_ctz(used);
+	for (uint32_t r = 0; r < c->nrails; r++)
+		if ((used & (1u << r)) &&
+		    !spark_rail_room(&c->rail[r], ch->n[r] + (r == lead && s->record) + 1))
+			return false;
+	if (s->record)
+		fill_record(s);
+	struct spark_imm imm = {spark_slot_of(s->seq), 0, spark_bits(used),
+				s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
+	s->rails_pending = used;
+	s->used = used;
+	s->moved = 0;
+	s->lead = lead;
+	s->state = SLOT_POSTED;
+	uint64_t now = 0;
+	for (uint32_t r = 0; r < c->nrails; r++) {
+		if (!(used & (1u << r)))
+			continue;
+		imm.share = r;
+		close_chain(c, s, r, spark_imm_encode(&imm), s->record && r == lead);
+		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, imm.slot, r, true) !=
+		    ncclSuccess)
+			return true;  /* the comm is failed; nothing more to do */
+		posted_on(c, s, r, &now);
+	}
+	c->small_rail = next_up_rail(c, c->small_rail);
+	return true;
+}
+
+static void send_progress(struct spark_comm *c)
+{
+	while (c->post_seq < c->seq && c->failed == ncclSuccess) {
+		struct spark_send_slot *s = &c->slots[spark_slot_of(c->post_seq)];
+		if (s->state != SLOT_READY || s->seq != c->post_seq || !post_slot(c, s))
+			return;
+		c->post_seq++;
+	}
+}
+
+ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
+			 void **request)
+{
+	struct spark_comm *c = send_comm;
+	*request = NULL;
+	SPARK_NOT_NULL(c, "send comm");
+	if (size > INT_MAX) {
+		SPARK_WARN("isend: %zu bytes, the largest message is %d", size, INT_MAX);
+		return ncclInvalidArgument;
+	}
+	if (c->failed != ncclSuccess)
+		return c->failed;
+	struct spark_send_slot *s = &c->slots[spark_slot_of(c->seq)];
+	if (!(s->state == SLOT_MATCHING && s->seq == c->seq)) {
+		if (!slot_reusable(s))
+			return ncclSuccess;        /* previous use still live: retry */
+		int rc = read_cts(c, c->seq, s);
+		if (rc == 0)
+			spark_peer_check(c);   /* no CTS yet: retry, unless the peer is gone */
+		if (rc <= 0)
+			return rc < 0 ? ncclRemoteError : c->failed;
+	}
+	/* A tag the oldest open receive does not (or no longer) wants is
+	 * another sender's turn (NCCL_NET_SHARED_COMMS: ranks share this comm,
+	 * each with its own tag): no request, NCCL calls again. */
+	int i = find_entry(s, tag);
+	if (i < 0)
+		return ncclSuccess;
+	struct spark_send_req *req = &s->req[i];
+	ncclResult_t res = ncclSuccess;
+	req->data = data;
+	req->mh = mhandle;
+	s->claimed |= 1u << i;
+	if (size > s->cts[i].size) {
+		SPARK_WARN("isend: %zu bytes (tag %d) exceed the %llu-byte buffer the receiver "
+			   "posted; nothing sent, the receiver is told", size, tag,
+			   (unsigned long long)s->cts[i].size);
+		req->size = -(int32_t)size;
+		res = ncclInvalidUsage;
+	} else if (size > 0 && mhandle == NULL) {
+		SPARK_WARN("isend: %zu bytes without a memory handle", size);
+		req->size = -(int32_t)size;
+		res = ncclInvalidArgument;
+	} else {
+		req->size = (int32_t)size;
+		req->owned = true;
+		*request = req;
+	}
+	if (s->claimed == (1u << s->nreqs) - 1) {
+		s->state = SLOT_READY;
+		c->seq++;
+		send_progress(c);
+	}
+	return res;
+}
+
+/* ---- completion ---- */
+
+static void sample_weights(struct spark_comm *c, const struct spark_send_slot *s, uint32_t rail)
+{
+	if (!c->weights.adaptive)
+		return;
+	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
+			     spark_engine_clock(c));
+	if (c->weights.updates == c->weight_updates)
+		return;
+	c->weight_updates = c->weights.updates;
+	memcpy(c->policy.weight, c->weights.weight, sizeof c->policy.weight);
+	SPARK_INFO(NCCL_NET, "dev %d: rail weights now %u/%u (measured %.0f/%.0f Mbps)", c->dev,
+		   c->weights.weight[0], c->weights.weight[1], c->weights.rate_mbps[0],
+		   c->weights.rate_mbps[1]);
+}
+
+static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32_t share)
+{
+	struct spark_send_slot *s = &c->slots[slot];
+	if (s->state != SLOT_POSTED || !(s->rails_pending & (1u << share))) {
+		SPARK_WARN("dev %d: completion for slot %u share %u that is not in flight", c->dev,
+			   slot, share);
+		spark_comm_fail(c, ncclInternalError);
+		return;
+	}
+	s->rails_pending &= ~(1u << share);
+	if (s->rails_pending == 0)
+		s->state = SLOT_DONE;
+	uint64_t bytes = s->rail_bytes[share];
+	c->queued[rail] -= bytes < c->queued[rail] ? bytes : c->queued[rail];
+	c->rail_chains[rail] -= c->rail_chains[rail] > 0;
+	if (rail == share)   /* a re-sent share says nothing about its new rail's rate */
+		sample_weights(c, s, rail);
+}
+
+/* Polls the comm (which may complete s); true when s is done. */
+static bool poll_for(struct spark_comm *c, const struct spark_send_slot *s)
+{
+	spark_engine_poll(c);
+	return s->state == SLOT_DONE;
+}
+
+ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
+{
+	struct spark_comm *c = req->hdr.comm;
+	struct spark_send_slot *s = &c->slots[req->slot];
+	if (s->state != SLOT_DONE) {
+		if (!poll_for(c, s)) {
+			spark_peer_check(c);
+			return c->failed;
+		}
+	}
+	*done = 1;
+	if (sizes != NULL)
+		sizes[0] = req->size;
+	req->owned = false;
+	if (slot_reusable(s))
+		s->state = SLOT_FREE;
+	return ncclSuccess;
+}
+
+/* ---- a rail lost ---- */
+
+/* Rail `share`'s part of slot s again, on the next rail up (keys of that
+ * rail from the CTS entry), closed by an IMM naming the same share, so the
+ * receiver counts it once even if the original had landed. Known window: a
+ * share that landed but whose ACK was lost is written twice with the same
+ * bytes; harmful only if the receiver reused the buffer within that round
+ * trip. */
+static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t share)
+{
+	uint32_t to = next_up_rail(c, share);
+	c->chains->n[to] = 0;
+	for (uint32_t i = 0; i < s->nreqs; i++)
+		for (uint32_t p = 0; p < s->npieces[i]; p++)
+			if (s->piece[i][p].rail == share)
+				add_piece(c, s, i, to, s->piece[i][p].offset, s->piece[i][p].length);
+	struct spark_imm imm = {spark_slot_of(s->seq), share, spark_bits(s->used),
+				s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
+	close_chain(c, s, to, spark_imm_encode(&imm), s->record && share == s->lead);
+	if (!spark_rail_room(&c->rail[to], c->chains->n[to])) {
+		SPARK_WARN("dev %d: no room on rail %s to re-send slot %u", c->dev,
+			   c->rail[to].hca.name, imm.slot);
+		spark_comm_fail(c, ncclRemoteError);
+		return;
+	}
+	if (spark_rail_post(c, to, c->chains->wr[to], c->chains->n[to], SPARK_WR_DATA, imm.slot,
+			    share, true) != ncclSuccess)
+		return;
+	s->moved |= 1u << share;
+	c->queued[to] += s->rail_bytes[share];
+	c->rail_chains[to]++;
+}
+
+static void rail_lost(struct spark_comm *c, uint32_t r)
+{
+	if (r >= SPARK_MAX_RAILS)
+		return;   /* the engine names only rails it has */
+	if (c->small_rail == r)
+		c->small_rail = (uint32_t)__builtin_ctz(c->up_mask);
+	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
+		struct spark_send_slot *s = &c->slots[i];
+		if (s->state == SLOT_POSTED && (s->rails_pending & (1u << r)) &&
+		    !(s->moved & (1u << r)))
+			resend_share(c, s, r);
+	}
+}
+
+const struct spark_wc_ops spark_send_ops = {
+	.data_done = data_done,
+	.rail_lost = rail_lost,
+	.progress = send_progress,
+};

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# CPU cost of the data path per message, under valgrind's callgrind: host a
+# sends, host b receives 64 KiB messages, 8 in flight, on one comm
+# (test/cpucost/spark_cpucost.c). Only plugin calls that make progress are
+# measured (the driver waits for the peer before each call and toggles
+# collection around the calls). Prints, per side and per message:
+# instructions inside the plugin (its own code, libc and verbs excluded),
+# instructions of the whole call (everything below the v8 entry points:
+# plugin + libc + the verbs provider, here softroce), and the post_send /
+# poll_cq / post_recv calls made.
+#   scripts/cpucost.sh [ROUNDS]          (default 64 rounds = 512 messages)
+# Needs valgrind (scripts/install-deps.sh installs it).
+set -euo pipefail
+BUILD=${BUILD:-build}
+ROUNDS=${1:-64}
+command -v valgrind >/dev/null || { echo "cpucost: valgrind is not installed" >&2; exit 1; }
+make -s -j2 BUILD="$BUILD" "$BUILD/test/cpucost/spark_cpucost" "$BUILD/libnccl-net-spark.so" >/dev/null
+out=$(mktemp -d /tmp/cpucost-XXXXXX)
+trap 'rm -rf "$out"' EXIT
+CPUCOST_ROUNDS=$ROUNDS valgrind --tool=callgrind --collect-atstart=no \
+	--callgrind-out-file="$out/cg.%p" "$BUILD/test/cpucost/spark_cpucost" 2>"$out/log" ||
+	{ cat "$out/log" >&2; exit 1; }
+grep '^cpucost' "$out/log"
+msgs=$((ROUNDS * 8))
+# Host a is the parent (the lower pid); host b was forked from it.
+files=$(ls "$out"/cg.* | sort -t. -k2 -n)
+side=sender
+for f in $files; do
+	python3 - "$f" "$msgs" "$side" <<'PY'
+import re, subprocess, sys
+path, msgs, side = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", path],
+                     capture_output=True, text=True, check=True).stdout
+plugin = total = 0
+for line in ann.splitlines():
+    m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
+    if not m:
+        continue
+    ir = int(m.group(1).replace(",", ""))
+    if "PROGRAM TOTALS" in m.group(2):
+        total = ir
+    elif "libnccl-net-spark.so]" in m.group(2):
+        plugin += ir
+# Call counts: cfn= names the callee, the calls= line after it counts calls.
+names, calls, callee = {}, {}, None
+for line in open(path):
+    m = re.match(r"c?fn=\((\d+)\)(?: (.*))?$", line.strip())
+    if m:
+        name = names.setdefault(m.group(1), m.group(2) or "?")
+        callee = name if line.startswith("cfn=") else None
+        continue
+    m = re.match(r"calls=(\d+)", line)
+    if m and callee:
+        calls[callee] = calls.get(callee, 0) + int(m.group(1))
+def count(word):
+    return sum(n for name, n in calls.items() if re.search(word, name))
+print(f"{side}: {plugin / msgs:7.0f} instructions/message inside the plugin, "
+      f"{total / msgs:7.0f} in the whole call; per message: "
+      f"post_send {count(r'post_send$') / msgs:.2f}, poll_cq {count(r'poll_cq$') / msgs:.2f}, "
+      f"post_recv {count(r'post_recv$') / msgs:.2f}")
+PY
+	side=receiver
+done
