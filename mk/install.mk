@@ -21,7 +21,7 @@ BINDIR ?= $(PREFIX)/bin
 DOCDIR ?= $(PREFIX)/share/doc/$(PACKAGE)
 DESTDIR ?=
 INSTALL_LIBS := $(BUILD)/libnccl-net-spark.so
-INSTALL_BINS :=
+INSTALL_BINS := $(BUILD)/spark-netcheck
 INSTALL_DOCS := README.md $(wildcard docs/*.md)
 
 # 0.0~git<commits>.<hash>: sorts upward with every commit, valid as a Debian

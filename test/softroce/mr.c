@@ -4,6 +4,7 @@
 #include "sr.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +17,18 @@
 static struct sr_mr **mr_tab;      /* indexed by key >> 8, minus the base */
 static uint32_t mr_tab_len, mr_next, mr_base;
 static uint8_t mr_variant;
+static size_t mr_pinned;           /* bytes registered now (SOFTROCE_MEMLOCK_BYTES) */
+
+/* SOFTROCE_MEMLOCK_BYTES=<n>: pin at most n bytes, as the kernel does for a
+ * process without CAP_IPC_LOCK whose RLIMIT_MEMLOCK is n (ENOMEM beyond). */
+static bool over_memlock(size_t more)
+{
+	const char *text = getenv("SOFTROCE_MEMLOCK_BYTES");
+	long limit;
+	if (!text || sr_parse_long(text, 0, LONG_MAX, &limit))
+		return false;
+	return mr_pinned + more > (size_t)limit;
+}
 
 SR_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *ctx)
 {
@@ -124,14 +137,16 @@ SR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t 
 	mr->mr.pd = pd;
 	mr->mr.addr = addr;
 	mr->mr.length = length;
+	mr->pinned = length;
 	mr->iova = iova;
 	mr->va = (uintptr_t)addr;
 	mr->access = access;
 	SR_LOCK();
-	int rc = mr_slot(mr);
+	int rc = over_memlock(length) ? -ENOMEM : mr_slot(mr);
 	if (!rc) {
 		mr->mr.handle = mr->mr.lkey;
 		((struct sr_pd *)pd)->refs++;
+		mr_pinned += length;
 	}
 	SR_UNLOCK();
 	if (rc) {
@@ -161,6 +176,7 @@ SR_EXPORT int ibv_dereg_mr(struct ibv_mr *ibmr)
 	if (idx < mr_tab_len && mr_tab[idx] == mr)
 		mr_tab[idx] = NULL;
 	((struct sr_pd *)mr->mr.pd)->refs--;
+	mr_pinned -= mr->pinned;
 	SR_UNLOCK();
 	if (mr->map)
 		munmap(mr->map, mr->map_len);
