@@ -7,7 +7,8 @@ set -euo pipefail
 stage=$1 package=$2 version=$3 arch=$4 multiarch=$5 outdir=$6
 
 depends=()
-for lib in "$stage"/usr/lib/"$multiarch"/*.so; do
+for lib in "$stage"/usr/lib/"$multiarch"/*.so "$stage"/usr/bin/*; do
+	[ -f "$lib" ] || continue
 	for needed in $(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 		owner=""
 		for dir in /usr/lib/"$multiarch" /lib/"$multiarch"; do

@@ -55,6 +55,7 @@ check() {
 	[ "$want" = any ] || [ "$got" = "$want" ] || fail "$name: exit $got, expected $want"
 	local ids
 	ids=$(python3 -c 'import json,sys; print(" ".join(f["id"] for f in json.load(open(sys.argv[1]))["findings"]))' "$json")
+	printf '%s\n' $ids >> "$work/seen"
 	for id in "$@"; do
 		case " $ids " in *" $id "*) ;; *) fail "$name: no '$id' finding (got: $ids)";; esac
 	done
@@ -162,6 +163,14 @@ peer "rail-slow" 1 "set roceP2p1s0f0 link=gen5x2\nfault a roceP2p1s0f0 rate 0.2"
 fabric ""
 SOFTROCE_HOST=a "$NC" --json --peer 127.0.0.1 --port 1 > "$work/out.json" 2>/dev/null
 check "peer-unreachable" 2 $? "$work/out.json" peer-unreachable
+
+# Every finding the tool can report was triggered above and is documented.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+for id in $(grep -ho '"[a-z][a-z0-9]*-[a-z0-9-]*"' "$src"/plugin/tools/spark-netcheck/check_*.c \
+	"$src"/plugin/tools/spark-netcheck/peer_client.c | tr -d '"' | sort -u); do
+	grep -qx "$id" "$work/seen" || fail "no test triggers finding $id"
+	grep -q "| \`$id\` |" "$src/docs/troubleshooting.md" || fail "docs/troubleshooting.md lacks finding $id"
+done
 
 [ $failures -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "all spark-netcheck checks passed"
