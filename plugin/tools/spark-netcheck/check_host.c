@@ -58,8 +58,10 @@ static bool has_cap_ipc_lock(void)
 	char line[256];
 	unsigned long long eff = 0;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			eff = strtoull(line + 7, NULL, 16);
 			break;
+		}
 	fclose(f);
 	return (eff >> CAP_IPC_LOCK_BIT) & 1;
 }

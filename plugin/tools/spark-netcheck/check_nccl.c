@@ -120,8 +120,8 @@ static void check_loader(const struct nc_env *env, struct nc_report *r)
 static void check_settings(const struct nc_env *env, struct nc_report *r)
 {
 	const char *origin = NULL, *v;
-	char fix[NC_TEXT_LEN];
 	if ((v = nc_env_get(env, "NCCL_NET", &origin)) != NULL && strcasecmp(v, OUR_NAME) != 0) {
+		char fix[NC_TEXT_LEN];
 		snprintf(fix, sizeof fix, "unset NCCL_NET (or NCCL_NET=Spark)%s%s",
 			 strcmp(origin, "environment") != 0 ? ": remove the line from " : "",
 			 strcmp(origin, "environment") != 0 ? origin : "");
@@ -143,7 +143,7 @@ static void check_settings(const struct nc_env *env, struct nc_report *r)
 		       origin);
 	char reason[256];
 	struct spark_sock_addr addr;
-	if ((v = nc_env_get(env, "NCCL_SOCKET_IFNAME", &origin)) != NULL &&
+	if (nc_env_get(env, "NCCL_SOCKET_IFNAME", &origin) != NULL &&
 	    spark_sock_pick(&addr, reason, sizeof reason) != 0)
 		nc_add(r, "socket-ifname", NC_FATAL, "NCCL_SOCKET_IFNAME", "set NCCL_SOCKET_IFNAME "
 		       "to an interface that is UP on every host (ip -br addr), e.g. the "

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lineio.h"
+#include "param.h"
 
 void nc_line_timeouts(int fd, int seconds)
 {
@@ -62,6 +63,24 @@ bool nc_line_recv(struct nc_conn *c, char *out, int len)
 			return false;
 		c->used += (int)r;
 	}
+}
+
+int nc_tokens(char *line, char **tok, int max)
+{
+	int n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(line, " ", &save); t != NULL && n < max; t = strtok_r(NULL, " ", &save))
+		tok[n++] = t;
+	return n;
+}
+
+bool nc_token_int(const char *text, long lo, long hi, int *out)
+{
+	long v;
+	if (spark_parse_long(text, &v) != 0 || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
 }
 
 int nc_tcp_connect(const char *host, int port, char *err, int len)

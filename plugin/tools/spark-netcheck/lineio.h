@@ -17,6 +17,11 @@ struct nc_conn {
 void nc_line_timeouts(int fd, int seconds);
 bool nc_line_send(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool nc_line_recv(struct nc_conn *c, char *out, int len);
+/* Splits line in place at spaces; returns the number of tokens (at most max). */
+int nc_tokens(char *line, char **tok, int max);
+/* A whole decimal number in [lo, hi]. */
+bool nc_token_int(const char *text, long lo, long hi, int *out);
+
 /* A connected socket (timeouts set), or -1 with a reason. */
 int nc_tcp_connect(const char *host, int port, char *err, int len);
 int nc_tcp_listen(int port, char *err, int len);

@@ -18,8 +18,6 @@
 #endif
 #define NC_DEFAULT_PORT 18515
 
-extern char **environ;
-
 const char *nc_version(void)
 {
 	return NC_VERSION;

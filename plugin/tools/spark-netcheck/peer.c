@@ -10,9 +10,11 @@
  *   peer → serve   "bye" */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hca_spec.h"
@@ -46,56 +48,76 @@ static bool describe(int fd, const struct nc_host *h, const struct nc_paths *pat
 	return ok && nc_line_send(fd, "end");
 }
 
-bool nc_in_range(int v, int lo, int hi)
+/* "hca NAME PORT ACTIVE USABLE GIDIDX IPV4|- PREFIX MTU NETDEV_MTU MBPS" */
+static bool parse_hca(char **tok, int n, struct remote_hca *r)
 {
-	return v >= lo && v <= hi;
-}
-
-static bool parse_hca(const char *line, struct remote_hca *r)
-{
-	char ip[32];
 	memset(r, 0, sizeof *r);
-	if (sscanf(line, "hca %31s %d %d %d %d %31s %d %d %d %d", r->name, &r->port, &r->active,
-		   &r->usable, &r->gid_index, ip, &r->prefix, &r->mtu, &r->netdev_mtu,
-		   &r->mbps) != 10)
+	if (n != 11 || strlen(tok[1]) >= sizeof r->name ||
+	    !spark_hca_name_valid(tok[1], (int)strlen(tok[1])))
 		return false;
+	snprintf(r->name, sizeof r->name, "%s", tok[1]);
 	struct in_addr a;
-	if (strcmp(ip, "-") != 0) {
-		if (inet_pton(AF_INET, ip, &a) != 1)
+	if (strcmp(tok[6], "-") != 0) {
+		if (inet_pton(AF_INET, tok[6], &a) != 1)
 			return false;
 		r->ipv4 = ntohl(a.s_addr);
 	}
-	return spark_hca_name_valid(r->name, (int)strlen(r->name)) && nc_in_range(r->port, 1, 255) &&
-	       nc_in_range(r->active, 0, 1) && nc_in_range(r->usable, 0, 1) &&
-	       nc_in_range(r->gid_index, -1, 65535) && nc_in_range(r->prefix, 0, 32) &&
-	       nc_in_range(r->mtu, 0, 4096) && nc_in_range(r->netdev_mtu, 0, 65536) &&
-	       nc_in_range(r->mbps, 0, 10000000);
+	return nc_token_int(tok[2], 1, 255, &r->port) && nc_token_int(tok[3], 0, 1, &r->active) &&
+	       nc_token_int(tok[4], 0, 1, &r->usable) &&
+	       nc_token_int(tok[5], -1, 65535, &r->gid_index) &&
+	       nc_token_int(tok[7], 0, 32, &r->prefix) && nc_token_int(tok[8], 0, 4096, &r->mtu) &&
+	       nc_token_int(tok[9], 0, 65536, &r->netdev_mtu) &&
+	       nc_token_int(tok[10], 0, 10000000, &r->mbps);
+}
+
+static bool parse_hash(const char *text, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 16);
+	if (errno != 0 || end == text || *end != '\0' || strlen(text) != 16)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool copy_token(const char *t, char *dst, size_t len)
+{
+	if (strlen(t) >= len)
+		return false;
+	snprintf(dst, len, "%s", t);
+	return true;
+}
+
+/* One line of the description into r; false when malformed. */
+static bool parse_line(char *line, struct remote *r)
+{
+	char *tok[12];
+	int n = nc_tokens(line, tok, 12);
+	if (n == 2 && strcmp(tok[0], "version") == 0)
+		return copy_token(tok[1], r->version, sizeof r->version);
+	if (n == 2 && strcmp(tok[0], "plugin") == 0)
+		return parse_hash(tok[1], &r->plugin_hash);
+	if (n == 2 && strcmp(tok[0], "pinned") == 0)
+		return nc_token_int(tok[1], 0, 1, &r->pinned);
+	if (n >= 1 && strcmp(tok[0], "hca") == 0)
+		return r->nhcas < SPARK_MAX_HCAS && parse_hca(tok, n, &r->hca[r->nhcas++]);
+	if (n == 2 && strcmp(tok[0], "dev") == 0)
+		return r->ndevs < SPARK_MAX_DEVS && copy_token(tok[1], r->dev[r->ndevs++],
+							       sizeof r->dev[0]);
+	return false;
 }
 
 bool nc_read_remote(struct nc_conn *c, struct remote *r, char *err, int len)
 {
-	char line[NC_LINE_MAX];
+	char line[NC_LINE_MAX], shown[NC_LINE_MAX];
 	memset(r, 0, sizeof *r);
 	while (nc_line_recv(c, line, sizeof line)) {
-		unsigned long long hash;
-		bool ok = true;
 		if (strcmp(line, "end") == 0)
 			return true;
-		if (strncmp(line, "version ", 8) == 0)
-			ok = sscanf(line, "version %63s", r->version) == 1;
-		else if (strncmp(line, "plugin ", 7) == 0)
-			ok = sscanf(line, "plugin %16llx", &hash) == 1 && (r->plugin_hash = hash, true);
-		else if (strncmp(line, "pinned ", 7) == 0)
-			ok = sscanf(line, "pinned %d", &r->pinned) == 1 && nc_in_range(r->pinned, 0, 1);
-		else if (strncmp(line, "hca ", 4) == 0)
-			ok = r->nhcas < SPARK_MAX_HCAS && parse_hca(line, &r->hca[r->nhcas++]);
-		else if (strncmp(line, "dev ", 4) == 0)
-			ok = r->ndevs < SPARK_MAX_DEVS &&
-			     sscanf(line, "dev %63s", r->dev[r->ndevs++]) == 1;
-		else
-			ok = false;
-		if (!ok) {
-			snprintf(err, (size_t)len, "malformed line from the peer: '%.80s'", line);
+		snprintf(shown, sizeof shown, "%s", line);
+		if (!parse_line(line, r)) {
+			snprintf(err, (size_t)len, "malformed line from the peer: '%.80s'", shown);
 			return false;
 		}
 	}
@@ -115,9 +137,12 @@ static void serve_one(int fd, const struct nc_host *h, const struct nc_paths *pa
 		return;
 	while (nc_line_recv(&c, line, sizeof line)) {
 		int count = 0;
+		char *tok[4];
 		if (strcmp(line, "bye") == 0)
 			break;
-		if (sscanf(line, "probe %63s %d", rail, &count) != 2 || !nc_in_range(count, 1, 4096) ||
+		if (nc_tokens(line, tok, 4) != 3 || strcmp(tok[0], "probe") != 0 ||
+		    !nc_token_int(tok[2], 1, 4096, &count) ||
+		    !copy_token(tok[1], rail, sizeof rail) ||
 		    !spark_hca_name_valid(rail, (int)strlen(rail))) {
 			nc_line_send(fd, "error malformed request");
 			break;
@@ -147,14 +172,18 @@ int nc_serve(const struct nc_host *h, const struct nc_paths *paths, int port, bo
 		return 2;
 	}
 	fprintf(stderr, "spark-netcheck --serve: listening on port %d\n", port);
-	do {
+	for (bool more = true; more;) {
 		int fd = accept(lfd, NULL, NULL);
-		if (fd < 0)
+		if (fd < 0) {
+			struct timespec pause = {0, 100000000}; /* EMFILE and the like: no busy loop */
+			nanosleep(&pause, NULL);
 			continue;
+		}
 		nc_line_timeouts(fd, NC_LINE_TIMEOUT_S);
 		serve_one(fd, h, paths);
 		close(fd);
-	} while (!once);
+		more = !once;
+	}
 	close(lfd);
 	return 0;
 }

@@ -25,6 +25,5 @@ struct remote {
 
 uint64_t nc_local_plugin_hash(const struct nc_paths *paths);
 bool nc_read_remote(struct nc_conn *c, struct remote *r, char *err, int len);
-bool nc_in_range(int v, int lo, int hi);
 
 #endif

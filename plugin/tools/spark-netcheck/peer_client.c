@@ -208,9 +208,11 @@ void nc_peer(const struct nc_host *h, const struct nc_paths *paths, const char *
 		return;
 	}
 	compare(h, paths, &rem, peer, r);
+	char version[160];
+	nc_json_string(version, sizeof version, rem.version);
 	int used = snprintf(peer_json, (size_t)len, "{\"host\": %s, \"reachable\": true, "
-			    "\"version\": \"%s\", \"devices\": %d, \"probe\": [", name,
-			    rem.version, rem.ndevs);
+			    "\"version\": %s, \"devices\": %d, \"probe\": [", name, version,
+			    rem.ndevs);
 	if (probe && used < len)
 		probe_rails(h, paths, &rem, &conn, r, peer_json, len - 3);
 	used = (int)strlen(peer_json);

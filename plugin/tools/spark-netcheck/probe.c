@@ -85,15 +85,24 @@ static void hex_encode(const unsigned char *in, int n, char *out)
 		sprintf(out + 2 * i, "%02x", in[i]);
 }
 
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 static bool hex_decode(const char *in, unsigned char *out, int n)
 {
 	if ((int)strlen(in) != 2 * n)
 		return false;
 	for (int i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(in + 2 * i, "%2x", &v) != 1)
+		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
 			return false;
-		out[i] = (unsigned char)v;
+		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return true;
 }
