@@ -33,21 +33,28 @@ static void check_dev_nodes(const struct nc_paths *paths, struct nc_report *r)
 		       "initialize any NET plugin\" when NCCL_NET is set", paths->dev_dir);
 		return;
 	}
-	int n = 0;
+	int n = 0, bad = 0, err = 0, used = 0;
+	char nodes[NC_TEXT_LEN / 2] = "";
 	struct ibv_device **list = ibv_get_device_list(&n);
 	for (int i = 0; list != NULL && i < n; i++) {
 		char node[512];
 		snprintf(node, sizeof node, "%s/%s", paths->dev_dir, list[i]->dev_name);
 		if (access(node, R_OK | W_OK) == 0)
 			continue;
-		int err = errno;
-		nc_add(r, "dev-infiniband", NC_FATAL, node, container_fix,
-		       "%s (the verbs node of %s) %s: %s cannot be opened from this process", node,
-		       ibv_get_device_name(list[i]), err == ENOENT ? "is missing" : "is not "
-		       "readable and writable", ibv_get_device_name(list[i]));
+		err = errno;
+		bad++;
+		if (used < (int)sizeof nodes - 48)
+			used += snprintf(nodes + used, sizeof nodes - (size_t)used, "%s%s (%s)",
+					 bad > 1 ? ", " : "", list[i]->dev_name,
+					 ibv_get_device_name(list[i]));
 	}
 	if (list != NULL)
 		ibv_free_device_list(list);
+	if (bad > 0)
+		nc_add(r, "dev-infiniband", NC_FATAL, paths->dev_dir, container_fix,
+		       "%d verbs node%s in %s %s: %s; those HCAs cannot be opened from this process",
+		       bad, bad == 1 ? "" : "s", paths->dev_dir, err == ENOENT ? "missing"
+		       : "not readable and writable", nodes);
 }
 
 static bool has_cap_ipc_lock(void)
