@@ -46,9 +46,16 @@ fabric() {
 	export SOFTROCE_TOPOLOGY=$SOFTROCE_FABRIC/topology
 }
 
-# check NAME RC JSONFILE [ID...]: exit status and (at least) these finding ids.
+# check NAME RC JSONFILE [ID...]: exit status and (at least) these finding ids;
+# a sanitizer report on the tool's stderr (or the server's) fails the case.
 check() {
 	local name=$1 want=$2 got=$3 json=$4; shift 4
+	for f in "$work/err.txt" "$work/serve.txt"; do
+		if [ -f "$f" ] && grep -qE "Sanitizer|runtime error" "$f"; then
+			fail "$name: sanitizer report"; cat "$f"
+		fi
+	done
+	rm -f "$work/err.txt" "$work/serve.txt"
 	if ! python3 -m json.tool "$json" > /dev/null 2>&1; then
 		fail "$name: output is not JSON"; sed -n 1,20p "$json"; return
 	fi
@@ -73,6 +80,7 @@ nc() {
 # The default topology: nothing to report, and the text form says so.
 fabric ""
 SOFTROCE_HOST=a "$NC" > "$work/out.txt" 2>&1; rc=$?
+grep -qE "Sanitizer|runtime error" "$work/out.txt" && fail "default (text): sanitizer report"
 [ $rc -eq 0 ] && grep -q "exit 0: clean" "$work/out.txt" &&
 	grep -q "dev 0  rocep1s0f0+roceP2p1s0f0  2 rails" "$work/out.txt" ||
 	{ fail "default (text): exit $rc"; cat "$work/out.txt"; }
@@ -101,7 +109,7 @@ SPARK_NETCHECK_DEV_DIR=$work/dev-partial nc "dev-infiniband (node missing)" 2 ""
 SOFTROCE_MEMLOCK_BYTES=65536 nc "reg-fail" 2 "" reg-fail
 fabric ""
 setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock bash -c \
-	'ulimit -l 64 && SOFTROCE_HOST=a exec "$0" --json' "$NC" > "$work/out.json" 2>/dev/null
+	'ulimit -l 64 && SOFTROCE_HOST=a exec "$0" --json' "$NC" > "$work/out.json" 2> "$work/err.txt"
 check "memlock-low" 2 $? "$work/out.json" memlock-low
 
 # How NCCL reaches the plugin.
@@ -138,7 +146,14 @@ peer() {
 	# shellcheck disable=SC2086
 	SOFTROCE_HOST=a "$NC" --json --peer 127.0.0.1 --port "$port" $aargs > "$work/out.json" 2> "$work/err.txt"
 	local rc=$?
-	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	# --once: the server ends by itself after the session, with status 0.
+	for _ in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$spid" 2>/dev/null; then
+		kill "$spid"; wait "$spid" 2>/dev/null; fail "$name: the server did not exit"
+	else
+		wait "$spid"; local src=$?
+		[ $src -eq 0 ] || fail "$name: the server exited $src"
+	fi
 	check "$name" "$want" $rc "$work/out.json" "$@"
 }
 peer "peer, compare only" 0 "" "--no-probe" ""
@@ -161,7 +176,7 @@ peer "stale-init" 1 "fault a roceP2p1s0f0 rate 0.15" "" "" stale-init
 # On a degraded (x2) link a slow rail is not the stale-init signature.
 peer "rail-slow" 1 "set roceP2p1s0f0 link=gen5x2\nfault a roceP2p1s0f0 rate 0.2" "" "" rail-slow pcie-degraded
 fabric ""
-SOFTROCE_HOST=a "$NC" --json --peer 127.0.0.1 --port 1 > "$work/out.json" 2>/dev/null
+SOFTROCE_HOST=a "$NC" --json --peer 127.0.0.1 --port 1 > "$work/out.json" 2> "$work/err.txt"
 check "peer-unreachable" 2 $? "$work/out.json" peer-unreachable
 
 # Every finding the tool can report was triggered above and is documented.
