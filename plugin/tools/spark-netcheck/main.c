@@ -3,6 +3,7 @@
  * NCCL). See docs/troubleshooting.md for every finding. */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,10 +61,12 @@ static void default_paths(struct nc_paths *p)
 	memset(p, 0, sizeof *p);
 	env_path(p->dev_dir, sizeof p->dev_dir, "SPARK_NETCHECK_DEV_DIR", "/dev/infiniband");
 	env_path(p->etc_conf, sizeof p->etc_conf, "SPARK_NETCHECK_ETC_CONF", "/etc/nccl.conf");
-	/* NCCL reads NCCL_CONF_FILE instead of ~/.nccl.conf when it is set. */
+	/* NCCL reads NCCL_CONF_FILE instead of ~/.nccl.conf when it is set, and
+	 * takes the home directory from the password database, not $HOME. */
 	char home[256];
 	const char *conf = getenv("NCCL_CONF_FILE");
-	snprintf(home, sizeof home, "%s/.nccl.conf", getenv("HOME") != NULL ? getenv("HOME") : "");
+	const struct passwd *pw = getpwuid(getuid());
+	snprintf(home, sizeof home, "%s/.nccl.conf", pw != NULL ? pw->pw_dir : "");
 	env_path(p->user_conf, sizeof p->user_conf, "SPARK_NETCHECK_USER_CONF",
 		 conf != NULL && conf[0] != '\0' ? conf : home);
 	env_path(p->plugin, sizeof p->plugin, "SPARK_NETCHECK_PLUGIN", "");
@@ -170,7 +173,7 @@ int main(int argc, char **argv)
 	static struct nc_host host;
 	static struct nc_report report;
 	static struct nc_env env;
-	static char peer_json[8192];
+	static struct nc_peer_out peer;
 	struct nc_paths paths;
 	struct options o;
 	default_paths(&paths);
@@ -188,12 +191,11 @@ int main(int argc, char **argv)
 	nc_check_host(&host, &paths, &report);
 	nc_check_nccl(&host, &env, &report);
 	if (o.peer != NULL)
-		nc_peer(&host, &paths, o.peer, o.port, o.probe, &report, peer_json,
-			sizeof peer_json);
+		nc_peer(&host, &paths, o.peer, o.port, o.probe, &report, &peer);
 	fflush(stderr);
 	if (o.json)
-		nc_print_json(&host, &report, peer_json);
+		nc_print_json(&host, &report, &peer);
 	else
-		nc_print_text(&host, &report);
+		nc_print_text(&host, &report, &peer);
 	return nc_exit_status(&report);
 }

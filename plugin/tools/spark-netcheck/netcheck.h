@@ -93,15 +93,22 @@ bool nc_plugin_find(const struct nc_paths *paths, char *path, int len);
 uint64_t nc_file_hash(const char *path);
 
 /* Text and JSON output (output.c). */
-void nc_print_text(const struct nc_host *h, const struct nc_report *r);
-void nc_print_json(const struct nc_host *h, const struct nc_report *r, const char *peer_json);
+/* What --peer learnt, for both output forms ("" when --peer was not given). */
+struct nc_peer_out {
+	char json[8192];           /* a JSON object */
+	char text[2048];           /* lines for the text report */
+};
+void nc_print_text(const struct nc_host *h, const struct nc_report *r,
+		   const struct nc_peer_out *peer);
+void nc_print_json(const struct nc_host *h, const struct nc_report *r,
+		   const struct nc_peer_out *peer);
 void nc_json_string(char *out, int len, const char *s);
 
 /* --serve / --peer (peer.c, probe.c). */
 int nc_serve(const struct nc_host *h, const struct nc_paths *paths, int port, bool once);
-/* Compares with the peer and probes each rail; findings into r, a JSON
- * object describing the peer into peer_json. */
+/* Compares with the peer and probes each rail; findings into r, the peer's
+ * description and the probe's rates into out. */
 void nc_peer(const struct nc_host *h, const struct nc_paths *paths, const char *peer, int port,
-	     bool probe, struct nc_report *r, char *peer_json, int len);
+	     bool probe, struct nc_report *r, struct nc_peer_out *out);
 
 #endif

@@ -25,7 +25,8 @@ static const char *gid_text(const struct spark_hca *c, char *buf, int len)
 	return buf;
 }
 
-void nc_print_text(const struct nc_host *h, const struct nc_report *r)
+void nc_print_text(const struct nc_host *h, const struct nc_report *r,
+		   const struct nc_peer_out *peer)
 {
 	printf("spark-netcheck %s\n\nHCA ports\n", nc_version());
 	for (int i = 0; i < h->nhcas; i++) {
@@ -53,6 +54,8 @@ void nc_print_text(const struct nc_host *h, const struct nc_report *r)
 		       h->devs[d].nrails == 1 ? "" : "s", h->devs[d].speed_mbps);
 	if (h->ndevs == 0)
 		printf("  (none)\n");
+	if (peer->text[0] != '\0')
+		printf("\n%s", peer->text);
 	printf("\nFindings\n");
 	for (int i = 0; i < r->n; i++) {
 		const struct nc_finding *f = &r->f[i];
@@ -110,7 +113,8 @@ static void print_hca_json(const struct nc_host *h, int i)
 	       gid && c->gid.ipv4 != 0 ? ip : "null", gid && c->gid.ipv4 != 0 ? "\"" : "");
 }
 
-void nc_print_json(const struct nc_host *h, const struct nc_report *r, const char *peer_json)
+void nc_print_json(const struct nc_host *h, const struct nc_report *r,
+		   const struct nc_peer_out *peer)
 {
 	char version[96];
 	nc_json_string(version, sizeof version, nc_version());
@@ -137,5 +141,5 @@ void nc_print_json(const struct nc_host *h, const struct nc_report *r, const cha
 		       cause, fix);
 	}
 	printf("\n  ],\n  \"peer\": %s,\n  \"exit\": %d\n}\n",
-	       peer_json != NULL && peer_json[0] != '\0' ? peer_json : "null", nc_exit_status(r));
+	       peer->json[0] != '\0' ? peer->json : "null", nc_exit_status(r));
 }

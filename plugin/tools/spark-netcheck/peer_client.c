@@ -133,11 +133,14 @@ static void judge_rate(const struct spark_hca *c, double got, double want,
 		       "ConnectX-7 initialisation" : "");
 }
 
-/* Probes each usable rail; appends {"rail", "gbps", "expected_gbps"} objects to js. */
+/* Probes each usable rail; appends {"rail", "gbps", "expected_gbps"} objects
+ * to out->json (len bytes usable) and a line per rail to out->text. */
 static void probe_rails(const struct nc_host *h, const struct nc_paths *paths,
 			const struct remote *r, struct nc_conn *conn, struct nc_report *rep,
-			char *js, int len)
+			struct nc_peer_out *out, int len)
 {
+	char *js = out->json;
+	size_t tused = strlen(out->text);
 	struct nc_probe probe;
 	char err[256], line[NC_LINE_MAX];
 	int used = (int)strlen(js);
@@ -180,6 +183,10 @@ static void probe_rails(const struct nc_host *h, const struct nc_paths *paths,
 		}
 		double got = (double)count * NC_PROBE_MSG * 8 / secs / 1e6;
 		judge_rate(c, got, want, paths, rep);
+		if (tused < sizeof out->text)
+			tused += (size_t)snprintf(out->text + tused, sizeof out->text - tused,
+						  "  %-14s %7.2f Gb/s through the plugin (its link: "
+						  "%.2f)\n", c->name, got / 1000.0, want / 1000.0);
 		used += snprintf(js + used, (size_t)(len - used), "%s{\"rail\": \"%s\", \"gbps\": %.2f, "
 				 "\"expected_gbps\": %.2f}", js[used - 1] == '[' ? "" : ", ",
 				 c->name, got / 1000.0, want / 1000.0);
@@ -190,8 +197,10 @@ static void probe_rails(const struct nc_host *h, const struct nc_paths *paths,
 }
 
 void nc_peer(const struct nc_host *h, const struct nc_paths *paths, const char *peer, int port,
-	     bool probe, struct nc_report *r, char *peer_json, int len)
+	     bool probe, struct nc_report *r, struct nc_peer_out *out)
 {
+	char *peer_json = out->json;
+	int len = (int)sizeof out->json;
 	char err[256], name[128];
 	struct remote rem;
 	struct nc_conn conn = {.fd = nc_tcp_connect(peer, port, err, sizeof err), .used = 0};
@@ -213,8 +222,11 @@ void nc_peer(const struct nc_host *h, const struct nc_paths *paths, const char *
 	int used = snprintf(peer_json, (size_t)len, "{\"host\": %s, \"reachable\": true, "
 			    "\"version\": %s, \"devices\": %d, \"probe\": [", name, version,
 			    rem.ndevs);
+	snprintf(out->text, sizeof out->text, "Peer %s: spark-netcheck %s, %d device%s%s\n", peer,
+		 rem.version, rem.ndevs, rem.ndevs == 1 ? "" : "s",
+		 paths->rate_scale != 1.0 ? " (rates at SPARK_NETCHECK_RATE_SCALE)" : "");
 	if (probe && used < len)
-		probe_rails(h, paths, &rem, &conn, r, peer_json, len - 3);
+		probe_rails(h, paths, &rem, &conn, r, out, len - 3);
 	used = (int)strlen(peer_json);
 	snprintf(peer_json + used, (size_t)(len - used), "]}");
 	nc_line_send(conn.fd, "bye");
