@@ -65,7 +65,10 @@ static void default_paths(struct nc_paths *p)
 	 * takes the home directory from the password database, not $HOME. */
 	char home[256];
 	const char *conf = getenv("NCCL_CONF_FILE");
-	const struct passwd *pw = getpwuid(getuid());
+	struct passwd pwd, *pw = NULL;
+	char pwbuf[1024];
+	if (getpwuid_r(getuid(), &pwd, pwbuf, sizeof pwbuf, &pw) != 0)
+		pw = NULL;
 	snprintf(home, sizeof home, "%s/.nccl.conf", pw != NULL ? pw->pw_dir : "");
 	env_path(p->user_conf, sizeof p->user_conf, "SPARK_NETCHECK_USER_CONF",
 		 conf != NULL && conf[0] != '\0' ? conf : home);
