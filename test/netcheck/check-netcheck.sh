@@ -118,6 +118,8 @@ check "memlock-low" 2 $? "$work/out.json" memlock-low
 LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$work/lib-named NCCL_NET_PLUGIN=other,spark nc "other-plugin (listed first)" 1 "" other-plugin
 LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$work/lib-named NCCL_NET_PLUGIN=spark,other nc "ours listed first" 0 ""
 NCCL_NET_PLUGIN=$B/libnccl-net-spark.so nc "plugin by path" 0 ""
+cp "$B/libnccl-net-spark.so" "$work/old-build.so" && printf 'x' >> "$work/old-build.so"
+NCCL_NET_PLUGIN=$work/old-build.so nc "plugin-shadowed" 0 "" plugin-shadowed
 NCCL_NET_PLUGIN=sparkle nc "plugin-not-found" 1 "" plugin-not-found
 NCCL_NET_PLUGIN=none nc "plugin-disabled" 1 "" plugin-disabled
 NCCL_NET=IB nc "nccl-net" 1 "" nccl-net

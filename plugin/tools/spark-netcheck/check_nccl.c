@@ -72,7 +72,23 @@ static bool resolve(const char *entry, struct candidate *c)
 	return try_open(file, c);
 }
 
-static void check_loader(const struct nc_env *env, struct nc_report *r)
+/* Ours loads first: is it the build this tool belongs to? An old copy earlier
+ * in LD_LIBRARY_PATH than the installed one is easy to miss. */
+static void check_same_build(const struct candidate *c, const struct nc_paths *paths,
+			     struct nc_report *r)
+{
+	char mine[512];
+	if (!nc_plugin_find(paths, mine, sizeof mine) || nc_file_hash(mine) == nc_file_hash(c->path))
+		return;
+	char fix[NC_TEXT_LEN];
+	snprintf(fix, sizeof fix, "point NCCL_NET_PLUGIN at the build you mean (e.g. "
+		 "NCCL_NET_PLUGIN=%.200s), or remove the other copy", mine);
+	nc_add(r, "plugin-shadowed", NC_NOTE, c->path, fix, "NCCL would load %s, a different "
+	       "build from %s that this spark-netcheck checks and probes with", c->path, mine);
+}
+
+static void check_loader(const struct nc_env *env, const struct nc_paths *paths,
+			 struct nc_report *r)
 {
 	const char *origin = "environment";
 	const char *value = nc_env_get(env, "NCCL_NET_PLUGIN", &origin);
@@ -92,8 +108,10 @@ static void check_loader(const struct nc_env *env, struct nc_report *r)
 		memset(&c, 0, sizeof c);
 		if (!resolve(e, &c))
 			continue;
-		if (strcmp(c.name, OUR_NAME) == 0)
+		if (strcmp(c.name, OUR_NAME) == 0) {
+			check_same_build(&c, paths, r);
 			return; /* ours comes first */
+		}
 		if (c.name[0] == '\0')
 			continue; /* not a net plugin: NCCL skips it too */
 		nc_add(r, "other-plugin", NC_BANDWIDTH, c.path, fix,
@@ -182,14 +200,15 @@ static void check_conf_files(const struct nc_env *env, struct nc_report *r)
 	}
 }
 
-void nc_check_nccl(const struct nc_host *h, const struct nc_env *env, struct nc_report *r)
+void nc_check_nccl(const struct nc_host *h, const struct nc_env *env, const struct nc_paths *paths,
+		   struct nc_report *r)
 {
 	if (h->params_rejected > 0)
 		nc_add(r, "spark-param", NC_BANDWIDTH, "NCCL_SPARK_*", "correct or unset the variable "
 		       "named (docs/configuration.md lists the accepted forms)",
 		       "%d NCCL_SPARK_* value%s rejected, the default used instead: %s",
 		       h->params_rejected, h->params_rejected == 1 ? "" : "s", h->params_warn);
-	check_loader(env, r);
+	check_loader(env, paths, r);
 	check_settings(env, r);
 	check_conf_files(env, r);
 }

@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 		return nc_serve(&host, &paths, o.port, o.once);
 	nc_check_hcas(&host, &report);
 	nc_check_host(&host, &paths, &report);
-	nc_check_nccl(&host, &env, &report);
+	nc_check_nccl(&host, &env, &paths, &report);
 	if (o.peer != NULL)
 		nc_peer(&host, &paths, o.peer, o.port, o.probe, &report, &peer);
 	fflush(stderr);

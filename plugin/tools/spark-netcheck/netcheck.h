@@ -86,7 +86,8 @@ const char *nc_half(const struct nc_host *h, int i);
 /* Checks, each adding findings (check_*.c). */
 void nc_check_hcas(const struct nc_host *h, struct nc_report *r);
 void nc_check_host(const struct nc_host *h, const struct nc_paths *paths, struct nc_report *r);
-void nc_check_nccl(const struct nc_host *h, const struct nc_env *env, struct nc_report *r);
+void nc_check_nccl(const struct nc_host *h, const struct nc_env *env, const struct nc_paths *paths,
+		   struct nc_report *r);
 
 /* The plugin the probe and the version check use: path found (or ""). */
 bool nc_plugin_find(const struct nc_paths *paths, char *path, int len);
