@@ -40,6 +40,7 @@ struct sr_hca_cfg {
 	bool ipv4;                        /* IPv4 GIDs present */
 	int link_gen, link_width;         /* PCIe link: 5, 4 */
 	enum ibv_mtu mtu;
+	int netdev_mtu;                   /* netdev MTU; 0 = from mtu (4096 -> 9000) */
 	int gid_index;                    /* index of the RoCE v2 IPv4 GID (3..5) */
 	double rate;                      /* fraction of the link cap */
 	int link_group;                   /* which PCIe x4 link (PCI domain) */

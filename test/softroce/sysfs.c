@@ -102,7 +102,8 @@ static void build_pci(const struct sr_hca_cfg *c)
 	put_file(net, "address", "%02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2],
 		 mac[3], mac[4], mac[5]);
 	static const int mtu_bytes[] = { 0, 256, 512, 1024, 2048, 4096 };
-	put_file(net, "mtu", "%d\n", mtu_bytes[c->mtu] + (c->mtu == IBV_MTU_4096 ? 4904 : 0));
+	put_file(net, "mtu", "%d\n", c->netdev_mtu > 0 ? c->netdev_mtu
+			: mtu_bytes[c->mtu] + (c->mtu == IBV_MTU_4096 ? 4904 : 0));
 }
 
 static void build_port(const struct sr_hca_cfg *c, const char *ib)

@@ -114,6 +114,8 @@ static int hca_set_kv(struct sr_hca_cfg *c, const char *kv)
 		return parse_link(val, &c->link_gen, &c->link_width);
 	} else if (strcmp(key, "mtu") == 0) {
 		return parse_mtu(val, &c->mtu);
+	} else if (strcmp(key, "netdev_mtu") == 0) {
+		return parse_int(val, 68, 9216, &c->netdev_mtu);
 	} else if (strcmp(key, "gid_index") == 0) {
 		return parse_int(val, 3, 5, &c->gid_index);
 	} else if (strcmp(key, "ipv4") == 0) {
