@@ -201,8 +201,11 @@ static void private_namespace(void)
 		     "a private mount namespace needs root (CAP_SYS_ADMIN); run softroce-run as "
 		     "root, or run the command with LD_LIBRARY_PATH=<build>/softroce and "
 		     "SOFTROCE_HOST only (it then finds no HCA under /sys/class/infiniband)");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		fail("making / private", "the view would leak to the host");
+	/* In a chroot "/" is no mount point (EINVAL): everything mounted here
+	 * lies under /sys, so keeping /sys's mounts private is enough there. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) &&
+	    (errno != EINVAL || mount(NULL, "/sys", NULL, MS_REC | MS_PRIVATE, NULL)))
+		fail("making / (or /sys) private", "the view would leak to the host");
 }
 
 static void mount_view(const struct run *r)
