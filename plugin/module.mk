@@ -36,7 +36,7 @@ $(BUILD)/obj/plugin/%.o: EXTRA_CFLAGS += $(PLUGIN_INC) -fvisibility=hidden
 $(PLUGIN_SO): $(PLUGIN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_BASE) -Wl,--no-undefined -Wl,-z,defs \
-		-libverbs -lhwloc -ldl
+		-libverbs -ldl
 
 ALL_TARGETS += $(PLUGIN_SO)
 BENCH_DEPS += $(PLUGIN_SO)
