@@ -34,6 +34,7 @@ void spark_peer_name(int fd, char *out, size_t len)
 	struct sockaddr_storage sa;
 	socklen_t sl = sizeof sa;
 	char ip[INET6_ADDRSTRLEN] = "?";
+	memset(&sa, 0, sizeof sa);
 	unsigned port = 0;
 	if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0) {
 		if (sa.ss_family == AF_INET) {
@@ -70,15 +71,17 @@ static void drop(struct spark_pending_conn *c)
 	c->off = 0;
 }
 
-/* The first bytes, printable, for the log ("GET / HT"). */
-static void show_bytes(const struct spark_pending_conn *c, char *out, size_t len)
+/* Up to the first 8 bytes, printable, for the log ("GET / HT"): at most
+ * 4 characters each, so 33 bytes of out are enough. */
+#define SHOWN_LEN 33
+static void show_bytes(const struct spark_pending_conn *c, char out[SHOWN_LEN])
 {
-	size_t n = c->off < 8 ? c->off : 8, j = 0;
-	for (size_t i = 0; i < n && j + 5 < len; i++) {
+	char *o = out;
+	for (size_t i = 0; i < c->off && i < 8; i++) {
 		unsigned char b = c->buf[i];
-		j += (size_t)snprintf(out + j, len - j, isprint(b) ? "%c" : "\\x%02x", b);
+		o += snprintf(o, 5, isprint(b) ? "%c" : "\\x%02x", b);
 	}
-	out[j < len ? j : len - 1] = '\0';
+	*o = '\0';
 }
 
 /* True when the fixed head (magic, version, kind, probe) is all there and right. */
@@ -123,7 +126,7 @@ static int take_new(struct spark_pending *p, int lfd, uint64_t now)
 static int serve(struct spark_pending *p, struct spark_pending_conn *c, uint64_t now,
 		 struct spark_conn_msg *hello)
 {
-	char reason[SPARK_REASON_LEN], shown[48];
+	char reason[SPARK_REASON_LEN];
 	int rc = spark_sock_recv_some(c->fd, c->buf, SPARK_MSG_SIZE, &c->off);
 	if (c->off > 0 && !prefix_ok(p, c) && head_ok(p, c)) {
 		SPARK_WARN("accept dev %d: dropped the connection from %s: a HELLO for another "
@@ -132,7 +135,8 @@ static int serve(struct spark_pending *p, struct spark_pending_conn *c, uint64_t
 		return -1;
 	}
 	if (c->off > 0 && !prefix_ok(p, c)) {
-		show_bytes(c, shown, sizeof shown);
+		char shown[SHOWN_LEN];
+		show_bytes(c, shown);
 		SPARK_WARN("accept dev %d: dropped the connection from %s: its first bytes "
 			   "('%s') are not a NET/Spark HELLO for this listener; another program "
 			   "is connecting to this port (the comm is not affected)", p->dev,
