@@ -19,12 +19,13 @@ PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire
 	plugin/discovery/pci.c plugin/discovery/gid.c plugin/discovery/hca_spec.c \
 	plugin/discovery/pairs_spec.c plugin/discovery/hca.c plugin/discovery/pairing.c \
 	plugin/discovery/sysfs.c plugin/discovery/hexfields.c \
-	plugin/abi/props.c plugin/datapath/stripe.c plugin/datapath/weights.c
+	plugin/abi/props.c plugin/datapath/stripe.c plugin/datapath/weights.c \
+	plugin/datapath/handle_check.c
 PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/abi/init.c plugin/abi/context.c plugin/abi/adapt.c \
 	plugin/abi/net_v7.c plugin/abi/net_v8.c plugin/abi/net_v9.c plugin/abi/net_v10.c \
 	plugin/abi/net_v11.c plugin/abi/net_v12.c \
-	plugin/connect/socket.c plugin/connect/devctx.c plugin/connect/rail.c \
+	plugin/connect/socket.c plugin/connect/pending.c plugin/connect/devctx.c plugin/connect/rail.c \
 	plugin/connect/comm.c plugin/connect/connect.c \
 	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/send.c \
 	plugin/datapath/recv.c plugin/datapath/request.c plugin/datapath/peer.c
@@ -36,7 +37,7 @@ $(BUILD)/obj/plugin/%.o: EXTRA_CFLAGS += $(PLUGIN_INC) -fvisibility=hidden
 $(PLUGIN_SO): $(PLUGIN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_BASE) -Wl,--no-undefined -Wl,-z,defs \
-		-libverbs -lhwloc -ldl
+		-libverbs -ldl
 
 ALL_TARGETS += $(PLUGIN_SO)
 BENCH_DEPS += $(PLUGIN_SO)

@@ -44,7 +44,6 @@ fi
 have_header() { [ $have_cc -eq 1 ] && printf '#include <%s>\n' "$1" | "$cc" -E -x c - >/dev/null 2>&1; }
 have_header infiniband/verbs.h    || need libibverbs-dev "verbs headers (infiniband/verbs.h)"
 have_header infiniband/mlx5dv.h   || need libibverbs-dev "mlx5 direct-verbs header (infiniband/mlx5dv.h)"
-have_header hwloc.h               || need libhwloc-dev "hwloc headers (hwloc.h)"
 have_header criterion/criterion.h || need libcriterion-dev "Criterion test headers (criterion/criterion.h)"
 command -v ibv_rc_pingpong >/dev/null || need ibverbs-utils "verbs tools (ibv_rc_pingpong)"
 command -v ib_write_bw >/dev/null || need perftest "perftest (ib_write_bw: softroce's outside clients)"
@@ -64,7 +63,6 @@ if [ "$cross" = aarch64 ]; then
 	command -v aarch64-linux-gnu-gcc >/dev/null || need gcc-aarch64-linux-gnu "aarch64 cross compiler"
 	command -v qemu-aarch64 >/dev/null || need qemu-user "qemu-aarch64"
 	[ -e $lib/libibverbs.so ] || need libibverbs-dev:arm64 "arm64 libibverbs"
-	[ -e $lib/libhwloc.so ] || need libhwloc-dev:arm64 "arm64 libhwloc"
 	[ -e "$overlay/usr/lib/aarch64-linux-gnu/libcriterion.so" ] ||
 		need "criterion-overlay" "arm64 Criterion in $overlay"
 	# The binfmt_misc entry is kernel state, gone after a reboot: re-register

@@ -23,7 +23,7 @@ PACKAGES=(
 	perftest            # ib_write_bw & co.: outside clients of softroce (check-perftest.sh)
 	python3-pyverbs     # rdma-core's Python binding: outside client of softroce (check-pyverbs.sh)
 	gnuplot-nox         # make bench: build/bench/bandwidth.png and latency.png
-	libhwloc-dev        # PCIe link attributes of each HCA
+	libhwloc-dev        # not used by the build since the PCIe link comes from sysfs; kept (issue 10 names it)
 	libcriterion-dev    # unit and integration tests
 	python3             # bench report formatting
 	valgrind            # scripts/cpucost.sh: instructions per message (callgrind)

@@ -9,7 +9,7 @@
 #
 # DEB_MAINTAINER sets the Maintainer field. OBJCOPY / STRIP name the binutils
 # for the target (aarch64-linux-gnu-objcopy when cross building). Depends: the package owning each shared library the
-# ELF files link against, asked of dpkg (libibverbs1, libhwloc15, libc6).
+# ELF files link against, asked of dpkg (libibverbs1, libc6).
 set -euo pipefail
 stage=$1 package=$2 version=$3 arch=$4 multiarch=$5 outdir=$6
 OBJCOPY=${OBJCOPY:-objcopy} STRIP=${STRIP:-strip}

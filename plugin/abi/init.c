@@ -1,6 +1,7 @@
 /* The library-wide state the ABI forces on us (NCCL's init takes no context)
  * and the discovery-side entry points. All of it is static storage: nothing
  * is allocated, opened or started that would outlive a dlclose. */
+#include <infiniband/verbs.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,8 +40,31 @@ static void log_devices(void)
 	}
 }
 
+/* NCCL's processes fork (PyTorch's DataLoader workers, subprocess and
+ * torch.multiprocessing): on a kernel without copy-on-fork for pinned pages,
+ * a write in either process after fork() can move a registered page away
+ * from under the NIC, and the parent's transfers silently land in the child's
+ * copy. ibv_fork_init makes rdma-core mark every registration MADV_DONTFORK;
+ * it must run before the process's first registration (after one, rdma-core
+ * refuses it with EINVAL), which is why it is here and not in regMr. Where the
+ * kernel copies pinned pages on fork (>= 5.13), it is a no-op. A failure is
+ * not fatal (NCCL's own IB transport carries on too), only unsafe to fork. */
+static void fork_safety(void)
+{
+	int rc = ibv_fork_init();
+	if (rc != 0)
+		SPARK_WARN("ibv_fork_init failed (%s): memory registered before the plugin's init "
+			   "is not protected from fork(); set RDMAV_FORK_SAFE=1 in the environment "
+			   "of the process (before it starts) if it forks", strerror(rc));
+	else
+		SPARK_INFO(NCCL_INIT, "fork safety: %s",
+			   ibv_is_fork_initialized() == IBV_FORK_UNNEEDED ? "not needed (kernel copies "
+			   "pinned pages on fork)" : "ibv_fork_init done");
+}
+
 static ncclResult_t init_locked(void)
 {
+	fork_safety();
 	spark_params_load(&state.params, (const char *const *)environ);
 	spark_params_log(&state.params);
 	SPARK_TRY(spark_discover(&state.params, state.hcas, SPARK_MAX_HCAS, &state.nhcas));

@@ -67,8 +67,20 @@ int spark_handle_decode(const uint8_t in[SPARK_HANDLE_SIZE], struct spark_handle
 		return fail(reason, len, "handle address family %u", h->family);
 	if (h->port == 0)
 		return fail(reason, len, "handle port 0");
-	if (h->nrails < 1 || h->nrails > SPARK_WIRE_MAX_RAILS)
-		return fail(reason, len, "handle rail count %u", h->nrails);
+	/* A listener's device fuses at most SPARK_MAX_RAILS rails: more is a
+	 * corrupted handle, not a bigger peer (the connector also checks the
+	 * count against the listener's REPLY). */
+	if (h->nrails < 1 || h->nrails > SPARK_MAX_RAILS)
+		return fail(reason, len, "handle rail count %u (1..%d)", h->nrails, SPARK_MAX_RAILS);
+	if (h->family == 2)
+		for (int i = 4; i < 16; i++)
+			if (h->addr[i] != 0)
+				return fail(reason, len, "IPv4 handle with address byte %d set", i);
+	for (int i = 11; i < SPARK_HANDLE_PUBLIC; i++) {
+		bool used = (i >= 12 && i < 28) || (i >= 32 && i < 40);
+		if (!used && in[i] != 0)
+			return fail(reason, len, "handle byte %d is %#x, not 0: corrupted", i, in[i]);
+	}
 	return 0;
 }
 

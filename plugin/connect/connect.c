@@ -11,7 +11,20 @@
  *                                            MTU, record addr/rkey)
  *   READY  ─────────────────────────▶ comm returned
  *   comm returned
+ *
+ * Both ends expect a hostile network. The listener holds several accepted
+ * connections at once (pending.c) and takes the first that sends a valid
+ * HELLO; junk, silent and half-open clients are dropped with a log line and
+ * never fail the comm, and a connection that dies after its HELLO (a peer
+ * killed while connecting, a replayed HELLO) is dropped the same way. The
+ * connector retries a refused or timed-out TCP connect (the listener's
+ * process may not have reached listen() yet, NCCL's own sockets retry too):
+ * SPARK_CONNECT_RETRIES attempts, 10 ms apart doubling to 200 ms, about 6 s
+ * in all, without ever blocking (the wait is a deadline NCCL's next call
+ * checks).
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -21,17 +34,31 @@
 #include "comm.h"
 #include "engine.h"
 #include "log.h"
+#include "pending.h"
 #include "socket.h"
 
 #define STAGE_MAGIC 0x53544147u  /* marks connector scratch in the handle */
 
-enum conn_step { C_CONNECTING, C_SEND_HELLO, C_RECV_REPLY, C_SEND_READY };
-enum acc_step { A_ACCEPT, A_RECV_HELLO, A_SEND_REPLY, A_RECV_READY };
+/* TCP connect attempts while the listener refuses or does not answer; the
+ * backoff doubles from the first delay to the cap (~6 s in all, NCCL's own
+ * sockets make 34 attempts too). */
+#define SPARK_CONNECT_RETRIES 34
+#define SPARK_CONNECT_BACKOFF_MS 10
+#define SPARK_CONNECT_BACKOFF_MAX_MS 200
+/* After a valid HELLO: how long the listener waits for the READY. NCCL's
+ * connector may be slow to call connect again (it sets up many connections),
+ * so this is generous; a connection past it is dropped, not an error. */
+#define SPARK_HANDSHAKE_TIMEOUT_MS 30000
+
+enum conn_step { C_BACKOFF, C_CONNECTING, C_SEND_HELLO, C_RECV_REPLY, C_SEND_READY };
+enum acc_step { A_WAIT_HELLO, A_SEND_REPLY, A_RECV_READY };
 
 struct spark_connecting {
 	enum conn_step step;
 	struct spark_handle handle;
 	struct spark_comm *comm;
+	int attempts;                  /* TCP connects started */
+	uint64_t retry_at_ns;          /* C_BACKOFF: when to try again */
 	uint8_t buf[SPARK_MSG_SIZE];
 	size_t off;
 };
@@ -40,9 +67,13 @@ struct spark_listen_comm {
 	int dev;
 	int fd;
 	uint64_t nonce;
+	struct spark_pending pending;  /* connections that have not sent a HELLO yet */
+	/* The one connection past its HELLO, until its READY. */
 	enum acc_step step;
 	int conn_fd;
 	struct spark_comm *comm;
+	uint64_t deadline_ns;
+	char peer[64];
 	uint8_t buf[SPARK_MSG_SIZE];
 	size_t off;
 };
@@ -167,6 +198,8 @@ ncclResult_t spark_listen(int dev, void *handle, void **listen_comm)
 	l->dev = dev;
 	l->nonce = h.nonce;
 	l->conn_fd = -1;
+	l->step = A_WAIT_HELLO;
+	spark_pending_init(&l->pending, dev, h.nonce);
 	spark_handle_encode(&h, handle);
 	SPARK_INFO(NCCL_NET, "listen on dev %d via %s port %u", dev, addr.ifname, h.port);
 	*listen_comm = l;
@@ -188,18 +221,60 @@ static ncclResult_t connect_begin(int dev, void *handle, struct spark_connecting
 		return ncclSystemError;
 	s->handle = h;
 	ncclResult_t res = spark_comm_alloc(SPARK_COMM_SEND, dev, &s->comm);
-	if (res == ncclSuccess) {
-		s->comm->fd = spark_sock_connect_start(&h);
-		if (s->comm->fd < 0)
-			res = spark_check_failed("connect socket", errno, __FILE__, __LINE__);
-	}
 	if (res != ncclSuccess) {
-		spark_comm_free(s->comm);
 		free(s);
 		return res;
 	}
-	s->step = C_CONNECTING;
+	s->step = C_BACKOFF;   /* retry_at 0: the first attempt starts now */
 	*out = s;
+	return ncclSuccess;
+}
+
+static bool retryable(int err)
+{
+	return err == ECONNREFUSED || err == ETIMEDOUT;
+}
+
+/* A refused or timed-out attempt: closes it and schedules the next one, or
+ * fails once the attempts are spent. */
+static ncclResult_t connect_retry(struct spark_connecting *s, int err)
+{
+	if (s->comm->fd >= 0)
+		close(s->comm->fd);
+	s->comm->fd = -1;
+	if (s->attempts >= SPARK_CONNECT_RETRIES) {
+		char addr[64];
+		spark_sock_handle_name(&s->handle, addr, sizeof addr);
+		SPARK_WARN("connect dev %d: %s: %s after %d attempts over about %d s; is the peer "
+			   "process alive, and is its NCCL_SOCKET_IFNAME address reachable from "
+			   "here?", s->comm->dev, addr, strerror(err), s->attempts,
+			   (SPARK_CONNECT_RETRIES * SPARK_CONNECT_BACKOFF_MAX_MS) / 1000);
+		return ncclRemoteError;
+	}
+	int shift = s->attempts < 8 ? s->attempts - 1 : 7;
+	uint64_t ms = (uint64_t)SPARK_CONNECT_BACKOFF_MS << (shift > 0 ? shift : 0);
+	if (ms > SPARK_CONNECT_BACKOFF_MAX_MS)
+		ms = SPARK_CONNECT_BACKOFF_MAX_MS;
+	s->retry_at_ns = spark_monotonic_ns() + ms * 1000000ull;
+	s->step = C_BACKOFF;
+	return ncclSuccess;
+}
+
+/* C_BACKOFF: starts the next TCP connect once its time has come; *started
+ * when one is under way. */
+static ncclResult_t connect_attempt(struct spark_connecting *s, bool *started)
+{
+	*started = false;
+	if (spark_monotonic_ns() < s->retry_at_ns)
+		return ncclSuccess;
+	s->attempts++;
+	s->comm->fd = spark_sock_connect_start(&s->handle);
+	if (s->comm->fd < 0)
+		return retryable(errno) ? connect_retry(s, errno)
+					: spark_check_failed("connect socket", errno, __FILE__,
+							     __LINE__);
+	s->step = C_CONNECTING;
+	*started = true;
 	return ncclSuccess;
 }
 
@@ -219,6 +294,12 @@ static ncclResult_t on_reply(struct spark_connecting *s)
 		SPARK_WARN("connect dev %d: refusing the peer's REPLY: %s", c->dev, reason);
 		return ncclRemoteError;
 	}
+	if (m.nrails != s->handle.nrails) {
+		SPARK_WARN("connect dev %d: the handle says the listener has %u rails, its REPLY "
+			   "describes %u: a corrupted or foreign handle; refused", c->dev,
+			   s->handle.nrails, m.nrails);
+		return ncclInvalidUsage;
+	}
 	uint32_t ours = common_rails(c, &m);
 	if ((m.rail_mask & ~ours) != 0) {
 		SPARK_WARN("connect dev %d: peer kept rails %#x, only %#x can reach it", c->dev,
@@ -236,13 +317,23 @@ static ncclResult_t on_reply(struct spark_connecting *s)
 /* One pass of the connector's state machine; *done when the comm is ready. */
 static ncclResult_t connect_step(struct spark_connecting *s, bool *done)
 {
-	int fd = s->comm->fd, rc;
+	int fd, rc;
+	bool started;
 	struct spark_conn_msg m;
 	*done = false;
 	switch (s->step) {
+	case C_BACKOFF:
+		SPARK_TRY(connect_attempt(s, &started));
+		if (!started)
+			return ncclSuccess;
+		/* fall through */
 	case C_CONNECTING:
-		if ((rc = spark_sock_connect_done(fd)) <= 0)
-			return rc < 0 ? sock_failed("connect to the listener", rc) : ncclSuccess;
+		fd = s->comm->fd;
+		if ((rc = spark_sock_connect_done(fd)) < 0)
+			return retryable(errno) ? connect_retry(s, errno)
+						: sock_failed("connect to the listener", rc);
+		if (rc == 0)
+			return ncclSuccess;
 		memset(&m, 0, sizeof m);
 		m.kind = SPARK_MSG_HELLO;
 		m.nonce = s->handle.nonce;
@@ -252,12 +343,14 @@ static ncclResult_t connect_step(struct spark_connecting *s, bool *done)
 		s->step = C_SEND_HELLO;
 		/* fall through */
 	case C_SEND_HELLO:
+		fd = s->comm->fd;
 		if ((rc = spark_sock_send_some(fd, s->buf, SPARK_MSG_SIZE, &s->off)) <= 0)
 			return rc < 0 ? sock_failed("send HELLO", rc) : ncclSuccess;
 		s->off = 0;
 		s->step = C_RECV_REPLY;
 		/* fall through */
 	case C_RECV_REPLY:
+		fd = s->comm->fd;
 		if ((rc = spark_sock_recv_some(fd, s->buf, SPARK_MSG_SIZE, &s->off)) <= 0)
 			return rc < 0 ? sock_failed("receive REPLY (see the peer's log)", rc)
 				      : ncclSuccess;
@@ -266,6 +359,7 @@ static ncclResult_t connect_step(struct spark_connecting *s, bool *done)
 		s->step = C_SEND_READY;
 		/* fall through */
 	case C_SEND_READY:
+		fd = s->comm->fd;
 		if ((rc = spark_sock_send_some(fd, s->buf, SPARK_MSG_SIZE, &s->off)) <= 0)
 			return rc < 0 ? sock_failed("send READY", rc) : ncclSuccess;
 		*done = true;
@@ -299,6 +393,7 @@ ncclResult_t spark_connect(int dev, void *handle, void **send_comm)
 
 /* ================= accept ================= */
 
+/* Forgets the connection past its HELLO (pending ones stay). */
 static void accept_reset(struct spark_listen_comm *l)
 {
 	if (l->comm != NULL)
@@ -308,7 +403,18 @@ static void accept_reset(struct spark_listen_comm *l)
 	l->comm = NULL;
 	l->conn_fd = -1;
 	l->off = 0;
-	l->step = A_ACCEPT;
+	l->step = A_WAIT_HELLO;
+}
+
+/* A connection that sent a valid HELLO and then failed: a connector killed
+ * while connecting, or a replay. Its own side reports its failure; here it
+ * is dropped and the listener waits for the next. */
+static ncclResult_t drop_active(struct spark_listen_comm *l, const char *what)
+{
+	SPARK_WARN("accept dev %d: dropped the connection from %s after its HELLO: %s; "
+		   "waiting for the next connection", l->dev, l->peer, what);
+	accept_reset(l);
+	return ncclSuccess;
 }
 
 /* Tells the connector why (best effort: a fresh socket takes 480 bytes). */
@@ -323,26 +429,20 @@ static void refuse(struct spark_listen_comm *l)
 	(void)spark_sock_send_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &off);
 }
 
-static ncclResult_t on_hello(struct spark_listen_comm *l, bool *foreign)
+static ncclResult_t on_hello(struct spark_listen_comm *l, const struct spark_conn_msg *peer)
 {
-	struct spark_conn_msg peer, m;
-	char reason[SPARK_REASON_LEN];
-	*foreign = false;
-	if (spark_msg_decode(l->buf, SPARK_MSG_HELLO, l->nonce, &peer, reason, sizeof reason)) {
-		SPARK_WARN("accept dev %d: refusing a connection: %s", l->dev, reason);
-		*foreign = true;
-		return ncclSuccess;
-	}
+	struct spark_conn_msg m;
 	SPARK_TRY(spark_comm_alloc(SPARK_COMM_RECV, l->dev, &l->comm));
 	l->comm->fd = l->conn_fd;
-	uint32_t mask = common_rails(l->comm, &peer);
+	uint32_t mask = common_rails(l->comm, peer);
 	if (mask == 0) {
 		SPARK_WARN("accept dev %d: no rail of this device shares a subnet with the "
-			   "peer's matching rail; check the cabling and IP addresses", l->dev);
+			   "peer's (%s) matching rail; check the cabling and IP addresses", l->dev,
+			   l->peer);
 		refuse(l);
 		return ncclSystemError;
 	}
-	SPARK_TRY(connect_rails(l->comm, &peer, mask));
+	SPARK_TRY(connect_rails(l->comm, peer, mask));
 	for (uint32_t r = 0; r < l->comm->nrails; r++)
 		if (mask & (1u << r))
 			SPARK_TRY(spark_rail_post_recvs(l->comm, r, SPARK_RQ_DEPTH));
@@ -358,43 +458,49 @@ static ncclResult_t on_hello(struct spark_listen_comm *l, bool *foreign)
 static ncclResult_t accept_step(struct spark_listen_comm *l, bool *done)
 {
 	int rc;
-	bool foreign;
 	struct spark_conn_msg m;
-	char reason[SPARK_REASON_LEN];
+	char reason[SPARK_REASON_LEN], what[SPARK_REASON_LEN + 32];
 	*done = false;
 	switch (l->step) {
-	case A_ACCEPT:
-		l->conn_fd = spark_sock_accept(l->fd);
-		if (l->conn_fd < 0)
-			return errno == EAGAIN ? ncclSuccess : sock_failed("accept", -1);
+	case A_WAIT_HELLO:
+		rc = spark_pending_poll(&l->pending, l->fd, &m, &l->conn_fd, l->peer,
+					sizeof l->peer);
+		if (rc <= 0)
+			return rc < 0 ? sock_failed("accept on the listening socket", rc)
+				      : ncclSuccess;
+		SPARK_TRY(on_hello(l, &m));
 		l->off = 0;
-		l->step = A_RECV_HELLO;
-		/* fall through */
-	case A_RECV_HELLO:
-		if ((rc = spark_sock_recv_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) <= 0)
-			return rc < 0 ? sock_failed("receive HELLO", rc) : ncclSuccess;
-		SPARK_TRY(on_hello(l, &foreign));
-		if (foreign) {
-			accept_reset(l);   /* keep listening for the real peer */
-			return ncclSuccess;
-		}
-		l->off = 0;
+		l->deadline_ns = spark_monotonic_ns() + SPARK_HANDSHAKE_TIMEOUT_MS * 1000000ull;
 		l->step = A_SEND_REPLY;
 		/* fall through */
 	case A_SEND_REPLY:
-		if ((rc = spark_sock_send_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) <= 0)
-			return rc < 0 ? sock_failed("send REPLY", rc) : ncclSuccess;
+		if ((rc = spark_sock_send_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) < 0) {
+			snprintf(what, sizeof what, "sending the REPLY failed (%s)", strerror(errno));
+			return drop_active(l, what);
+		}
+		if (rc == 0)
+			break;
 		l->off = 0;
 		l->step = A_RECV_READY;
 		/* fall through */
 	case A_RECV_READY:
-		if ((rc = spark_sock_recv_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) <= 0)
-			return rc < 0 ? sock_failed("receive READY", rc) : ncclSuccess;
+		if ((rc = spark_sock_recv_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &l->off)) < 0) {
+			snprintf(what, sizeof what, "it closed before its READY (%s)",
+				 strerror(errno));
+			return drop_active(l, what);
+		}
+		if (rc == 0)
+			break;
 		if (spark_msg_decode(l->buf, SPARK_MSG_READY, l->nonce, &m, reason, sizeof reason)) {
-			SPARK_WARN("accept dev %d: bad READY: %s", l->dev, reason);
-			return ncclRemoteError;
+			snprintf(what, sizeof what, "bad READY: %s", reason);
+			return drop_active(l, what);
 		}
 		*done = true;
+		return ncclSuccess;
+	}
+	if (spark_monotonic_ns() >= l->deadline_ns) {
+		snprintf(what, sizeof what, "no READY within %d s", SPARK_HANDSHAKE_TIMEOUT_MS / 1000);
+		return drop_active(l, what);
 	}
 	return ncclSuccess;
 }
@@ -415,7 +521,7 @@ ncclResult_t spark_accept(void *listen_comm, void **recv_comm)
 		*recv_comm = l->comm;
 		l->comm = NULL;
 		l->conn_fd = -1;
-		l->step = A_ACCEPT;
+		l->step = A_WAIT_HELLO;
 	}
 	return ncclSuccess;
 }
@@ -426,6 +532,7 @@ ncclResult_t spark_close_listen(void *listen_comm)
 	if (l == NULL)
 		return ncclSuccess;
 	accept_reset(l);
+	spark_pending_close(&l->pending);
 	close(l->fd);
 	free(l);
 	return ncclSuccess;

@@ -125,7 +125,7 @@ int spark_sock_listen(const struct spark_sock_addr *addr, struct spark_handle *h
 		((struct sockaddr_in *)&sa)->sin_port = 0;
 	else
 		((struct sockaddr_in6 *)&sa)->sin6_port = 0;
-	if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, 16) != 0 ||
+	if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, 64) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
 		int saved = errno;
 		close(fd);
@@ -175,6 +175,13 @@ int spark_sock_connect_start(const struct spark_handle *h)
 		return -1;
 	}
 	return fd;
+}
+
+void spark_sock_handle_name(const struct spark_handle *h, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(h->family == AF_INET ? AF_INET : AF_INET6, h->addr, ip, sizeof ip);
+	snprintf(out, len, h->family == AF_INET ? "%s:%u" : "[%s]:%u", ip, h->port);
 }
 
 int spark_sock_connect_done(int fd)

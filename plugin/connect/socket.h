@@ -27,6 +27,8 @@ int spark_sock_listen(const struct spark_sock_addr *addr, struct spark_handle *h
 /* Starts a non-blocking connect to the handle's address; fd or -1. */
 int spark_sock_connect_start(const struct spark_handle *h);
 int spark_sock_connect_done(int fd);
+/* "192.168.100.2:41234" of a handle, for the log. */
+void spark_sock_handle_name(const struct spark_handle *h, char *out, size_t len);
 /* A connection from a listening fd: fd, or -1 with errno EAGAIN if none yet. */
 int spark_sock_accept(int lfd);
 /* Moves the rest of [buf + *off, buf + len); *off keeps the progress. A peer

@@ -8,7 +8,14 @@
  *
  * The rule NCCL relies on (regIsGlobal = 1): a handle works on every comm of
  * its device and is deregistered with any of them, before or after the comm
- * it was registered on is closed. */
+ * it was registered on is closed.
+ *
+ * Handles NCCL passes back are checked, never trusted: deregMr looks the
+ * pointer up among the live handles before touching it (a handle
+ * deregistered twice, or never returned by regMr, is ncclInvalidUsage and a
+ * WARN, not a crash), and each handle carries a tag (live, or poisoned at
+ * deregMr) plus its device that the data path can check without a lock
+ * (spark_mr_handle_check, handle_check.h). */
 #include <infiniband/verbs.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +27,7 @@
 #include "api.h"
 #include "comm.h"
 #include "devctx.h"
+#include "handle_check.h"
 #include "log.h"
 
 struct spark_mr_entry {
@@ -35,8 +43,11 @@ struct spark_mr_entry {
  * handles NCCL never deregistered. All under the devctx lock. */
 struct mr_handle {
 	struct spark_mr_handle pub;     /* first member: the pointer NCCL holds */
+	uint64_t tag;                   /* MR_LIVE from regMr to deregMr, then MR_DEAD */
 	struct mr_handle *prev, *next;
 };
+#define MR_LIVE 0x53504d524c495645ull   /* "SPMRLIVE" */
+#define MR_DEAD 0x53504d5244454144ull   /* "SPMRDEAD" */
 static struct {
 	struct mr_handle *head;
 } live;
@@ -48,6 +59,15 @@ static void link_handle(struct mr_handle *h)
 	if (live.head != NULL)
 		live.head->prev = h;
 	live.head = h;
+}
+
+/* Membership by address only: h is never dereferenced unless it is live. */
+static bool is_live_locked(const void *h)
+{
+	for (const struct mr_handle *l = live.head; l != NULL; l = l->next)
+		if ((const void *)l == h)
+			return true;
+	return false;
 }
 
 static void unlink_handle(struct mr_handle *h)
@@ -189,6 +209,7 @@ int spark_mr_release_orphans_locked(void)
 			continue;
 		unlink_handle(h);
 		unref_all(&h->pub);
+		h->tag = MR_DEAD;
 		free(h);
 		n++;
 	}
@@ -244,6 +265,7 @@ ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **
 	if (h == NULL)
 		return ncclSystemError;
 	h->pub.dev = c->dev;
+	h->tag = MR_LIVE;
 	spark_devctx_lock();
 	ncclResult_t res = ref_rails(c, start, end, &h->pub);
 	if (res == ncclSuccess)
@@ -268,7 +290,8 @@ ncclResult_t spark_reg_mr_dmabuf(void *comm, void *data, size_t size, int type,
 	return ncclInvalidUsage;
 }
 
-/* comm is not needed: the handle knows its entries, which know their HCA. */
+/* comm is not needed: the handle knows its entries, which know their HCA
+ * (and NCCL may deregister after the comm it registered on has closed). */
 ncclResult_t spark_dereg_mr(void *comm, void *mhandle)
 {
 	struct mr_handle *h = mhandle;   /* &h->pub is what regMr handed out */
@@ -276,9 +299,39 @@ ncclResult_t spark_dereg_mr(void *comm, void *mhandle)
 	if (h == NULL)
 		return ncclSuccess;
 	spark_devctx_lock();
-	unlink_handle(h);
-	unref_all(&h->pub);
+	bool ok = is_live_locked(h);
+	if (ok) {
+		unlink_handle(h);
+		unref_all(&h->pub);
+		h->tag = MR_DEAD;
+	}
 	spark_devctx_unlock();
+	if (!ok) {
+		SPARK_WARN("deregMr: handle %p is not a live registration (deregistered twice, "
+			   "or never returned by regMr); ignored", mhandle);
+		return ncclInvalidUsage;
+	}
 	free(h);
+	return ncclSuccess;
+}
+
+ncclResult_t spark_mr_handle_check(const void *mhandle, int dev, const char *op)
+{
+	const struct mr_handle *h = mhandle;
+	if (h == NULL) {
+		SPARK_WARN("%s: NULL memory handle (regMr first)", op);
+		return ncclInvalidUsage;
+	}
+	uint64_t tag = h->tag;
+	if (tag != MR_LIVE) {
+		SPARK_WARN("%s: memory handle %p is %s; register the buffer again", op, mhandle,
+			   tag == MR_DEAD ? "deregistered" : "not one regMr returned");
+		return ncclInvalidUsage;
+	}
+	if (h->pub.dev != dev) {
+		SPARK_WARN("%s: memory handle %p was registered on device %d, used on device %d",
+			   op, mhandle, h->pub.dev, dev);
+		return ncclInvalidUsage;
+	}
 	return ncclSuccess;
 }

@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 #include <endian.h>
 #include <errno.h>
-#include <hwloc.h>
 #include <ifaddrs.h>
 #include <infiniband/verbs.h>
 #include <net/if.h>
@@ -167,45 +166,37 @@ ncclResult_t spark_gid_rescan(struct ibv_context *ctx, struct spark_hca *h, int 
 	return ncclSuccess;
 }
 
-/* PCIe link of the function: gen and width from sysfs (what lspci's LnkSta
- * shows); the rate from hwloc when hwloc sees the same device there, else
- * computed from gen and width. */
-static void read_link(const char *ibdev_path, struct spark_hca *h, hwloc_topology_t topo)
+/* One of sysfs's link attribute pairs (current_link_* or max_link_*). */
+static void read_link_pair(const char *ibdev_path, const char *which, struct spark_pcie_link *l)
 {
-	char text[64];
+	char rel[64], text[64];
 	long width = 0;
-	memset(&h->link, 0, sizeof h->link);
-	if (spark_sysfs_read(ibdev_path, "device/current_link_speed", text, sizeof text))
-		h->link.gen = spark_pcie_gen_from_speed(text);
-	if (spark_sysfs_read_long(ibdev_path, "device/current_link_width", &width) && width > 0 &&
-	    width <= 32)
-		h->link.width = (int)width;
-	h->link.mbps = spark_pcie_mbps(h->link.gen, h->link.width);
-	if (topo == NULL || !h->pci_valid)
-		return;
-	hwloc_obj_t obj = hwloc_get_pcidev_by_busid(topo, (unsigned)h->pci.domain,
-						    (unsigned)h->pci.bus, (unsigned)h->pci.dev,
-						    (unsigned)h->pci.fn);
-	long vendor = -1, device = -1;
-	spark_sysfs_read_long(ibdev_path, "device/vendor", &vendor);
-	spark_sysfs_read_long(ibdev_path, "device/device", &device);
-	if (obj == NULL || obj->attr->pcidev.vendor_id != vendor ||
-	    obj->attr->pcidev.device_id != device || obj->attr->pcidev.linkspeed <= 0)
-		return; /* not the device we are describing (an emulated one) */
-	h->link.mbps = (int)(obj->attr->pcidev.linkspeed * 8000.0f);
+	snprintf(rel, sizeof rel, "device/%s_link_speed", which);
+	if (spark_sysfs_read(ibdev_path, rel, text, sizeof text))
+		l->gen = spark_pcie_gen_from_speed(text);
+	snprintf(rel, sizeof rel, "device/%s_link_width", which);
+	if (spark_sysfs_read_long(ibdev_path, rel, &width) && width > 0 && width <= 32)
+		l->width = (int)width;
 }
 
-static hwloc_topology_t load_hwloc(void)
+/* PCIe link of the function from sysfs (what lspci's LnkSta shows), the rate
+ * computed from gen and width. The kernel gives it directly, so no hwloc: a
+ * container without libhwloc must still load the plugin. A function whose
+ * current_link_* is missing (some virtual functions) falls back to its
+ * max_link_*, the best it can train at. */
+static void read_link(const char *ibdev_path, struct spark_hca *h)
 {
-	hwloc_topology_t topo;
-	if (hwloc_topology_init(&topo) != 0)
-		return NULL;
-	hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_ALL);
-	if (hwloc_topology_load(topo) != 0) {
-		hwloc_topology_destroy(topo);
-		return NULL;
+	memset(&h->link, 0, sizeof h->link);
+	read_link_pair(ibdev_path, "current", &h->link);
+	if (h->link.gen == 0 || h->link.width == 0) {
+		struct spark_pcie_link max = {0, 0, 0};
+		read_link_pair(ibdev_path, "max", &max);
+		if (h->link.gen == 0)
+			h->link.gen = max.gen;
+		if (h->link.width == 0)
+			h->link.width = max.width;
 	}
-	return topo;
+	h->link.mbps = spark_pcie_mbps(h->link.gen, h->link.width);
 }
 
 /* The netdev of this port: the device/net entry whose dev_port matches. */
@@ -267,7 +258,7 @@ static ncclResult_t describe_port(struct ibv_context *ctx, int port,
 /* Every port of one device, appended at out[*n]. A device that cannot be
  * opened or queried is skipped with a WARN: the others may still serve. */
 static void discover_device(struct ibv_device *dev, const struct spark_params *p,
-			    hwloc_topology_t topo, struct spark_hca *out, int max, int *n)
+			    struct spark_hca *out, int max, int *n)
 {
 	struct ibv_context *ctx = ibv_open_device(dev);
 	if (ctx == NULL) {
@@ -286,7 +277,7 @@ static void discover_device(struct ibv_device *dev, const struct spark_params *p
 	for (int port = 1; port <= attr.phys_port_cnt && *n < max; port++) {
 		struct spark_hca *h = &out[*n];
 		describe_device(dev, &attr, h);
-		read_link(dev->ibdev_path, h, topo);
+		read_link(dev->ibdev_path, h);
 		if (describe_port(ctx, port, p, h) == ncclSuccess)
 			(*n)++;
 	}
@@ -331,13 +322,10 @@ ncclResult_t spark_discover(const struct spark_params *p, struct spark_hca *out,
 		SPARK_INFO(NCCL_INIT, "ibv_get_device_list failed: %s", strerror(errno));
 		return ncclSuccess;
 	}
-	hwloc_topology_t topo = ndev > 0 ? load_hwloc() : NULL;
 	for (int d = 0; d < ndev && *n < max; d++)
-		discover_device(list[d], p, topo, out, max, n);
+		discover_device(list[d], p, out, max, n);
 	if (ndev > 0)
 		probe_mlx5dv(list, ndev, p, out, *n);
-	if (topo != NULL)
-		hwloc_topology_destroy(topo);
 	ibv_free_device_list(list);
 	return ncclSuccess;
 }

@@ -1,6 +1,7 @@
 /* Discovery: every (HCA, port) libibverbs lists, described from verbs, the
- * device's sysfs tree (ibdev_path), hwloc and the netdev's IPv4 addresses.
- * Nothing opened here stays open: contexts, hwloc and libmlx5 are released
+ * device's sysfs tree (ibdev_path, PCIe link included) and the netdev's IPv4
+ * addresses.
+ * Nothing opened here stays open: contexts and libmlx5 are released
  * before returning, so NCCL may dlclose the plugin at any time. */
 #ifndef SPARK_SCAN_H
 #define SPARK_SCAN_H

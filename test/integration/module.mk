@@ -1,4 +1,4 @@
-# NCCL-style loader tests over softroce, and the export check.
+# NCCL-style loader tests over softroce, the export check and the NEEDED check.
 #   test_loader  one process: init, devices, properties through ncclNetPlugin_v8
 #   test_abi     two emulated Sparks (test/datapath's dp_harness): each table
 #                v7, v9 ... v12 driven as the NCCL release that picks it does
@@ -21,4 +21,5 @@ $(INTEG_ABI): $(INTEG_ABI_OBJS) $(DP_HARNESS_OBJ) $(BUILD)/obj/plugin/common/wir
 	$(CC) -o $@ $^ $(LDFLAGS_BASE) $(DP_EXPORT_TESTS) -lcriterion -ldl
 
 TEST_BINS += $(INTEG_LOADER) $(INTEG_ABI)
-TEST_SCRIPTS += test/integration/check-exports.sh
+TEST_SCRIPTS += test/integration/check-exports.sh test/integration/check-needed.sh
+QEMU_TEST_SCRIPTS += test/integration/check-needed.sh

@@ -127,6 +127,24 @@ Test(loader, table_is_complete)
 	cr_assert_null(net->irecvConsumed);
 }
 
+/* init sets up fork safety (NCCL's processes fork) before anything is
+ * registered: softroce, strict as rdma-core on an old kernel, refuses
+ * ibv_fork_init after a registration, so ENABLED here means it came first. */
+Test(loader, init_sets_up_fork_safety)
+{
+	fabric_with("");
+	void *verbs = dlopen("libibverbs.so.1", RTLD_NOW | RTLD_NOLOAD);
+	cr_assert_not_null(verbs, "softroce is loaded");
+	int (*is_fork_initialized)(void) =
+		(int (*)(void))dlsym(verbs, "ibv_is_fork_initialized");
+	cr_assert_not_null(is_fork_initialized);
+	cr_assert_eq(is_fork_initialized(), 0 /* IBV_FORK_DISABLED */, "not before init");
+	cr_assert_eq(init_devices(), 1, "%s", log_text);
+	cr_assert_eq(is_fork_initialized(), 1 /* IBV_FORK_ENABLED */, "%s", log_text);
+	cr_assert(has("fork safety: ibv_fork_init done"), "%s", log_text);
+	dlclose(verbs);
+}
+
 Test(loader, default_topology_is_one_fused_device)
 {
 	fabric_with("");

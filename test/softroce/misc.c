@@ -239,18 +239,37 @@ SR_EXPORT const char *ibv_get_sysfs_path(void)
 	return sysfs_path;
 }
 
-/* Fork: softroce's memory is ordinary anonymous memory; nothing to protect. */
-static int fork_inited;
+/* Fork: softroce's memory is ordinary anonymous memory; nothing to protect,
+ * but the rule is rdma-core's on a kernel without copy-on-fork for pinned
+ * pages (the strict case): ibv_fork_init after the process's first
+ * registration is too late (EINVAL), and RDMAV_FORK_SAFE / IBV_FORK_SAFE in
+ * the environment enable it as the call would. */
+static int fork_inited, fork_too_late;
+
+void sr_fork_note_registration(void)
+{
+	__atomic_store_n(&fork_too_late, 1, __ATOMIC_RELAXED);
+}
+
+static bool fork_env(void)
+{
+	return getenv("RDMAV_FORK_SAFE") != NULL || getenv("IBV_FORK_SAFE") != NULL;
+}
 
 SR_EXPORT int ibv_fork_init(void)
 {
-	fork_inited = 1;
+	if (__atomic_load_n(&fork_inited, __ATOMIC_RELAXED) || fork_env())
+		return 0;
+	if (__atomic_load_n(&fork_too_late, __ATOMIC_RELAXED))
+		return EINVAL;
+	__atomic_store_n(&fork_inited, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
 SR_EXPORT enum ibv_fork_status ibv_is_fork_initialized(void)
 {
-	return fork_inited ? IBV_FORK_ENABLED : IBV_FORK_DISABLED;
+	return __atomic_load_n(&fork_inited, __ATOMIC_RELAXED) || fork_env() ? IBV_FORK_ENABLED
+									   : IBV_FORK_DISABLED;
 }
 
 SR_EXPORT int ibv_dontfork_range(void *base, size_t size)

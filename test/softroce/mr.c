@@ -161,6 +161,7 @@ static struct ibv_mr *reg_common(struct ibv_pd *pd, void *addr, size_t length, u
 		errno = ENOMEM;
 		return NULL;
 	}
+	sr_fork_note_registration();
 	mr->mr.context = pd->context;
 	mr->mr.pd = pd;
 	mr->mr.addr = addr;

@@ -395,6 +395,8 @@ void sr_control_poll(void);
 int sr_control_apply(const char *line);
 
 /* context ops (filled in at open) */
+/* misc.c: a registration makes a later ibv_fork_init too late (EINVAL). */
+void sr_fork_note_registration(void);
 int sr_op_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
 int sr_op_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 int sr_op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);

@@ -146,6 +146,35 @@ Test(wire, handle_round_trip_and_size)
 	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), -1);
 }
 
+/* Every byte of a handle is checked: a listener never has more than
+ * SPARK_MAX_RAILS rails, an IPv4 address fills 4 bytes, unused bytes are 0. */
+Test(wire, handle_fields_are_range_checked)
+{
+	uint8_t buf[SPARK_HANDLE_SIZE];
+	struct spark_handle h = {.family = 2, .port = 4242, .nonce = 77, .nrails = 2}, out;
+	char reason[SPARK_REASON_LEN];
+	h.addr[0] = 10;
+	h.nrails = SPARK_MAX_RAILS + 1;
+	spark_handle_encode(&h, buf);
+	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), -1);
+	cr_assert(strstr(reason, "rail count") != NULL, "%s", reason);
+	h.nrails = 2;
+	h.addr[7] = 1;
+	spark_handle_encode(&h, buf);
+	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), -1, "IPv4 tail byte");
+	h.addr[7] = 0;
+	int unused[] = {11, 28, 31, 40, 63};
+	for (size_t k = 0; k < sizeof unused / sizeof unused[0]; k++) {
+		spark_handle_encode(&h, buf);
+		buf[unused[k]] = 0x5a;
+		cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), -1,
+			     "byte %d", unused[k]);
+	}
+	spark_handle_encode(&h, buf);
+	buf[SPARK_HANDLE_PUBLIC] = 0x5a;   /* the connector's scratch: not the handle's */
+	cr_assert_eq(spark_handle_decode(buf, &out, reason, sizeof reason), 0, "%s", reason);
+}
+
 Test(wire, imm_and_wr_id_round_trip)
 {
 	for (uint32_t n = 1; n <= 2; n++) {

@@ -22,7 +22,7 @@ $(BUILD)/obj/$(NETCHECK_DIR)/main.o: EXTRA_CFLAGS += -include $(NETCHECK_VERSION
 
 $(NETCHECK): $(NETCHECK_OBJS) $(NETCHECK_PLUGIN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(LDFLAGS_BASE) -libverbs -lhwloc -ldl
+	$(CC) -o $@ $^ $(LDFLAGS_BASE) -libverbs -ldl
 
 ALL_TARGETS += $(NETCHECK)
 INSTALL_BINS += $(NETCHECK)

@@ -157,3 +157,33 @@ Test(rule2_pd, dmabuf_mr_pins_nothing)
 	sr_side_destroy(&side);
 	munmap(buf, page);
 }
+
+/* rdma-core's fork rule where the kernel lacks copy-on-fork for pinned
+ * pages: ibv_fork_init works before the first registration (and again:
+ * idempotent), and is refused with EINVAL after one, so a plugin that calls
+ * it late learns so here as it would there. */
+Test(rule2_pd, fork_init_before_registration_only)
+{
+	sr_fabric_setup();
+	cr_assert_eq(ibv_is_fork_initialized(), IBV_FORK_DISABLED);
+	cr_assert_eq(ibv_fork_init(), 0);
+	cr_assert_eq(ibv_fork_init(), 0, "a second call is harmless");
+	cr_assert_eq(ibv_is_fork_initialized(), IBV_FORK_ENABLED);
+}
+
+Test(rule2_pd, fork_init_after_registration_is_einval)
+{
+	sr_fabric_setup();
+	struct sr_side side = {0};
+	struct ibv_pd *pd = ibv_alloc_pd(sr_open(&side, SR_HCA0));
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *buf = map_pages(1);
+	struct ibv_mr *mr = ibv_reg_mr(pd, buf, page, RW);
+	cr_assert_not_null(mr);
+	cr_assert_eq(ibv_fork_init(), EINVAL, "too late after a registration");
+	cr_assert_eq(ibv_is_fork_initialized(), IBV_FORK_DISABLED);
+	cr_assert_eq(ibv_dereg_mr(mr), 0);
+	ibv_dealloc_pd(pd);
+	sr_side_destroy(&side);
+	munmap(buf, page);
+}
