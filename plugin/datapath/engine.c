@@ -30,13 +30,6 @@ uint64_t spark_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t spark_engine_clock(struct spark_comm *c)
-{
-	if (c->clock_ns == 0)
-		c->clock_ns = spark_now_ns();
-	return c->clock_ns;
-}
-
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res)
 {
 	if (c->failed == ncclSuccess)

@@ -64,6 +64,11 @@ ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t co
 /* The comm fails with res unless it failed already (the first error sticks). */
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res);
 /* One clock reading per poll: the first caller reads, the rest share it. */
-uint64_t spark_engine_clock(struct spark_comm *c);
+static inline uint64_t spark_engine_clock(struct spark_comm *c)
+{
+	if (c->clock_ns == 0)
+		c->clock_ns = spark_now_ns();
+	return c->clock_ns;
+}
 
 #endif

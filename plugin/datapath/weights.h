@@ -38,8 +38,24 @@ struct spark_weights {
 /* initial_mbps[r] = 0 takes rail r out (not connected). */
 void spark_weights_init(struct spark_weights *w, uint32_t nrails, const uint32_t *initial_mbps,
 			bool adaptive);
-/* A chain of `bytes` posted on `rail` at post_ns completed at done_ns. */
-void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
-			  uint64_t post_ns, uint64_t done_ns);
+/* Adds a busy time of ns for bytes to rail's window; updates the rate and
+ * the weights when the window is full. */
+void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, uint64_t ns);
+
+/* A chain of `bytes` posted on `rail` at post_ns completed at done_ns.
+ * Inline: called once per completion, and most return before the window. */
+static inline void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
+					uint64_t post_ns, uint64_t done_ns)
+{
+	if (rail >= w->nrails || w->weight[rail] == 0)
+		return;
+	/* The rail was busy from the later of this chain's post and the
+	 * previous completion: back-to-back chains are measured by their
+	 * spacing, an idle gap is not counted against the rail. */
+	uint64_t start = post_ns > w->last_done_ns[rail] ? post_ns : w->last_done_ns[rail];
+	w->last_done_ns[rail] = done_ns;
+	if (w->adaptive && bytes >= SPARK_WEIGHT_SAMPLE_MIN && done_ns > start)
+		spark_weights_add(w, rail, bytes, done_ns - start);
+}
 
 #endif
