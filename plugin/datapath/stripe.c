@@ -34,19 +34,18 @@ static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
 	double floor = (double)(p->min_stripe > SPARK_STRIPE_ALIGN ? p->min_stripe
 								  : SPARK_STRIPE_ALIGN);
 	while (use & (use - 1)) {
-		double bytes = (double)size, weight = 0;
-		for (uint32_t r = 0; r < p->nrails; r++)
-			if (use & (1u << r)) {
-				bytes += (double)queued[r];
-				weight += p->weight[r];
-			}
-		double t = bytes / weight;
-		uint32_t smallest = UINT32_MAX;
-		for (uint32_t r = 0; r < p->nrails; r++) {
-			if (!(use & (1u << r)))
-				continue;
+		uint64_t bytes = size, weight = 0;
+		for (uint32_t m = use; m != 0; m &= m - 1) {
+			uint32_t r = (uint32_t)__builtin_ctz(m);
+			bytes += queued[r];
+			weight += p->weight[r];
+		}
+		double t = (double)bytes / (double)weight;
+		uint32_t smallest = (uint32_t)__builtin_ctz(use);
+		for (uint32_t m = use; m != 0; m &= m - 1) {
+			uint32_t r = (uint32_t)__builtin_ctz(m);
 			share[r] = t * p->weight[r] - (double)queued[r];
-			if (smallest == UINT32_MAX || share[r] < share[smallest])
+			if (share[r] < share[smallest])
 				smallest = r;
 		}
 		if (share[smallest] >= floor)
@@ -64,15 +63,14 @@ static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece
 
 /* Cuts at the water level, on 128-byte lines; the last rail used takes the
  * remainder, so the pieces always add up to size. */
-static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, uint32_t use,
-		    const double *share, struct spark_stripe_piece *pieces)
+static unsigned cut(uint64_t size, uint32_t use, const double *share,
+		    struct spark_stripe_piece *pieces)
 {
 	uint32_t last = 31u - (uint32_t)__builtin_clz(use);
 	unsigned n = 0;
 	uint64_t offset = 0;
-	for (uint32_t r = 0; r < p->nrails; r++) {
-		if (!(use & (1u << r)))
-			continue;
+	for (uint32_t m = use; m != 0; m &= m - 1) {
+		uint32_t r = (uint32_t)__builtin_ctz(m);
 		uint64_t len = size - offset;
 		if (r != last) {
 			uint64_t want = share[r] <= 0 ? 0 : (uint64_t)share[r];
@@ -97,7 +95,7 @@ static __attribute__((noinline)) unsigned plan_cut(const struct spark_stripe_pol
 	if ((use & (use - 1)) == 0)
 		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
 				pieces);
-	return cut(policy, size, use, share, pieces);
+	return cut(size, use, share, pieces);
 }
 
 unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t size,
