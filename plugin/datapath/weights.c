@@ -65,7 +65,8 @@ void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, u
 {
 	w->win_bytes[rail] += bytes;
 	w->win_ns[rail] += ns;
-	if (w->win_bytes[rail] < SPARK_WEIGHT_WINDOW)
+	uint64_t window = w->rate_mbps[rail] > 0 ? SPARK_WEIGHT_WINDOW : SPARK_WEIGHT_FIRST_WINDOW;
+	if (w->win_bytes[rail] < window)
 		return;
 	double mbps = (double)w->win_bytes[rail] * 8000.0 / (double)w->win_ns[rail];
 	/* EWMA 1/4: one noisy window (a burst, a descheduled poller) moves the

@@ -14,6 +14,11 @@
 #define SPARK_WEIGHT_SAMPLE_MIN (64u * 1024u)
 /* Bytes a rail must deliver before its rate estimate is updated. */
 #define SPARK_WEIGHT_WINDOW (16u * 1024u * 1024u)
+/* The first estimate comes sooner: until every rail is measured the split
+ * is the link rates', which for a degraded half is the costly guess (at 1 MiB
+ * x 8 in flight a full window would take 32 messages on each rail). The dead
+ * band keeps one short noisy window from moving equal rails. */
+#define SPARK_WEIGHT_FIRST_WINDOW (2u * 1024u * 1024u)
 /* No rail's weight drops below total / this: it keeps carrying enough
  * traffic to be measured again when it recovers. */
 #define SPARK_WEIGHT_FLOOR_DIV 16u
