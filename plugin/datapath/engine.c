@@ -30,52 +30,19 @@ uint64_t spark_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t spark_engine_clock(struct spark_comm *c)
-{
-	if (c->clock_ns == 0)
-		c->clock_ns = spark_now_ns();
-	return c->clock_ns;
-}
-
-bool spark_rail_room(const struct spark_rail *r, uint32_t nwr)
-{
-	return r->sq_used + nwr <= SPARK_SQ_DEPTH;
-}
-
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res)
 {
 	if (c->failed == ncclSuccess)
 		c->failed = res;
 }
 
-ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_wr *chain,
-			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot, uint32_t share,
-			     bool force_signal)
+ncclResult_t spark_rail_post_failed(struct spark_comm *c, uint32_t r, uint32_t nwr, int rc)
 {
 	struct spark_rail *rail = &c->rail[r];
-	bool signal = force_signal || rail->unsignaled + nwr >= SPARK_SQ_DEPTH / 2;
-	struct spark_wr_id id = {kind, r, slot, signal ? rail->unsignaled + nwr : 0, share};
-	uint64_t wr_id = spark_wr_id_encode(&id);
-	for (uint32_t i = 0; i + 1 < nwr; i++) {
-		chain[i].next = &chain[i + 1];
-		chain[i].wr_id = wr_id;
-	}
-	chain[nwr - 1].next = NULL;
-	chain[nwr - 1].wr_id = wr_id;
-	if (signal)
-		chain[nwr - 1].send_flags |= IBV_SEND_SIGNALED;
-	struct ibv_send_wr *bad = NULL;
-	int rc = ibv_post_send(rail->qp, chain, &bad);
-	if (rc != 0) {
-		SPARK_WARN("dev %d rail %s: ibv_post_send of %u WRs failed: %s (SQ %u/%d used)",
-			   c->dev, rail->hca.name, nwr, strerror(rc), rail->sq_used, SPARK_SQ_DEPTH);
-		spark_comm_fail(c, ncclSystemError);
-		return ncclSystemError;
-	}
-	rail->sq_used += nwr;
-	rail->unsignaled = signal ? 0 : rail->unsignaled + nwr;
-	rail->signaled_inflight += signal;
-	return ncclSuccess;
+	SPARK_WARN("dev %d rail %s: ibv_post_send of %u WRs failed: %s (SQ %u/%d used)", c->dev,
+		   rail->hca.name, nwr, strerror(rc), rail->sq_used, SPARK_SQ_DEPTH);
+	spark_comm_fail(c, ncclSystemError);
+	return ncclSystemError;
 }
 
 /* Receives carry no SGE: a WRITE_WITH_IMM puts no payload into one. */

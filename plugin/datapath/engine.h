@@ -6,9 +6,9 @@
 #ifndef SPARK_ENGINE_H
 #define SPARK_ENGINE_H
 
-#include "comm.h"
+#include <infiniband/verbs.h>
 
-struct ibv_send_wr;
+#include "comm.h"
 
 struct spark_wc_ops {
 	/* send: rail `rail` completed the chain carrying share `share` of slot */
@@ -22,16 +22,53 @@ struct spark_wc_ops {
 };
 
 void spark_engine_poll(struct spark_comm *c);
-bool spark_rail_room(const struct spark_rail *r, uint32_t nwr);
+static inline bool spark_rail_room(const struct spark_rail *r, uint32_t nwr)
+{
+	return r->sq_used + nwr <= SPARK_SQ_DEPTH;
+}
+
+/* Warns and fails the comm after ibv_post_send returned rc. */
+ncclResult_t spark_rail_post_failed(struct spark_comm *c, uint32_t r, uint32_t nwr, int rc);
+
 /* Posts a chain on rail r; force_signal makes its last WR signaled. wr_id of
- * the last WR is set here (kind, slot, share, how many SQ entries it frees). */
-ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r, struct ibv_send_wr *chain,
-			     uint32_t nwr, enum spark_wr_kind kind, uint32_t slot, uint32_t share,
-			     bool force_signal);
+ * every WR is set here (kind, slot, share, how many SQ entries it frees).
+ * Inline: every post of the hot path passes constants for most arguments. */
+static inline ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r,
+					   struct ibv_send_wr *chain, uint32_t nwr,
+					   enum spark_wr_kind kind, uint32_t slot, uint32_t share,
+					   bool force_signal)
+{
+	struct spark_rail *rail = &c->rail[r];
+	bool signal = force_signal || rail->unsignaled + nwr >= SPARK_SQ_DEPTH / 2;
+	struct spark_wr_id id = {kind, r, slot, signal ? rail->unsignaled + nwr : 0, share};
+	uint64_t wr_id = spark_wr_id_encode(&id);
+	for (uint32_t i = 0; i + 1 < nwr; i++) {
+		chain[i].next = &chain[i + 1];
+		chain[i].wr_id = wr_id;
+	}
+	chain[nwr - 1].next = NULL;
+	chain[nwr - 1].wr_id = wr_id;
+	if (signal)
+		chain[nwr - 1].send_flags |= IBV_SEND_SIGNALED;
+	struct ibv_send_wr *bad = NULL;
+	int rc = ibv_post_send(rail->qp, chain, &bad);
+	if (rc != 0)
+		return spark_rail_post_failed(c, r, nwr, rc);
+	rail->sq_used += nwr;
+	rail->unsignaled = signal ? 0 : rail->unsignaled + nwr;
+	rail->signaled_inflight += signal;
+	return ncclSuccess;
+}
+
 ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count);
 /* The comm fails with res unless it failed already (the first error sticks). */
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res);
 /* One clock reading per poll: the first caller reads, the rest share it. */
-uint64_t spark_engine_clock(struct spark_comm *c);
+static inline uint64_t spark_engine_clock(struct spark_comm *c)
+{
+	if (c->clock_ns == 0)
+		c->clock_ns = spark_now_ns();
+	return c->clock_ns;
+}
 
 #endif

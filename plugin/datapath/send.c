@@ -31,14 +31,7 @@ static struct spark_cts_entry *fifo_slot(struct spark_comm *c, uint32_t slot)
 
 static bool slot_reusable(const struct spark_send_slot *s)
 {
-	if (s->state == SLOT_FREE)
-		return true;
-	if (s->state != SLOT_DONE)
-		return false;
-	for (uint32_t i = 0; i < s->nreqs; i++)
-		if (s->req[i].owned)
-			return false;
-	return true;
+	return s->state == SLOT_FREE || (s->state == SLOT_DONE && s->owned == 0);
 }
 
 /* Reads the CTS entries for seq. The NIC writes them (no relaxed ordering:
@@ -60,8 +53,8 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 			return 0;  /* rest of the write still landing */
 	for (uint32_t i = 0; i < nreqs; i++) {
 		s->cts[i] = e[i];
-		s->req[i].owned = false;
 	}
+	s->owned = 0;
 	s->seq = seq;
 	s->nreqs = nreqs;
 	s->claimed = 0;
@@ -175,15 +168,14 @@ static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 	return used;
 }
 
+/* The first rail up after r, wrapping; r itself when no other is up. */
 static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
 {
-	uint32_t cand = r;
-	for (uint32_t k = 0; k < c->nrails; k++) {
-		cand = cand + 1 >= c->nrails ? 0 : cand + 1;
-		if (c->up_mask & (1u << cand))
-			return cand;
-	}
-	return r;
+	uint32_t up = c->up_mask & ((1u << c->nrails) - 1);
+	uint32_t above = up & ~((2u << r) - 1);
+	if (above != 0)
+		return (uint32_t)__builtin_ctz(above);
+	return up != 0 ? (uint32_t)__builtin_ctz(up) : r;
 }
 
 static void fill_record(struct spark_send_slot *s)
@@ -194,7 +186,7 @@ static void fill_record(struct spark_send_slot *s)
 		s->rec.sizes[i] = s->req[i].size;
 }
 
-static void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t r, uint64_t *now)
+static inline void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t r, uint64_t *now)
 {
 	/* A rail that was idle starts its busy time now; one that was busy
 	 * starts when its previous chain completes (weights.c). */
@@ -347,7 +339,7 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 		res = ncclInvalidArgument;
 	} else {
 		req->size = (int32_t)size;
-		req->owned = true;
+		s->owned |= 1u << i;
 		*request = req;
 	}
 	if (s->claimed == (1u << s->nreqs) - 1) {
@@ -414,7 +406,7 @@ ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 	*done = 1;
 	if (sizes != NULL)
 		sizes[0] = req->size;
-	req->owned = false;
+	s->owned &= ~(1u << (uint32_t)(req - s->req));
 	if (slot_reusable(s))
 		s->state = SLOT_FREE;
 	return ncclSuccess;

@@ -11,7 +11,6 @@
 /* One isend: entry i of a send slot. */
 struct spark_send_req {
 	struct spark_req_hdr hdr;
-	bool owned;                     /* handed to NCCL and not yet reported done */
 	uint32_t slot;
 	int32_t size;                   /* bytes sent; < 0: -size did not fit */
 	void *data;
@@ -31,6 +30,7 @@ struct spark_send_slot {
 	uint32_t nreqs;
 	uint64_t seq;
 	uint32_t claimed;               /* entries matched by an isend (bit mask) */
+	uint32_t owned;                 /* entries handed to NCCL, not yet reported done */
 	uint32_t rails_pending;         /* shares (by rail) not yet acknowledged */
 	uint32_t moved;                 /* shares re-sent on another rail after a failure */
 	uint32_t used;                  /* rails the slot went over */

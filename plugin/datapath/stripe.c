@@ -2,10 +2,11 @@
 
 #include <stdbool.h>
 
-/* Time (in bytes per weight unit) until rail r has drained its queue. */
-static double drain(const struct spark_stripe_policy *p, const uint64_t *queued, uint32_t r)
+/* a / wa < b / wb, exactly and without dividing: bytes per weight unit are
+ * times, and the planner only ever compares them. */
+static inline bool sooner(uint64_t a, uint32_t wa, uint64_t b, uint32_t wb)
 {
-	return (double)queued[r] / (double)p->weight[r];
+	return (unsigned __int128)a * wb < (unsigned __int128)b * wa;
 }
 
 /* Deep window: every other rail has at least this message's time on `best`
@@ -13,10 +14,11 @@ static double drain(const struct spark_stripe_policy *p, const uint64_t *queued,
 static bool others_are_busy(const struct spark_stripe_policy *p, uint64_t size,
 			    const uint64_t *queued, uint32_t best, uint32_t usable)
 {
-	double need = (double)size / (double)p->weight[best];
-	for (uint32_t r = 0; r < p->nrails; r++)
-		if ((usable & (1u << r)) && r != best && drain(p, queued, r) < need)
+	for (uint32_t m = usable & ~(1u << best); m != 0; m &= m - 1) {
+		uint32_t r = (uint32_t)__builtin_ctz(m);
+		if (sooner(queued[r], p->weight[r], size, p->weight[best]))
 			return false;
+	}
 	return true;
 }
 
@@ -32,19 +34,18 @@ static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
 	double floor = (double)(p->min_stripe > SPARK_STRIPE_ALIGN ? p->min_stripe
 								  : SPARK_STRIPE_ALIGN);
 	while (use & (use - 1)) {
-		double bytes = (double)size, weight = 0;
-		for (uint32_t r = 0; r < p->nrails; r++)
-			if (use & (1u << r)) {
-				bytes += (double)queued[r];
-				weight += p->weight[r];
-			}
-		double t = bytes / weight;
-		uint32_t smallest = UINT32_MAX;
-		for (uint32_t r = 0; r < p->nrails; r++) {
-			if (!(use & (1u << r)))
-				continue;
+		uint64_t bytes = size, weight = 0;
+		for (uint32_t m = use; m != 0; m &= m - 1) {
+			uint32_t r = (uint32_t)__builtin_ctz(m);
+			bytes += queued[r];
+			weight += p->weight[r];
+		}
+		double t = (double)bytes / (double)weight;
+		uint32_t smallest = (uint32_t)__builtin_ctz(use);
+		for (uint32_t m = use; m != 0; m &= m - 1) {
+			uint32_t r = (uint32_t)__builtin_ctz(m);
 			share[r] = t * p->weight[r] - (double)queued[r];
-			if (smallest == UINT32_MAX || share[r] < share[smallest])
+			if (share[r] < share[smallest])
 				smallest = r;
 		}
 		if (share[smallest] >= floor)
@@ -62,15 +63,14 @@ static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece
 
 /* Cuts at the water level, on 128-byte lines; the last rail used takes the
  * remainder, so the pieces always add up to size. */
-static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, uint32_t use,
-		    const double *share, struct spark_stripe_piece *pieces)
+static unsigned cut(uint64_t size, uint32_t use, const double *share,
+		    struct spark_stripe_piece *pieces)
 {
 	uint32_t last = 31u - (uint32_t)__builtin_clz(use);
 	unsigned n = 0;
 	uint64_t offset = 0;
-	for (uint32_t r = 0; r < p->nrails; r++) {
-		if (!(use & (1u << r)))
-			continue;
+	for (uint32_t m = use; m != 0; m &= m - 1) {
+		uint32_t r = (uint32_t)__builtin_ctz(m);
 		uint64_t len = size - offset;
 		if (r != last) {
 			uint64_t want = share[r] <= 0 ? 0 : (uint64_t)share[r];
@@ -83,6 +83,21 @@ static unsigned cut(const struct spark_stripe_policy *p, uint64_t size, uint32_t
 	return n;
 }
 
+/* The shallow-window case: water-fill the usable rails, cut at the level.
+ * Out of line, so the common whole-message plan carries no floating point. */
+static __attribute__((noinline)) unsigned plan_cut(const struct spark_stripe_policy *policy,
+						   uint64_t size, const uint64_t *queued,
+						   uint32_t usable, uint32_t best,
+						   struct spark_stripe_piece *pieces)
+{
+	double share[SPARK_STRIPE_MAX_RAILS];
+	uint32_t use = water_fill(policy, size, queued, usable, share);
+	if ((use & (use - 1)) == 0)
+		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
+				pieces);
+	return cut(size, use, share, pieces);
+}
+
 unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t size,
 			   const uint64_t *queued, uint32_t first,
 			   struct spark_stripe_piece *pieces)
@@ -93,19 +108,17 @@ unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t si
 	/* One pass from `first` on: the usable rails, the first idle one, and
 	 * the one that would finish the whole message first (ties: the first). */
 	uint32_t usable = 0, idle = UINT32_MAX, best = UINT32_MAX;
-	double best_t = 0;
 	for (uint32_t k = 0, r = first < n ? first : first % n; k < n;
 	     k++, r = r + 1 == n ? 0 : r + 1) {
-		if (policy->weight[r] == 0)
+		uint32_t w = policy->weight[r];
+		if (w == 0)
 			continue;
 		usable |= 1u << r;
 		if (idle == UINT32_MAX && queued[r] == 0)
 			idle = r;
-		double t = (double)(queued[r] + size) / (double)policy->weight[r];
-		if (best == UINT32_MAX || t < best_t) {
+		if (best == UINT32_MAX ||
+		    sooner(queued[r] + size, w, queued[best] + size, policy->weight[best]))
 			best = r;
-			best_t = t;
-		}
 	}
 	if (usable == 0)
 		return 0;
@@ -115,10 +128,5 @@ unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t si
 		return whole_on(idle != UINT32_MAX ? idle : best, size, pieces);
 	if ((usable & (usable - 1)) == 0 || others_are_busy(policy, size, queued, best, usable))
 		return whole_on(best, size, pieces);
-	double share[SPARK_STRIPE_MAX_RAILS];
-	uint32_t use = water_fill(policy, size, queued, usable, share);
-	if ((use & (use - 1)) == 0)
-		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
-				pieces);
-	return cut(policy, size, use, share, pieces);
+	return plan_cut(policy, size, queued, usable, best, pieces);
 }

@@ -61,21 +61,12 @@ static void recompute(struct spark_weights *w)
 	w->updates++;
 }
 
-void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
-			  uint64_t post_ns, uint64_t done_ns)
+void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, uint64_t ns)
 {
-	if (rail >= w->nrails || w->weight[rail] == 0)
-		return;
-	/* The rail was busy from the later of this chain's post and the
-	 * previous completion: back-to-back chains are measured by their
-	 * spacing, an idle gap is not counted against the rail. */
-	uint64_t start = post_ns > w->last_done_ns[rail] ? post_ns : w->last_done_ns[rail];
-	w->last_done_ns[rail] = done_ns;
-	if (!w->adaptive || bytes < SPARK_WEIGHT_SAMPLE_MIN || done_ns <= start)
-		return;
 	w->win_bytes[rail] += bytes;
-	w->win_ns[rail] += done_ns - start;
-	if (w->win_bytes[rail] < SPARK_WEIGHT_WINDOW)
+	w->win_ns[rail] += ns;
+	uint64_t window = w->rate_mbps[rail] > 0 ? SPARK_WEIGHT_WINDOW : SPARK_WEIGHT_FIRST_WINDOW;
+	if (w->win_bytes[rail] < window)
 		return;
 	double mbps = (double)w->win_bytes[rail] * 8000.0 / (double)w->win_ns[rail];
 	/* EWMA 1/4: one noisy window (a burst, a descheduled poller) moves the

@@ -14,6 +14,11 @@
 #define SPARK_WEIGHT_SAMPLE_MIN (64u * 1024u)
 /* Bytes a rail must deliver before its rate estimate is updated. */
 #define SPARK_WEIGHT_WINDOW (16u * 1024u * 1024u)
+/* The first estimate comes sooner: until every rail is measured the split
+ * is the link rates', which for a degraded half is the costly guess (at 1 MiB
+ * x 8 in flight a full window would take 32 messages on each rail). The dead
+ * band keeps one short noisy window from moving equal rails. */
+#define SPARK_WEIGHT_FIRST_WINDOW (2u * 1024u * 1024u)
 /* No rail's weight drops below total / this: it keeps carrying enough
  * traffic to be measured again when it recovers. */
 #define SPARK_WEIGHT_FLOOR_DIV 16u
@@ -38,8 +43,24 @@ struct spark_weights {
 /* initial_mbps[r] = 0 takes rail r out (not connected). */
 void spark_weights_init(struct spark_weights *w, uint32_t nrails, const uint32_t *initial_mbps,
 			bool adaptive);
-/* A chain of `bytes` posted on `rail` at post_ns completed at done_ns. */
-void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
-			  uint64_t post_ns, uint64_t done_ns);
+/* Adds a busy time of ns for bytes to rail's window; updates the rate and
+ * the weights when the window is full. */
+void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, uint64_t ns);
+
+/* A chain of `bytes` posted on `rail` at post_ns completed at done_ns.
+ * Inline: called once per completion, and most return before the window. */
+static inline void spark_weights_sample(struct spark_weights *w, uint32_t rail, uint64_t bytes,
+					uint64_t post_ns, uint64_t done_ns)
+{
+	if (rail >= w->nrails || w->weight[rail] == 0)
+		return;
+	/* The rail was busy from the later of this chain's post and the
+	 * previous completion: back-to-back chains are measured by their
+	 * spacing, an idle gap is not counted against the rail. */
+	uint64_t start = post_ns > w->last_done_ns[rail] ? post_ns : w->last_done_ns[rail];
+	w->last_done_ns[rail] = done_ns;
+	if (w->adaptive && bytes >= SPARK_WEIGHT_SAMPLE_MIN && done_ns > start)
+		spark_weights_add(w, rail, bytes, done_ns - start);
+}
 
 #endif

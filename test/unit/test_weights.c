@@ -93,3 +93,27 @@ Test(weights, noise_within_the_dead_band_keeps_link_weights)
 	feed(&w, 1, 3000, 16, t);   /* now a real difference */
 	cr_assert_lt(w.weight[1], w.weight[0]);
 }
+
+/* A quarter-rate half is seen after its first 2 MiB (1 MiB chains), not
+ * after a full 16 MiB window; the next estimates wait for full windows. */
+Test(weights, first_estimate_after_a_short_window)
+{
+	struct spark_weights w;
+	uint32_t mbps[2] = {100000, 100000};
+	uint64_t t[2] = {MS, MS};
+	spark_weights_init(&w, 2, mbps, true);
+	for (uint32_t rail = 0; rail < 2; rail++) {
+		uint64_t ns = (uint64_t)((double)(1u << 20) * 8000.0 / (rail == 0 ? 10000 : 2500));
+		spark_weights_sample(&w, rail, 1u << 20, t[rail], t[rail] + ns);
+		t[rail] += ns;
+		cr_assert_eq(w.updates, 0, "rail %u: one 1 MiB chain is no estimate yet", rail);
+		spark_weights_sample(&w, rail, 1u << 20, t[rail], t[rail] + ns);
+		t[rail] += ns;
+	}
+	cr_assert_eq(w.updates, 1, "both rails measured after 2 MiB each");
+	double share = (double)w.weight[1] / (w.weight[0] + w.weight[1]);
+	cr_assert(share > 0.17 && share < 0.23, "quarter-rate share %.3f, want ~0.2", share);
+	/* The rate now known, 2 MiB more at another rate is not yet a window. */
+	spark_weights_sample(&w, 1, 2u << 20, t[1], t[1] + 2 * MS);
+	cr_assert_eq(w.updates, 1, "a later estimate waits for a full window");
+}
