@@ -29,10 +29,12 @@ static bool others_are_busy(const struct spark_stripe_policy *p, uint64_t size,
  * smallest goes first): no rail gets a piece too small to pay for its WR
  * and completion. Returns the rails left. */
 static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
-			   const uint64_t *queued, uint32_t use, double *share)
+			   const uint64_t *queued, uint32_t use, int64_t *share)
 {
-	double floor = (double)(p->min_stripe > SPARK_STRIPE_ALIGN ? p->min_stripe
-								  : SPARK_STRIPE_ALIGN);
+	/* Integers, not floating point: the same cut on every CPU (aarch64
+	 * fuses t * w - q into one rounding, x86_64 does not). */
+	int64_t floor = p->min_stripe > SPARK_STRIPE_ALIGN ? (int64_t)p->min_stripe
+							    : SPARK_STRIPE_ALIGN;
 	while (use & (use - 1)) {
 		uint64_t bytes = size, weight = 0;
 		for (uint32_t m = use; m != 0; m &= m - 1) {
@@ -40,11 +42,11 @@ static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
 			bytes += queued[r];
 			weight += p->weight[r];
 		}
-		double t = (double)bytes / (double)weight;
 		uint32_t smallest = (uint32_t)__builtin_ctz(use);
 		for (uint32_t m = use; m != 0; m &= m - 1) {
 			uint32_t r = (uint32_t)__builtin_ctz(m);
-			share[r] = t * p->weight[r] - (double)queued[r];
+			unsigned __int128 level = (unsigned __int128)bytes * p->weight[r] / weight;
+			share[r] = (int64_t)level - (int64_t)queued[r];
 			if (share[r] < share[smallest])
 				smallest = r;
 		}
@@ -63,7 +65,7 @@ static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece
 
 /* Cuts at the water level, on 128-byte lines; the last rail used takes the
  * remainder, so the pieces always add up to size. */
-static unsigned cut(uint64_t size, uint32_t use, const double *share,
+static unsigned cut(uint64_t size, uint32_t use, const int64_t *share,
 		    struct spark_stripe_piece *pieces)
 {
 	uint32_t last = 31u - (uint32_t)__builtin_clz(use);
@@ -84,13 +86,13 @@ static unsigned cut(uint64_t size, uint32_t use, const double *share,
 }
 
 /* The shallow-window case: water-fill the usable rails, cut at the level.
- * Out of line, so the common whole-message plan carries no floating point. */
+ * Out of line, so the common whole-message plan stays short. */
 static __attribute__((noinline)) unsigned plan_cut(const struct spark_stripe_policy *policy,
 						   uint64_t size, const uint64_t *queued,
 						   uint32_t usable, uint32_t best,
 						   struct spark_stripe_piece *pieces)
 {
-	double share[SPARK_STRIPE_MAX_RAILS];
+	int64_t share[SPARK_STRIPE_MAX_RAILS];
 	uint32_t use = water_fill(policy, size, queued, usable, share);
 	if ((use & (use - 1)) == 0)
 		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
