@@ -24,7 +24,7 @@ PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire
 PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/abi/init.c plugin/abi/context.c plugin/abi/adapt.c \
 	plugin/abi/net_v7.c plugin/abi/net_v8.c plugin/abi/net_v9.c plugin/abi/net_v10.c \
-	plugin/abi/net_v11.c plugin/abi/net_v12.c \
+	plugin/abi/net_v11.c plugin/abi/net_v12.c plugin/abi/net_ctx.c \
 	plugin/connect/socket.c plugin/connect/pending.c plugin/connect/devctx.c plugin/connect/rail.c \
 	plugin/connect/comm.c plugin/connect/connect.c \
 	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/send.c \

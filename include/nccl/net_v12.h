@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 #include "net.h"
+#include "net_v11.h"
 #include "profiler.h"
 
 #define NCCL_NET_MAX_DEVS_PER_NIC_V12 8
-#define NCCL_NET_ATTR_UNDEF -1
 #define NCCL_NET_ID_UNDEF -1
 
 typedef ncclNetDeviceHandle_v7_t ncclNetDeviceHandle_v12_t;
@@ -43,26 +43,10 @@ typedef struct {
 	int16_t planeId;
 } ncclNetProperties_v12_t;
 
-#define NCCL_NET_TRAFFIC_CLASS_UNDEF -1
-typedef struct {
-	int trafficClass;   /* NCCL_NET_TRAFFIC_CLASS_UNDEF or the comm's config */
-} ncclNetCommConfig_v12_t;
-
-/* Hints NCCL sets before connecting (op/algo/proto of what comes next). */
-typedef struct {
-	int32_t maxConcurrentPeers;
-	int32_t minConcurrentPeers;
-	int32_t maxFlowsPerPeer;
-	int32_t minFlowsPerPeer;
-} ncclNetCommAttr_v12_t;
-
-typedef struct {
-	ncclNetCommAttr_v12_t sendCommAttr;
-	ncclNetCommAttr_v12_t recvCommAttr;
-	uint32_t op;
-	uint32_t algo;
-	uint32_t proto;
-} ncclNetAttr_v12_t;
+/* Unchanged since v11: the comm config, the comm attributes and the hints. */
+typedef ncclNetCommConfig_v11_t ncclNetCommConfig_v12_t;
+typedef ncclNetCommAttr_v11_t ncclNetCommAttr_v12_t;
+typedef ncclNetAttr_v11_t ncclNetAttr_v12_t;
 
 typedef struct {
 	const char *name;
