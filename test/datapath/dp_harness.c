@@ -490,3 +490,21 @@ uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
 		 "counter %s unreadable: '%s'", path, text);
 	return strstr(name, "_data") != NULL ? v * 4 : v;
 }
+
+/* hot: the comm's layout is the plugin's own (comm.h, same compiler and
+ * flags); only its control-area pointer is read. */
+#include "comm.h"
+
+void *dp_send_fifo(void *send_comm)
+{
+	const struct spark_comm *c = send_comm;
+	DP_CHECK(c->kind == SPARK_COMM_SEND, "not a send comm");
+	return c->ctl;
+}
+
+void *dp_recv_records(void *recv_comm)
+{
+	const struct spark_comm *c = recv_comm;
+	DP_CHECK(c->kind == SPARK_COMM_RECV, "not a recv comm");
+	return c->ctl;
+}

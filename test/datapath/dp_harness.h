@@ -96,3 +96,10 @@ uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
 		    const char *name);
 
 #endif
+
+/* hot: the plugin's control areas of a comm, for tests that play a corrupt
+ * peer by writing into them: the CTS FIFO of a send comm
+ * (FIFO[SPARK_SLOTS][SPARK_MAX_RECVS] of struct spark_cts_entry), the
+ * completion records of a recv comm (records[SPARK_SLOTS]). */
+void *dp_send_fifo(void *send_comm);
+void *dp_recv_records(void *recv_comm);
