@@ -189,8 +189,8 @@ static inline enum spark_cts_seq spark_cts_seq_state(uint64_t got, uint64_t want
  * SPARK_WIRE_MAX_RAILS is a fault; 0 when the caller checks each rkey where
  * it posts, as send.c does). A tag is any int: it is only matched.
  * spark_cts_ok is the data path's form, the same answer without naming the
- * fault and without a branch per field (test_wire.c holds the two to the
- * same answers); spark_cts_check names the fault. */
+ * fault (test_wire.c holds the two to the same answers); spark_cts_check
+ * names the fault. */
 static inline bool spark_cts_keys_missing(const struct spark_cts_entry *x, uint32_t key_rails)
 {
 	if (key_rails == 0)
@@ -201,19 +201,24 @@ static inline bool spark_cts_keys_missing(const struct spark_cts_entry *x, uint3
 	return missing;
 }
 
+static inline bool spark_cts_entry_ok(const struct spark_cts_entry *x, uint64_t seq, uint32_t n,
+				      uint32_t key_rails)
+{
+	if (x->seq != seq || x->nreqs != n)
+		return false;
+	return x->size == 0 || (x->addr != 0 && x->size <= UINT64_MAX - x->addr &&
+				!spark_cts_keys_missing(x, key_rails));
+}
+
 static inline bool spark_cts_ok(const struct spark_cts_entry *e, uint64_t seq, uint32_t key_rails)
 {
 	uint32_t n = e[0].nreqs;
-	if (n - 1u >= SPARK_MAX_RECVS)
+	if (n - 1u >= SPARK_MAX_RECVS || !spark_cts_entry_ok(&e[0], seq, n, key_rails))
 		return false;
-	bool bad = false;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct spark_cts_entry *x = &e[i];
-		bool unusable = (x->addr == 0) | (x->size > UINT64_MAX - x->addr) |
-				spark_cts_keys_missing(x, key_rails);
-		bad |= (x->seq != seq) | (x->nreqs != n) | ((x->size != 0) & unusable);
-	}
-	return !bad;
+	for (uint32_t i = 1; i < n; i++)
+		if (!spark_cts_entry_ok(&e[i], seq, n, key_rails))
+			return false;
+	return true;
 }
 bool spark_cts_check(const struct spark_cts_entry *e, uint64_t seq, uint32_t key_rails,
 		     struct spark_wire_fault *f);

@@ -279,32 +279,45 @@ static enum post_result post_single(struct spark_comm *c, struct spark_send_slot
 		used |= 1u << pc[p].rail;
 	}
 	s->npieces[0] = (uint8_t)n;
-	memset(s->rail_bytes, 0, sizeof s->rail_bytes);
+	for (uint32_t r = 0; r < SPARK_MAX_RAILS; r++)
+		s->rail_bytes[r] = 0;
 	s->record = false;
 	s->rails_pending = s->used = used;
 	s->lead = pc[0].rail;
 	s->moved = 0;
 	s->state = SLOT_POSTED;
 	c->small_rail = next_up_rail(c, c->small_rail);
-	struct spark_imm imm = {spark_slot_of(s->seq), 0, n, (uint32_t)size};
+	uint32_t slot = spark_slot_of(s->seq);
+	/* The immediate without its share bit: slot | (n - 1) << 7 | size << 8. */
+	uint32_t imm = slot | (n - 1) << 7 | (uint32_t)size << 8;
 	uint64_t now = 0;
 	for (unsigned p = 0; p < n; p++) {
 		uint32_t r = pc[p].rail, len = (uint32_t)pc[p].length;
+		struct spark_rail *rail = &c->rail[r];
 		struct ibv_send_wr *w = &c->chains->wr[r][0];
 		struct ibv_sge *sge = &c->chains->sge[r][0];
 		*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data + pc[p].offset,
 					.length = len, .lkey = req->mh->mr[r]->lkey};
+		w->next = NULL;
 		w->sg_list = sge;
 		w->num_sge = 1;
 		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
-		w->send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
-		imm.share = r;
-		w->imm_data = htobe32(spark_imm_encode(&imm));
+		w->send_flags = IBV_SEND_SIGNALED | (len <= rail->max_inline ? IBV_SEND_INLINE : 0);
+		w->imm_data = htobe32(imm | r << 6);
 		w->wr.rdma.remote_addr = s->cts[0].addr + pc[p].offset;
 		w->wr.rdma.rkey = s->cts[0].rkey[r];
+		struct spark_wr_id id = {SPARK_WR_DATA, r, slot, rail->unsignaled + 1, r};
+		w->wr_id = spark_wr_id_encode(&id);
 		s->rail_bytes[r] = len;
-		if (spark_rail_post(c, r, w, 1, SPARK_WR_DATA, imm.slot, r, true) != ncclSuccess)
+		struct ibv_send_wr *bad = NULL;
+		int rc = ibv_post_send(rail->qp, w, &bad);
+		if (rc != 0) {
+			spark_rail_post_failed(c, r, 1, rc);
 			return POSTED;   /* the comm is failed; nothing more to do */
+		}
+		rail->sq_used++;
+		rail->unsignaled = 0;
+		rail->signaled_inflight++;
 		posted_on(c, s, r, &now);
 	}
 	return POSTED;
@@ -475,9 +488,9 @@ ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 	 * of its slot, its bit still owned. Anything else (tested again after
 	 * done, or not a request) is refused before it is trusted further. */
 	struct spark_comm *c = req->hdr.comm;
-	uint32_t slot = req->slot, idx = req->idx;
-	struct spark_send_slot *s = &c->slots[slot % SPARK_SLOTS];
-	if (slot >= SPARK_SLOTS || idx >= SPARK_MAX_RECVS || &s->req[idx] != req)
+	uint32_t idx = req->idx % SPARK_MAX_RECVS;
+	struct spark_send_slot *s = &c->slots[req->slot % SPARK_SLOTS];
+	if (&s->req[idx] != req)   /* indices masked: out of range cannot match */
 		return spark_req_bad(req, "test", "is not a send request of a live comm");
 	if (!(s->owned & (1u << idx)))
 		return spark_req_bad(req, "test", "was already reported done (or never handed out)");
