@@ -185,11 +185,48 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 	c->recvs_posted--;
 }
 
-/* Polls the comm (which may complete req); true when req is done. */
-static bool poll_for(struct spark_recv_req *req)
+/* A done receive reported to NCCL (sizes; a refused message is
+ * ncclInvalidUsage), its slot free again. */
+static __attribute__((cold, noinline)) ncclResult_t refused(const struct spark_recv_req *req,
+							     uint32_t i)
+{
+	if (-(int64_t)req->sizes[i] > req->posted[i])
+		SPARK_WARN("irecv: the sender's message of %d bytes (tag %d) is larger than the "
+			   "%lld-byte buffer posted; nothing was written", -req->sizes[i],
+			   req->tags[i], (long long)req->posted[i]);
+	else
+		SPARK_WARN("irecv: the sender refused its message of %d bytes (tag %d: its isend "
+			   "failed, see the sender's WARN); nothing was written", -req->sizes[i],
+			   req->tags[i]);
+	return ncclInvalidUsage;
+}
+
+static ncclResult_t recv_report(struct spark_recv_req *req, int *done, int *sizes)
+{
+	ncclResult_t res = ncclSuccess;
+	for (uint32_t i = 0; i < req->n; i++) {
+		if (req->sizes[i] < 0)
+			res = refused(req, i);
+		if (sizes != NULL)
+			sizes[i] = req->sizes[i] < 0 ? 0 : req->sizes[i];
+	}
+	req->state = RREQ_FREE;
+	*done = 1;
+	return res;
+}
+
+
+/* Not done yet: poll the comm (which may complete req), else look at the
+ * peer. Out of line and reached by a tail call, so test's common call stays
+ * a leaf. */
+static __attribute__((noinline)) ncclResult_t recv_test_poll(struct spark_recv_req *req,
+							    int *done, int *sizes)
 {
 	spark_engine_poll(req->hdr.comm);
-	return req->state == RREQ_DONE;
+	if (req->state == RREQ_DONE)
+		return recv_report(req, done, sizes);
+	spark_peer_check(req->hdr.comm);
+	return req->hdr.comm->failed;
 }
 
 ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
@@ -201,32 +238,9 @@ ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
 		return spark_req_bad(req, "test", "is not a receive request of a live comm");
 	if (req->state == RREQ_FREE)
 		return spark_req_bad(req, "test", "was already reported done (or never handed out)");
-	if (req->state != RREQ_DONE) {
-		if (!poll_for(req)) {
-			spark_peer_check(c);
-			return c->failed;
-		}
-	}
-	ncclResult_t res = ncclSuccess;
-	for (uint32_t i = 0; i < req->n; i++) {
-		if (req->sizes[i] < 0) {
-			if (-(int64_t)req->sizes[i] > req->posted[i])
-				SPARK_WARN("irecv: the sender's message of %d bytes (tag %d) is "
-					   "larger than the %lld-byte buffer posted; nothing was "
-					   "written", -req->sizes[i], req->tags[i],
-					   (long long)req->posted[i]);
-			else
-				SPARK_WARN("irecv: the sender refused its message of %d bytes (tag "
-					   "%d: its isend failed, see the sender's WARN); nothing was "
-					   "written", -req->sizes[i], req->tags[i]);
-			res = ncclInvalidUsage;
-		}
-		if (sizes != NULL)
-			sizes[i] = req->sizes[i] < 0 ? 0 : req->sizes[i];
-	}
-	req->state = RREQ_FREE;
-	*done = 1;
-	return res;
+	if (req->state != RREQ_DONE)
+		return recv_test_poll(req, done, sizes);
+	return recv_report(req, done, sizes);
 }
 
 /* Every posted receive whose CTS went over rail r has it written again

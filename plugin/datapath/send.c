@@ -258,78 +258,106 @@ static inline void posted_on(struct spark_comm *c, struct spark_send_slot *s, ui
 
 enum post_result { POSTED, NO_ROOM, NOT_SINGLE };
 
+/* One signaled WRITE_WITH_IMM: [off, off + len) of the slot's one buffer on
+ * rail r, closing share r; imm is the immediate without its share bit. */
+static inline bool post_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t r,
+			      uint64_t off, uint32_t len, uint32_t imm, uint64_t *now)
+{
+	const struct spark_send_req *req = &s->req[0];
+	struct spark_rail *rail = &c->rail[r];
+	struct ibv_send_wr *w = &c->chains->wr[r][0];
+	struct ibv_sge *sge = &c->chains->sge[r][0];
+	*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data + off, .length = len,
+				.lkey = req->mh->mr[r]->lkey};
+	w->next = NULL;
+	w->sg_list = sge;
+	w->num_sge = 1;
+	w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	w->send_flags = IBV_SEND_SIGNALED | (len <= rail->max_inline ? IBV_SEND_INLINE : 0);
+	w->imm_data = htobe32(imm | r << 6);
+	w->wr.rdma.remote_addr = s->cts[0].addr + off;
+	w->wr.rdma.rkey = s->cts[0].rkey[r];
+	struct spark_wr_id id = {SPARK_WR_DATA, r, imm & 0x3fu, rail->unsignaled + 1, r};
+	w->wr_id = spark_wr_id_encode(&id);
+	s->rail_bytes[r] = len;
+	struct ibv_send_wr *bad = NULL;
+	int rc = ibv_post_send(rail->qp, w, &bad);
+	if (rc != 0) {
+		spark_rail_post_failed(c, r, 1, rc);
+		return false;   /* the comm is failed */
+	}
+	rail->sq_used++;
+	rail->unsignaled = 0;
+	rail->signaled_inflight++;
+	posted_on(c, s, r, now);
+	return true;
+}
+
+/* The slot's state once its chains are about to go out on `used`. */
+static inline void slot_posted(struct spark_send_slot *s, uint32_t used, uint32_t lead,
+			       bool record)
+{
+	for (uint32_t r = 0; r < SPARK_MAX_RAILS; r++)
+		s->rail_bytes[r] = 0;
+	s->record = record;
+	s->rails_pending = s->used = used;
+	s->lead = lead;
+	s->moved = 0;
+	s->state = SLOT_POSTED;
+}
+
 /* The common case: one buffer whose size rides in the immediate, one WR per
- * rail it goes over (whole: one WR in all), each closing its share. */
+ * rail it goes over (whole: one WR in all, with no loop), each closing its
+ * share. */
 static enum post_result post_single(struct spark_comm *c, struct spark_send_slot *s)
 {
 	const struct spark_send_req *req = &s->req[0];
 	if (s->nreqs != 1 || req->size <= 0 || (uint32_t)req->size > SPARK_IMM_SIZE_MAX)
 		return NOT_SINGLE;
 	struct spark_stripe_piece *pc = s->piece[0];
-	uint64_t size = (uint64_t)req->size;
+	uint32_t size = (uint32_t)req->size;
 	unsigned n = spark_stripe_plan(&c->policy, size, c->queued, c->small_rail, pc);
+	uint32_t slot = spark_slot_of(s->seq);
+	uint64_t now = 0;
+	s->npieces[0] = (uint8_t)n;
+	if (n == 1) {
+		uint32_t r = pc[0].rail;
+		if (!spark_rail_room(&c->rail[r], 1))
+			return NO_ROOM;
+		if (s->cts[0].rkey[r] == 0) {
+			missing_key(c, s, 0, r);
+			return POSTED;   /* the comm is failed; nothing more to do */
+		}
+		slot_posted(s, 1u << r, r, false);
+		c->small_rail = next_up_rail(c, c->small_rail);
+		post_share(c, s, r, 0, size, slot | size << 8, &now);
+		return POSTED;
+	}
 	uint32_t used = 0;
 	for (unsigned p = 0; p < n; p++) {
 		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
 			return NO_ROOM;
 		if (s->cts[0].rkey[pc[p].rail] == 0) {
 			missing_key(c, s, 0, pc[p].rail);
-			return POSTED;   /* the comm is failed; nothing more to do */
+			return POSTED;
 		}
 		used |= 1u << pc[p].rail;
 	}
-	s->npieces[0] = (uint8_t)n;
-	for (uint32_t r = 0; r < SPARK_MAX_RAILS; r++)
-		s->rail_bytes[r] = 0;
-	s->record = false;
-	s->rails_pending = s->used = used;
-	s->lead = pc[0].rail;
-	s->moved = 0;
-	s->state = SLOT_POSTED;
+	slot_posted(s, used, pc[0].rail, false);
 	c->small_rail = next_up_rail(c, c->small_rail);
-	uint32_t slot = spark_slot_of(s->seq);
 	/* The immediate without its share bit: slot | (n - 1) << 7 | size << 8. */
-	uint32_t imm = slot | (n - 1) << 7 | (uint32_t)size << 8;
-	uint64_t now = 0;
-	for (unsigned p = 0; p < n; p++) {
-		uint32_t r = pc[p].rail, len = (uint32_t)pc[p].length;
-		struct spark_rail *rail = &c->rail[r];
-		struct ibv_send_wr *w = &c->chains->wr[r][0];
-		struct ibv_sge *sge = &c->chains->sge[r][0];
-		*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data + pc[p].offset,
-					.length = len, .lkey = req->mh->mr[r]->lkey};
-		w->next = NULL;
-		w->sg_list = sge;
-		w->num_sge = 1;
-		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
-		w->send_flags = IBV_SEND_SIGNALED | (len <= rail->max_inline ? IBV_SEND_INLINE : 0);
-		w->imm_data = htobe32(imm | r << 6);
-		w->wr.rdma.remote_addr = s->cts[0].addr + pc[p].offset;
-		w->wr.rdma.rkey = s->cts[0].rkey[r];
-		struct spark_wr_id id = {SPARK_WR_DATA, r, slot, rail->unsignaled + 1, r};
-		w->wr_id = spark_wr_id_encode(&id);
-		s->rail_bytes[r] = len;
-		struct ibv_send_wr *bad = NULL;
-		int rc = ibv_post_send(rail->qp, w, &bad);
-		if (rc != 0) {
-			spark_rail_post_failed(c, r, 1, rc);
+	uint32_t imm = slot | (n - 1) << 7 | size << 8;
+	for (unsigned p = 0; p < n; p++)
+		if (!post_share(c, s, pc[p].rail, pc[p].offset, (uint32_t)pc[p].length, imm, &now))
 			return POSTED;   /* the comm is failed; nothing more to do */
-		}
-		rail->sq_used++;
-		rail->unsignaled = 0;
-		rail->signaled_inflight++;
-		posted_on(c, s, r, &now);
-	}
 	return POSTED;
 }
 
-/* Puts a READY slot on the wire; false when a rail's send queue is too full
- * (retried once completions free it). */
-static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
+/* A group, or sizes for the record: chains of pieces per rail. Out of line,
+ * so the single-buffer path keeps its registers. */
+static __attribute__((noinline)) bool post_chains(struct spark_comm *c,
+						  struct spark_send_slot *s)
 {
-	enum post_result single = post_single(c, s);
-	if (single != NOT_SINGLE)
-		return single == POSTED;
 	struct spark_chains *ch = c->chains;
 	uint32_t used = plan_slot(c, s), lead = (uint32_t)__builtin_ctz(used);
 	for (uint32_t r = 0; r < c->nrails; r++)
@@ -364,6 +392,16 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 	}
 	c->small_rail = next_up_rail(c, c->small_rail);
 	return true;
+}
+
+/* Puts a READY slot on the wire; false when a rail's send queue is too full
+ * (retried once completions free it). */
+static inline bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
+{
+	enum post_result single = post_single(c, s);
+	if (single != NOT_SINGLE)
+		return single == POSTED;
+	return post_chains(c, s);
 }
 
 static void send_progress(struct spark_comm *c)
@@ -475,11 +513,35 @@ static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32
 		sample_weights(c, s, rail);
 }
 
-/* Polls the comm (which may complete s); true when s is done. */
-static bool poll_for(struct spark_comm *c, const struct spark_send_slot *s)
+/* A done request reported to NCCL; the slot is free once every request of
+ * it was. */
+static inline ncclResult_t send_report(struct spark_send_req *req, struct spark_send_slot *s,
+				       uint32_t idx, int *done, int *sizes)
 {
+	*done = 1;
+	if (sizes != NULL)
+		sizes[0] = req->size;
+	s->owned &= ~(1u << idx);
+	if (slot_reusable(s))
+		s->state = SLOT_FREE;
+	return ncclSuccess;
+}
+
+/* Not done yet: poll the comm (which may complete s), else look at the
+ * peer. Out of line and reached by a tail call, so test's common call (one
+ * poll completes a whole window: the rest find their slot done) stays a
+ * leaf that saves no registers. */
+static __attribute__((noinline)) ncclResult_t send_test_poll(struct spark_send_req *req,
+							    struct spark_send_slot *s,
+							    uint32_t idx, int *done,
+							    int *sizes)
+{
+	struct spark_comm *c = req->hdr.comm;
 	spark_engine_poll(c);
-	return s->state == SLOT_DONE;
+	if (s->state == SLOT_DONE)
+		return send_report(req, s, idx, done, sizes);
+	spark_peer_check(c);
+	return c->failed;
 }
 
 ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
@@ -494,19 +556,9 @@ ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 		return spark_req_bad(req, "test", "is not a send request of a live comm");
 	if (!(s->owned & (1u << idx)))
 		return spark_req_bad(req, "test", "was already reported done (or never handed out)");
-	if (s->state != SLOT_DONE) {
-		if (!poll_for(c, s)) {
-			spark_peer_check(c);
-			return c->failed;
-		}
-	}
-	*done = 1;
-	if (sizes != NULL)
-		sizes[0] = req->size;
-	s->owned &= ~(1u << idx);
-	if (slot_reusable(s))
-		s->state = SLOT_FREE;
-	return ncclSuccess;
+	if (s->state != SLOT_DONE)
+		return send_test_poll(req, s, idx, done, sizes);
+	return send_report(req, s, idx, done, sizes);
 }
 
 /* ---- a rail lost ---- */
