@@ -296,6 +296,15 @@ static inline uint64_t spark_wr_id_encode(const struct spark_wr_id *w)
 	       (uint64_t)(w->share & 0xfu) << 48;
 }
 
+/* spark_wr_id_encode of a data chain for a caller whose fields are in range
+ * (rail, share < 16, slot, released < 65536): no masks. */
+static inline uint64_t spark_wr_id_data(uint32_t rail, uint32_t slot, uint32_t released,
+					uint32_t share)
+{
+	return (uint64_t)SPARK_WR_DATA | (uint64_t)rail << 8 | (uint64_t)slot << 16 |
+	       (uint64_t)released << 32 | (uint64_t)share << 48;
+}
+
 static inline void spark_wr_id_decode(uint64_t v, struct spark_wr_id *w)
 {
 	w->kind = (enum spark_wr_kind)(v & 0xffu);

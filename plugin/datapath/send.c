@@ -123,6 +123,8 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 
 static int find_entry(const struct spark_send_slot *s, int tag)
 {
+	if (s->nreqs == 1)   /* MATCHING with one entry: not claimed yet */
+		return s->cts[0].tag == tag ? 0 : -1;
 	for (uint32_t i = 0; i < s->nreqs; i++)
 		if (!(s->claimed & (1u << i)) && s->cts[i].tag == tag)
 			return (int)i;
@@ -260,8 +262,11 @@ enum post_result { POSTED, NO_ROOM, NOT_SINGLE };
 
 /* One signaled WRITE_WITH_IMM: [off, off + len) of the slot's one buffer on
  * rail r, closing share r; imm is the immediate without its share bit. */
-static inline bool post_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t r,
-			      uint64_t off, uint32_t len, uint32_t imm, uint64_t *now)
+static inline __attribute__((always_inline)) bool post_share(struct spark_comm *c,
+							     struct spark_send_slot *s,
+							     uint32_t r, uint64_t off,
+							     uint32_t len, uint32_t imm,
+							     uint64_t *now)
 {
 	const struct spark_send_req *req = &s->req[0];
 	struct spark_rail *rail = &c->rail[r];
@@ -277,8 +282,7 @@ static inline bool post_share(struct spark_comm *c, struct spark_send_slot *s, u
 	w->imm_data = htobe32(imm | r << 6);
 	w->wr.rdma.remote_addr = s->cts[0].addr + off;
 	w->wr.rdma.rkey = s->cts[0].rkey[r];
-	struct spark_wr_id id = {SPARK_WR_DATA, r, imm & 0x3fu, rail->unsignaled + 1, r};
-	w->wr_id = spark_wr_id_encode(&id);
+	w->wr_id = spark_wr_id_data(r, imm & 0x3fu, rail->unsignaled + 1, r);
 	s->rail_bytes[r] = len;
 	struct ibv_send_wr *bad = NULL;
 	int rc = ibv_post_send(rail->qp, w, &bad);
@@ -468,7 +472,14 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 	if (s->claimed == (1u << s->nreqs) - 1) {
 		s->state = SLOT_READY;
 		c->seq++;
-		send_progress(c);
+		/* Every older slot posted (the common case): this one goes now,
+		 * else in order behind them. */
+		if (c->post_seq == s->seq) {
+			if (post_slot(c, s))
+				c->post_seq++;
+		} else {
+			send_progress(c);
+		}
 		if (c->failed != ncclSuccess) {
 			*request = NULL;   /* posting found the CTS or a rail bad */
 			return c->failed;

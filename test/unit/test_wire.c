@@ -192,6 +192,13 @@ Test(wire, imm_and_wr_id_round_trip)
 	cr_assert_eq(o.slot, 65535);
 	cr_assert_eq(o.released, 512);
 	cr_assert_eq(o.share, 2);
+	for (uint32_t r = 0; r < 16; r += 5)
+		for (uint32_t slot = 0; slot < 65536; slot += 4099)
+			for (uint32_t rel = 0; rel < 65536; rel += 8191) {
+				struct spark_wr_id d = {SPARK_WR_DATA, r, slot, rel, 15 - r};
+				cr_assert_eq(spark_wr_id_data(r, slot, rel, 15 - r),
+					     spark_wr_id_encode(&d), "the unmasked form");
+			}
 }
 
 /* One buffer's size rides in 24 bits of the immediate; from 2^24 - 1 bytes
