@@ -16,6 +16,10 @@
 #include "send.h"
 
 struct spark_chains {
+	/* One-buffer posts (post_share): one WR per rail, kept apart from the
+	 * chains so their fixed fields are written once. */
+	struct ibv_send_wr one[SPARK_MAX_RAILS];
+	struct ibv_sge one_sge[SPARK_MAX_RAILS];
 	struct ibv_send_wr wr[SPARK_MAX_RAILS][SPARK_MAX_CHAIN];
 	struct ibv_sge sge[SPARK_MAX_RAILS][SPARK_MAX_CHAIN];
 	uint32_t n[SPARK_MAX_RAILS];
@@ -270,14 +274,16 @@ static inline __attribute__((always_inline)) bool post_share(struct spark_comm *
 {
 	const struct spark_send_req *req = &s->req[0];
 	struct spark_rail *rail = &c->rail[r];
-	struct ibv_send_wr *w = &c->chains->wr[r][0];
-	struct ibv_sge *sge = &c->chains->sge[r][0];
+	struct ibv_send_wr *w = &c->chains->one[r];
+	struct ibv_sge *sge = &c->chains->one_sge[r];
 	*sge = (struct ibv_sge){.addr = (uint64_t)(uintptr_t)req->data + off, .length = len,
 				.lkey = req->mh->mr[r]->lkey};
-	w->next = NULL;
-	w->sg_list = sge;
-	w->num_sge = 1;
-	w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	if (w->sg_list != sge) {   /* the first use: the fields no message changes */
+		w->next = NULL;
+		w->sg_list = sge;
+		w->num_sge = 1;
+		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	}
 	w->send_flags = IBV_SEND_SIGNALED | (len <= rail->max_inline ? IBV_SEND_INLINE : 0);
 	w->imm_data = htobe32(imm | r << 6);
 	w->wr.rdma.remote_addr = s->cts[0].addr + off;
@@ -490,10 +496,11 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 
 /* ---- completion ---- */
 
-static void sample_weights(struct spark_comm *c, const struct spark_send_slot *s, uint32_t rail)
+/* Out of line and reached by tail calls, so data_done stays a leaf. */
+static __attribute__((noinline)) void sample_weights(struct spark_comm *c,
+						     const struct spark_send_slot *s,
+						     uint32_t rail)
 {
-	if (!c->weights.adaptive)
-		return;
 	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
 			     spark_engine_clock(c));
 	if (c->weights.updates == c->weight_updates)
@@ -505,22 +512,27 @@ static void sample_weights(struct spark_comm *c, const struct spark_send_slot *s
 		   c->weights.rate_mbps[1]);
 }
 
+static __attribute__((cold, noinline)) void not_in_flight(struct spark_comm *c, uint32_t slot,
+							  uint32_t share)
+{
+	SPARK_WARN("dev %d: completion for slot %u share %u that is not in flight", c->dev, slot,
+		   share);
+	spark_comm_fail(c, ncclInternalError);
+}
+
 static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32_t share)
 {
 	struct spark_send_slot *s = &c->slots[slot];
-	if (s->state != SLOT_POSTED || !(s->rails_pending & (1u << share))) {
-		SPARK_WARN("dev %d: completion for slot %u share %u that is not in flight", c->dev,
-			   slot, share);
-		spark_comm_fail(c, ncclInternalError);
-		return;
-	}
+	if (s->state != SLOT_POSTED || !(s->rails_pending & (1u << share)))
+		return not_in_flight(c, slot, share);
 	s->rails_pending &= ~(1u << share);
 	if (s->rails_pending == 0)
 		s->state = SLOT_DONE;
 	uint64_t bytes = s->rail_bytes[share];
 	c->queued[rail] -= bytes < c->queued[rail] ? bytes : c->queued[rail];
 	c->rail_chains[rail] -= c->rail_chains[rail] > 0;
-	if (rail == share)   /* a re-sent share says nothing about its new rail's rate */
+	/* A re-sent share says nothing about its new rail's rate. */
+	if (rail == share && c->weights.adaptive)
 		sample_weights(c, s, rail);
 }
 
