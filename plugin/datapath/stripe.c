@@ -40,7 +40,12 @@ static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
 		uint32_t smallest = (uint32_t)__builtin_ctz(use);
 		for (uint32_t m = use; m != 0; m &= m - 1) {
 			uint32_t r = (uint32_t)__builtin_ctz(m);
-			unsigned __int128 level = (unsigned __int128)bytes * p->weight[r] / weight;
+			/* Exact either way; 64-bit division where the product fits
+			 * (always, for real queues and rates), no libgcc call. */
+			uint64_t level = bytes <= UINT64_MAX / UINT32_MAX
+						 ? bytes * p->weight[r] / weight
+						 : (uint64_t)((unsigned __int128)bytes * p->weight[r] /
+							      weight);
 			share[r] = (int64_t)level - (int64_t)queued[r];
 			if (share[r] < share[smallest])
 				smallest = r;
@@ -76,11 +81,10 @@ static unsigned cut(uint64_t size, uint32_t use, const int64_t *share,
 	return n;
 }
 
-/* The shallow-window case: water-fill the usable rails, cut at the level.
- * Out of line, so the common whole-message plan stays short. */
-unsigned spark_stripe_cut(const struct spark_stripe_policy *policy, uint64_t size,
-			  const uint64_t *queued, uint32_t usable, uint32_t best,
-			  struct spark_stripe_piece *pieces)
+/* The shallow-window case: water-fill the usable rails, cut at the level. */
+static unsigned cut_any(const struct spark_stripe_policy *policy, uint64_t size,
+			const uint64_t *queued, uint32_t usable, uint32_t best,
+			struct spark_stripe_piece *pieces)
 {
 	int64_t share[SPARK_STRIPE_MAX_RAILS];
 	uint32_t use = water_fill(policy, size, queued, usable, share);
@@ -88,6 +92,44 @@ unsigned spark_stripe_cut(const struct spark_stripe_policy *policy, uint64_t siz
 		return whole_on((use & (1u << best)) != 0 ? best : (uint32_t)__builtin_ctz(use), size,
 				pieces);
 	return cut(size, use, share, pieces);
+}
+
+/* Rail r's share at the water level of two rails (water_fill's arithmetic). */
+static int64_t share_of(const struct spark_stripe_policy *p, uint64_t bytes, uint64_t weight,
+			const uint64_t *queued, uint32_t r)
+{
+	uint64_t level = bytes <= UINT64_MAX / UINT32_MAX
+				 ? bytes * p->weight[r] / weight
+				 : (uint64_t)((unsigned __int128)bytes * p->weight[r] / weight);
+	return (int64_t)level - (int64_t)queued[r];
+}
+
+/* cut_any for the two rails of a Spark, without its loops: one level, the
+ * smaller share dropped if below the floor (the other takes the message
+ * whole), else rail 0 takes its share on 128-byte lines and rail 1 the rest.
+ * test_stripe.c holds it to cut_any's answers (through spark_stripe_plan and
+ * spark_stripe_plan_any). */
+unsigned spark_stripe_cut(const struct spark_stripe_policy *policy, uint64_t size,
+			  const uint64_t *queued, uint32_t usable, uint32_t best,
+			  struct spark_stripe_piece *pieces)
+{
+	if (usable != 3u)
+		return cut_any(policy, size, queued, usable, best, pieces);
+	int64_t floor = policy->min_stripe > SPARK_STRIPE_ALIGN ? (int64_t)policy->min_stripe
+								 : SPARK_STRIPE_ALIGN;
+	uint64_t bytes = size + queued[0] + queued[1];
+	uint64_t weight = (uint64_t)policy->weight[0] + policy->weight[1];
+	int64_t s0 = share_of(policy, bytes, weight, queued, 0);
+	int64_t s1 = share_of(policy, bytes, weight, queued, 1);
+	uint32_t smallest = s1 < s0 ? 1u : 0u;
+	if ((smallest ? s1 : s0) < floor)
+		return whole_on(smallest ^ 1u, size, pieces);
+	uint64_t want = s0 <= 0 ? 0 : (uint64_t)s0;
+	want -= want % SPARK_STRIPE_ALIGN;
+	uint64_t len = want < size ? want : size;
+	pieces[0] = (struct spark_stripe_piece){.rail = 0, .offset = 0, .length = len};
+	pieces[1] = (struct spark_stripe_piece){.rail = 1, .offset = len, .length = size - len};
+	return 2;
 }
 
 unsigned spark_stripe_plan_any(const struct spark_stripe_policy *policy, uint64_t size,
@@ -120,5 +162,5 @@ unsigned spark_stripe_plan_any(const struct spark_stripe_policy *policy, uint64_
 		return whole_on(idle != UINT32_MAX ? idle : best, size, pieces);
 	if ((usable & (usable - 1)) == 0 || others_are_busy(policy, size, queued, best, usable))
 		return whole_on(best, size, pieces);
-	return spark_stripe_cut(policy, size, queued, usable, best, pieces);
+	return cut_any(policy, size, queued, usable, best, pieces);
 }

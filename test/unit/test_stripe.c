@@ -282,8 +282,8 @@ Test(stripe, a_quarter_rate_half_carries_little)
 		  share1);
 }
 
-/* The inline two-rail plan takes the same decisions as the n-rail loop, for
- * every shape: idle and deep queues, small and large messages, ties, equal
+/* The inline two-rail plan (and the two-rail cut) takes the same decisions
+ * as the n-rail loop, for every shape: idle and deep queues, small and large messages, ties, equal
  * and unequal weights, a rail of weight 0, `first` beyond the rail count. */
 Test(stripe, the_two_rail_short_path_agrees_with_the_loop)
 {
@@ -291,6 +291,7 @@ Test(stripe, the_two_rail_short_path_agrees_with_the_loop)
 	static const uint64_t sizes[] = {0, 1, 255, 256, 64 * KiB - 1, 64 * KiB, 64 * KiB + 128,
 					 128 * KiB, 1 * MiB, 0x7fffffff};
 	struct spark_stripe_piece a[SPARK_STRIPE_MAX_RAILS], b[SPARK_STRIPE_MAX_RAILS];
+	int cuts = 0;
 	for (int i = 0; i < 200000; i++) {
 		struct spark_stripe_policy p = two_rails(0, 0, (next_random(&rng) % 3) * 32 * KiB);
 		for (uint32_t r = 0; r < 2; r++)
@@ -310,9 +311,11 @@ Test(stripe, the_two_rail_short_path_agrees_with_the_loop)
 		uint32_t first = (uint32_t)(next_random(&rng) % 5);
 		unsigned na = spark_stripe_plan(&p, size, q, first, a);
 		unsigned nb = spark_stripe_plan_any(&p, size, q, first, b);
+		cuts += na == 2;
 		cr_assert_eq(na, nb, "case %d: %u pieces, the loop %u", i, na, nb);
 		for (unsigned k = 0; k < na; k++)
 			cr_assert(a[k].rail == b[k].rail && a[k].offset == b[k].offset &&
 				  a[k].length == b[k].length, "case %d piece %u differs", i, k);
 	}
+	cr_assert_gt(cuts, 5000, "only %d cut plans: the cut's short path untested", cuts);
 }
