@@ -113,10 +113,12 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 	s->cts[0] = e[0];
 	for (uint32_t i = 1; i < nreqs; i++)
 		s->cts[i] = e[i];
-	/* rkeys are checked where each is used, on the rails the plan picks
-	 * (missing_key): key_rails 0 here. */
-	if (!spark_cts_ok(s->cts, seq, 0))
-		return cts_bad(c, seq, s->cts);
+	/* spark_cts_ok entry by entry (nreqs is in range here; an e[0].nreqs
+	 * that was not fails as a mismatch of 1). rkeys are checked where each
+	 * is used, on the rails the plan picks (missing_key): key_rails 0. */
+	for (uint32_t i = 0; i < nreqs; i++)
+		if (!spark_cts_entry_ok(&s->cts[i], seq, nreqs, 0))
+			return cts_bad(c, seq, s->cts);
 	s->owned = 0;
 	s->seq = seq;
 	s->nreqs = nreqs;
