@@ -19,6 +19,8 @@ static struct spark_cts_entry *shadow_slot(struct spark_comm *c, uint32_t slot)
 
 static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
 {
+	if (c->up_mask == 3u)
+		return (uint32_t)(seq & 1u);   /* a Spark's two rails: the loop's answer */
 	uint32_t up = spark_bits(c->up_mask);
 	if (up == 0)
 		return 0;   /* no rail left: the comm has failed, nothing is posted */
@@ -78,13 +80,11 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	struct spark_cts_entry *e = shadow_slot(c, slot);
 	for (int i = 0; i < n; i++) {
 		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
-		/* Checked before anything is written: a stale handle's rkeys
-		 * would let the sender write where this buffer no longer is. */
+		/* Checked before the CTS goes out (a refused irecv leaves only
+		 * unposted shadow entries): a stale handle's rkeys would let the
+		 * sender write where this buffer no longer is. */
 		if ((sizes[i] > 0 || mh != NULL) && !spark_mr_usable(mh, c->dev, data[i], sizes[i]))
 			return spark_mr_handle_bad(mh, c->dev, data[i], sizes[i], "irecv");
-	}
-	for (int i = 0; i < n; i++) {
-		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
 		memset(&e[i], 0, sizeof e[i]);
 		e[i].addr = (uint64_t)(uintptr_t)data[i];
 		e[i].size = sizes[i];
@@ -152,6 +152,26 @@ static bool take_record(struct spark_comm *c, struct spark_recv_req *req, uint32
 	return true;
 }
 
+/* A share re-sent after a rail failure whose first copy had landed:
+ * counted once. */
+static __attribute__((cold, noinline)) void duplicate_share(const struct spark_comm *c,
+							    uint32_t share, uint32_t slot)
+{
+	SPARK_INFO(NCCL_NET, "dev %d: duplicate share %u of slot %u ignored", c->dev, share, slot);
+}
+
+/* The last share of a receive whose sizes are in the record. */
+static __attribute__((noinline)) void done_by_record(struct spark_comm *c,
+						    struct spark_recv_req *req, uint32_t slot)
+{
+	if (!take_record(c, req, slot))
+		return;
+	req->state = RREQ_DONE;
+	c->recvs_posted--;
+}
+
+/* Everything but the common case is out of line and reached by tail calls,
+ * so this stays a leaf. */
 static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 {
 	struct spark_imm imm;
@@ -159,13 +179,8 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 	spark_imm_decode(v, &imm);
 	struct spark_recv_req *req = &c->rreqs[imm.slot];
 	uint32_t bit = 1u << imm.share;
-	if (req->shares & bit) {
-		/* A share re-sent after a rail failure whose first copy had
-		 * landed: counted once. */
-		SPARK_INFO(NCCL_NET, "dev %d: duplicate share %u of slot %u ignored", c->dev,
-			   imm.share, imm.slot);
-		return;
-	}
+	if (req->shares & bit)
+		return duplicate_share(c, imm.share, imm.slot);
 	struct spark_imm_expect x = {c->nrails, req->state == RREQ_POSTED ? req->n : 0,
 				     req->posted[0], req->nshares, req->imm_size};
 	if (!spark_imm_ok(&imm, &x))
@@ -179,8 +194,8 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 	req->shares |= bit;
 	if (spark_bits(req->shares) < imm.nshares)
 		return;  /* other rails still owe their part */
-	if (req->record && !take_record(c, req, imm.slot))
-		return;
+	if (req->record)
+		return done_by_record(c, req, imm.slot);
 	req->state = RREQ_DONE;
 	c->recvs_posted--;
 }
