@@ -112,7 +112,7 @@ void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE
 	put32(out + 12, m->nrails);
 	put32(out + 16, m->rail_mask);
 	for (uint32_t i = 0; i < SPARK_WIRE_MAX_RAILS; i++)   /* 0 = not kept */
-		out[20 + i] = m->rail_mask & (1u << i) ? (uint8_t)(m->peer_rail[i] + 1) : 0;
+		out[20 + i] = (m->rail_mask & (1u << i)) != 0 ? (uint8_t)(m->peer_rail[i] + 1) : 0;
 	put64(out + 24, m->nonce);
 	for (uint32_t i = 0; i < m->nrails && i < SPARK_WIRE_MAX_RAILS; i++)
 		rail_encode(&m->rail[i], out + HDR_SIZE + i * RAIL_SIZE);

@@ -124,7 +124,7 @@ static void report_pairs(const char *who, int dev, const struct spark_conn_msg *
 			 const struct spark_conn_msg *peer, const uint8_t *pair)
 {
 	for (uint32_t r = 0; r < ours->nrails; r++) {
-		char a[40], b[40];
+		char a[40];
 		const struct spark_rail_info *o = &ours->rail[r];
 		spark_rails_format(o, 1, a, sizeof a);
 		if (pair[r] == SPARK_RAIL_NONE) {
@@ -134,6 +134,7 @@ static void report_pairs(const char *who, int dev, const struct spark_conn_msg *
 		}
 		const struct spark_rail_info *p = &peer->rail[pair[r]];
 		if (strcmp(o->name, p->name) != 0 || pair[r] != r) {
+			char b[40];
 			spark_rails_format(p, 1, b, sizeof b);
 			SPARK_INFO(NCCL_NET, "%s dev %d: rail %u (%s) pairs with the peer's rail %u (%s)",
 				   who, dev, r, a, pair[r], b);
