@@ -144,17 +144,17 @@ static void report_pairs(const char *who, int dev, const struct spark_conn_msg *
 
 /* No rail of ours reaches a rail of the peer: both sides' rails and the fix.
  * The peer is unreachable from here as with ENETUNREACH: ncclRemoteError. */
-static ncclResult_t no_common_rail(const char *who, int dev, const struct spark_conn_msg *ours,
-				   const struct spark_conn_msg *peer)
+static ncclResult_t no_common_rail(const char *who, int dev, const char *where,
+				   const struct spark_conn_msg *ours, const struct spark_conn_msg *peer)
 {
 	char a[256], b[256];
 	spark_rails_format(ours->rail, ours->nrails, a, sizeof a);
 	spark_rails_format(peer->rail, peer->nrails, b, sizeof b);
 	SPARK_WARN("%s dev %d: no rail of this device shares a subnet with any rail of the peer "
-		   "(ours: %s; the peer's: %s). Fix: give each half an address on both Sparks, "
+		   "at %s (ours: %s; the peer's: %s). Fix: give each half an address on both Sparks, "
 		   "one /24 per half and the same /24 for the two ends of a half (e.g. sudo ip "
 		   "addr add 192.168.101.<n>/24 dev enP2p1s0f0np0, persisted in "
-		   "/etc/netplan/40-cx7.yaml), then rerun", who, dev, a, b);
+		   "/etc/netplan/40-cx7.yaml), then rerun", who, dev, where, a, b);
 	return ncclRemoteError;
 }
 
@@ -349,8 +349,11 @@ static ncclResult_t on_reply(struct spark_connecting *s)
 	}
 	struct spark_conn_msg ours;
 	describe_rails(c, &ours);
-	if (m.rail_mask == 0)   /* the acceptor found no rail reaching ours */
-		return no_common_rail("connect", c->dev, &ours, &m);
+	if (m.rail_mask == 0) {   /* the acceptor found no rail reaching ours */
+		char addr[64];
+		spark_sock_handle_name(&s->handle, addr, sizeof addr);
+		return no_common_rail("connect", c->dev, addr, &ours, &m);
+	}
 	uint8_t pair[SPARK_WIRE_MAX_RAILS];
 	SPARK_TRY(reply_pairs(c, &ours, &m, pair));
 	report_pairs("connect", c->dev, &ours, &m, pair);
@@ -488,7 +491,7 @@ static ncclResult_t on_hello(struct spark_listen_comm *l, const struct spark_con
 	spark_rails_match(m.rail, m.nrails, peer->rail, peer->nrails, &match);
 	if (match.mask == 0) {
 		refuse(l, &m);
-		return no_common_rail("accept", l->dev, &m, peer);
+		return no_common_rail("accept", l->dev, l->peer, &m, peer);
 	}
 	report_pairs("accept", l->dev, &m, peer, match.peer);
 	SPARK_TRY(connect_rails(c, peer, match.peer));

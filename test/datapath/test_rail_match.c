@@ -7,12 +7,17 @@
  * subnet is a WARN naming both sides' rails and an error on both sides.
  * Traffic goes both ways (a comm each way), so each host is once the
  * connector and once the acceptor, once the sender and once the receiver. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../plugin/common/wire.h"
 #include "dp_harness.h"
 
 #define MiB (1024 * 1024)
@@ -260,5 +265,77 @@ Test(rail_match, no_shared_subnet_warns_with_both_sides_and_fails, .timeout = 90
 		DP_OK(net->closeListen(lc));
 		dp_pair_finish(&p, 0);
 	}
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+/* A listener of our own answers the plugin's HELLO with a REPLY whose
+ * pairing is wrong: our rail 0 (moved to 10.9.9.0/24) paired with the
+ * connector's rail 0, or with a connector rail that does not exist. The
+ * connector checks the pairing before it connects a QP: a WARN and
+ * ncclRemoteError. */
+static ncclResult_t connect_to_fake(const ncclNet_v8_t *net, uint32_t partner, char *text,
+				    size_t len)
+{
+	const uint64_t nonce = 0x5eed5eedull;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), fd = -1;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	DP_CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(lfd, 4) == 0 &&
+		 getsockname(lfd, (struct sockaddr *)&sa, &sl) == 0, "fake listener");
+	struct spark_handle h = {.family = AF_INET, .port = ntohs(sa.sin_port), .nonce = nonce,
+				 .nrails = 2};
+	memcpy(h.addr, &sa.sin_addr, 4);
+	uint8_t handle[NCCL_NET_HANDLE_MAXSIZE], buf[SPARK_MSG_SIZE];
+	spark_handle_encode(&h, handle);
+	char path[128];
+	int saved = capture_stderr(path, sizeof path, "fake");
+	void *sc = NULL;
+	size_t got = 0;
+	bool replied = false;
+	ncclResult_t res = ncclSuccess;
+	double end = dp_now() + 30;
+	while (res == ncclSuccess && sc == NULL && dp_now() < end) {
+		res = net->connect(0, handle, &sc, NULL);
+		if (fd < 0 && (fd = accept(lfd, NULL, NULL)) >= 0)
+			DP_CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
+		ssize_t n = fd >= 0 && got < sizeof buf ? read(fd, buf + got, sizeof buf - got) : 0;
+		got += n > 0 ? (size_t)n : 0;
+		if (got < sizeof buf || replied)
+			continue;
+		struct spark_conn_msg m;
+		char reason[SPARK_REASON_LEN];
+		DP_CHECK(spark_msg_decode(buf, SPARK_MSG_HELLO, nonce, &m, reason, sizeof reason) == 0,
+			 "the plugin's HELLO: %s", reason);
+		m.kind = SPARK_MSG_REPLY;
+		m.rail_mask = 0x1;
+		m.peer_rail[0] = (uint8_t)partner;
+		m.rail[0].ipv4 = 0x0a090909u;   /* 10.9.9.9/24 */
+		m.rail[0].gid[12] = 10;
+		m.rail[0].gid[13] = m.rail[0].gid[14] = m.rail[0].gid[15] = 9;
+		spark_msg_encode(&m, buf);
+		DP_CHECK(write(fd, buf, sizeof buf) == (ssize_t)sizeof buf, "REPLY write");
+		replied = true;
+	}
+	restore_stderr(saved, path, text, len);
+	DP_CHECK(sc == NULL, "connected over a wrong pairing");
+	close(fd);
+	close(lfd);
+	return res;
+}
+
+Test(rail_match, a_reply_pairing_rails_that_cannot_reach_is_refused, .timeout = 90)
+{
+	struct dp_pair p;
+	char text[8192];
+	dp_pair_start(&p, NULL);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	cr_assert_eq(connect_to_fake(net, 0, text, sizeof text), ncclRemoteError);
+	cr_assert(strstr(text, "the peer paired its rail 0 (rocep1s0f0 10.9.9.9/24) with our rail 0 "
+			       "(rocep1s0f0 192.168.100.1/24), which is on another subnet") != NULL,
+		  "%s", text);
+	cr_assert_eq(connect_to_fake(net, 3, text, sizeof text), ncclRemoteError);
+	cr_assert(strstr(text, "with our rail 3 (-), which does not exist") != NULL, "%s", text);
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }
