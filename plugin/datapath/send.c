@@ -164,7 +164,7 @@ static void add_piece(struct spark_comm *c, const struct spark_send_slot *s, uin
 		uint32_t n = left > SPARK_MAX_WR_BYTES ? SPARK_MAX_WR_BYTES : (uint32_t)left;
 		struct ibv_send_wr *w = add_wr(c->chains, r, (uint64_t)(uintptr_t)req->data + off + done, n,
 					       req->mh->mr[r]->lkey, s->cts[i].addr + off + done,
-					       s->cts[i].rkey[r]);
+					       s->cts[i].rkey[c->rail[r].peer_rail]);
 		if (n <= c->rail[r].max_inline)
 			w->send_flags = IBV_SEND_INLINE;
 		done += n;
@@ -287,9 +287,9 @@ static inline __attribute__((always_inline)) bool post_share(struct spark_comm *
 		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
 	}
 	w->send_flags = IBV_SEND_SIGNALED | (len <= rail->max_inline ? IBV_SEND_INLINE : 0);
-	w->imm_data = htobe32(imm | r << 6);
+	w->imm_data = htobe32(imm | (uint32_t)rail->peer_rail << 6);   /* the receiver's numbering */
 	w->wr.rdma.remote_addr = s->cts[0].addr + off;
-	w->wr.rdma.rkey = s->cts[0].rkey[r];
+	w->wr.rdma.rkey = s->cts[0].rkey[rail->peer_rail];
 	w->wr_id = spark_wr_id_data(r, imm & 0x3fu, rail->unsignaled + 1, r);
 	s->rail_bytes[r] = len;
 	struct ibv_send_wr *bad = NULL;
@@ -336,7 +336,7 @@ static enum post_result post_single(struct spark_comm *c, struct spark_send_slot
 		uint32_t r = pc[0].rail;
 		if (!spark_rail_room(&c->rail[r], 1))
 			return NO_ROOM;
-		if (s->cts[0].rkey[r] == 0) {
+		if (s->cts[0].rkey[c->rail[r].peer_rail] == 0) {
 			missing_key(c, s, 0, r);
 			return POSTED;   /* the comm is failed; nothing more to do */
 		}
@@ -349,7 +349,7 @@ static enum post_result post_single(struct spark_comm *c, struct spark_send_slot
 	for (unsigned p = 0; p < n; p++) {
 		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
 			return NO_ROOM;
-		if (s->cts[0].rkey[pc[p].rail] == 0) {
+		if (s->cts[0].rkey[c->rail[pc[p].rail].peer_rail] == 0) {
 			missing_key(c, s, 0, pc[p].rail);
 			return POSTED;
 		}
@@ -378,7 +378,7 @@ static __attribute__((noinline)) bool post_chains(struct spark_comm *c,
 			return false;
 	for (uint32_t i = 0; i < s->nreqs; i++)
 		for (uint32_t p = 0; p < s->npieces[i]; p++)
-			if (s->cts[i].rkey[s->piece[i][p].rail] == 0) {
+			if (s->cts[i].rkey[c->rail[s->piece[i][p].rail].peer_rail] == 0) {
 				missing_key(c, s, i, s->piece[i][p].rail);
 				return true;   /* the comm is failed */
 			}
@@ -395,7 +395,7 @@ static __attribute__((noinline)) bool post_chains(struct spark_comm *c,
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		if (!(used & (1u << r)))
 			continue;
-		imm.share = r;
+		imm.share = c->rail[r].peer_rail;   /* the receiver's numbering */
 		close_chain(c, s, r, spark_imm_encode(&imm), s->record && r == lead);
 		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, imm.slot, r, true) !=
 		    ncclSuccess)
@@ -602,8 +602,8 @@ static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32
 		for (uint32_t p = 0; p < s->npieces[i]; p++)
 			if (s->piece[i][p].rail == share)
 				add_piece(c, s, i, to, s->piece[i][p].offset, s->piece[i][p].length);
-	struct spark_imm imm = {spark_slot_of(s->seq), share, spark_bits(s->used),
-				s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
+	struct spark_imm imm = {spark_slot_of(s->seq), c->rail[share].peer_rail,
+				spark_bits(s->used), s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
 	close_chain(c, s, to, spark_imm_encode(&imm), s->record && share == s->lead);
 	if (!spark_rail_room(&c->rail[to], c->chains->n[to])) {
 		SPARK_WARN("dev %d: no room on rail %s to re-send slot %u", c->dev,
