@@ -7,6 +7,7 @@
 #include "api.h"
 #include "comm.h"
 #include "ctl_send.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "recv.h"
 #include "send.h"
@@ -93,6 +94,7 @@ void spark_comm_free(struct spark_comm *c)
 	/* Registrations made on this comm stay valid (regIsGlobal): NCCL may
 	 * deregister them after closing it; they hold the HCA's PD (mr.c). */
 	spark_ctl_tell_failed(c);       /* a failure NCCL stopped asking about */
+	spark_heartbeat_remove(c);      /* before the fd closes */
 	for (uint32_t r = 0; r < SPARK_MAX_RAILS; r++)
 		spark_rail_close(&c->rail[r]);
 	if (c->fd >= 0)

@@ -33,6 +33,7 @@
 #include "api.h"
 #include "comm.h"
 #include "engine.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "pending.h"
 #include "socket.h"
@@ -142,6 +143,15 @@ static uint32_t common_rails(const struct spark_comm *c, const struct spark_conn
 		mask |= 1u << r;
 	}
 	return mask;
+}
+
+/* Live from here: heard from the peer just now (the handshake), heartbeats
+ * on, the kernel's own liveness checks on the socket. */
+static ncclResult_t comm_live(struct spark_comm *c)
+{
+	c->peer_seen_ns = spark_now_ns();
+	spark_sock_set_liveness(c->fd, spark_params()->peer_timeout);
+	return spark_heartbeat_add(c);
 }
 
 static void comm_ready(struct spark_comm *c)
@@ -380,6 +390,8 @@ ncclResult_t spark_connect(int dev, void *handle, void **send_comm)
 	ncclResult_t res = connect_step(s, &done);
 	if (res != ncclSuccess || done) {
 		stage_set(handle, NULL);
+		if (res == ncclSuccess)
+			res = comm_live(s->comm);
 		if (res == ncclSuccess) {
 			comm_ready(s->comm);
 			*send_comm = s->comm;
@@ -513,6 +525,10 @@ ncclResult_t spark_accept(void *listen_comm, void **recv_comm)
 	bool done;
 	ncclResult_t res = accept_step(l, &done);
 	if (res != ncclSuccess) {
+		accept_reset(l);
+		return res;
+	}
+	if (done && (res = comm_live(l->comm)) != ncclSuccess) {
 		accept_reset(l);
 		return res;
 	}

@@ -38,6 +38,7 @@ static void peer_name(int fd, char *out, size_t len)
 {
 	struct sockaddr_storage sa;
 	socklen_t sl = sizeof sa;
+	memset(&sa, 0, sizeof sa);
 	char ip[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 	snprintf(out, len, "?");
@@ -84,9 +85,10 @@ static bool take_frame(struct spark_comm *c)
 {
 	struct spark_ctl_chan *ch = &c->ctl_chan;
 	struct spark_ctl f;
-	char reason[SPARK_REASON_LEN], peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
+	char reason[SPARK_REASON_LEN];
 	ch->rx_off = 0;
 	if (spark_ctl_decode(ch->rx_buf, ch->rx_seq, &f, reason, sizeof reason) != 0) {
+		char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
 		peer_name(c->fd, peer, sizeof peer);
 		SPARK_WARN("dev %d: %s comm: malformed control frame from the peer %s: %s; its "
 			   "bootstrap stream cannot be trusted, the comm fails (a different plugin "
