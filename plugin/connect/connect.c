@@ -35,6 +35,7 @@
 #include "api.h"
 #include "comm.h"
 #include "engine.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "pending.h"
 #include "rail_match.h"
@@ -156,6 +157,15 @@ static ncclResult_t no_common_rail(const char *who, int dev, const char *where,
 		   "addr add 192.168.101.<n>/24 dev enP2p1s0f0np0, persisted in "
 		   "/etc/netplan/40-cx7.yaml), then rerun", who, dev, where, a, b);
 	return ncclRemoteError;
+}
+
+/* Live from here: heard from the peer just now (the handshake), heartbeats
+ * on, the kernel's own liveness checks on the socket. */
+static ncclResult_t comm_live(struct spark_comm *c)
+{
+	c->peer_seen_ns = spark_now_ns();
+	spark_sock_set_liveness(c->fd, spark_params()->peer_timeout);
+	return spark_heartbeat_add(c);
 }
 
 static void comm_ready(struct spark_comm *c)
@@ -431,6 +441,8 @@ ncclResult_t spark_connect(int dev, void *handle, void **send_comm)
 	ncclResult_t res = connect_step(s, &done);
 	if (res != ncclSuccess || done) {
 		stage_set(handle, NULL);
+		if (res == ncclSuccess)
+			res = comm_live(s->comm);
 		if (res == ncclSuccess) {
 			comm_ready(s->comm);
 			*send_comm = s->comm;
@@ -562,6 +574,10 @@ ncclResult_t spark_accept(void *listen_comm, void **recv_comm)
 	bool done;
 	ncclResult_t res = accept_step(l, &done);
 	if (res != ncclSuccess) {
+		accept_reset(l);
+		return res;
+	}
+	if (done && (res = comm_live(l->comm)) != ncclSuccess) {
 		accept_reset(l);
 		return res;
 	}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hca_spec.h"
+#include "log.h"
 
 static int wanted_family(void)
 {
@@ -249,4 +250,22 @@ int spark_sock_recv_some(int fd, void *buf, size_t len, size_t *off)
 		*off += (size_t)n;
 	}
 	return 1;
+}
+
+/* Keepalive probes start after half the timeout of silence, 3 probes fill
+ * the other half; unacknowledged data (our heartbeats) gives up after the
+ * timeout. Either ends in a socket error the data path's reader sees. */
+void spark_sock_set_liveness(int fd, int timeout_s)
+{
+	int one = 1, idle = timeout_s / 2 > 0 ? timeout_s / 2 : 1;
+	int intvl = timeout_s / 6 > 0 ? timeout_s / 6 : 1, cnt = 3;
+	unsigned user_ms = (unsigned)timeout_s * 1000u;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms) != 0)
+		SPARK_WARN("bootstrap socket: TCP keepalive/user timeout refused: %s; a peer host "
+			   "that vanishes is still caught by NCCL_SPARK_PEER_TIMEOUT",
+			   strerror(errno));
 }

@@ -31,6 +31,10 @@ int spark_sock_connect_done(int fd);
 void spark_sock_handle_name(const struct spark_handle *h, char *out, size_t len);
 /* A connection from a listening fd: fd, or -1 with errno EAGAIN if none yet. */
 int spark_sock_accept(int lfd);
+/* A connected comm's bootstrap socket: TCP keepalive and TCP_USER_TIMEOUT
+ * sized from the peer timeout, so the kernel also gives up on a peer host
+ * that vanished without a FIN. Best effort (a WARN when refused). */
+void spark_sock_set_liveness(int fd, int timeout_s);
 /* Moves the rest of [buf + *off, buf + len); *off keeps the progress. A peer
  * that closes counts as a failure (errno ECONNRESET). */
 int spark_sock_send_some(int fd, const void *buf, size_t len, size_t *off);

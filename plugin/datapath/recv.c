@@ -237,11 +237,12 @@ static ncclResult_t recv_report(struct spark_recv_req *req, int *done, int *size
 static __attribute__((noinline)) ncclResult_t recv_test_poll(struct spark_recv_req *req,
 							    int *done, int *sizes)
 {
-	spark_engine_poll(req->hdr.comm);
+	struct spark_comm *c = req->hdr.comm;
+	spark_engine_poll(c);
+	spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
 	if (req->state == RREQ_DONE)
 		return recv_report(req, done, sizes);
-	spark_peer_check(req->hdr.comm);
-	return req->hdr.comm->failed;
+	return c->failed;
 }
 
 ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)

@@ -444,7 +444,7 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 			return ncclSuccess;        /* previous use still live: retry */
 		int rc = read_cts(c, c->seq, s);
 		if (rc == 0)
-			spark_peer_check(c);   /* no CTS yet: retry, unless the peer is gone */
+			spark_peer_check(c, spark_now_ns());   /* no CTS yet: is the peer there? */
 		if (rc <= 0)
 			return rc < 0 ? ncclRemoteError : c->failed;
 	}
@@ -563,9 +563,9 @@ static __attribute__((noinline)) ncclResult_t send_test_poll(struct spark_send_r
 {
 	struct spark_comm *c = req->hdr.comm;
 	spark_engine_poll(c);
+	spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
 	if (s->state == SLOT_DONE)
 		return send_report(req, s, idx, done, sizes);
-	spark_peer_check(c);
 	return c->failed;
 }
 
