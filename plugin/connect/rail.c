@@ -9,6 +9,7 @@
 #include "api.h"
 #include "comm.h"
 #include "devctx.h"
+#include "failback.h"
 #include "scan.h"
 #include "log.h"
 
@@ -161,6 +162,7 @@ ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_in
 	r->peer_addr = peer->addr;
 	SPARK_TRY(to_rtr(r, peer));
 	SPARK_TRY(to_rts(r));
+	spark_rail_watch_start(r);
 	r->up = true;
 	return ncclSuccess;
 }

@@ -40,6 +40,23 @@ _Static_assert(SPARK_MAX_RAILS <= SPARK_STRIPE_MAX_RAILS, "rails fit the planner
 #define SPARK_POLL_BATCH 16
 #define SPARK_INLINE 64
 
+/* A failed rail's way back (failback.c). The sender (connector) leads:
+ * fresh QP, REJOIN, wait for REJOIN_ACK, connect, REJOIN_DONE, re-admit. */
+enum spark_rejoin_step {
+	REJOIN_IDLE = 0,                /* up, or down and waiting for its port */
+	REJOIN_SENT,                    /* send: REJOIN sent, waiting for ACK/NAK */
+	REJOIN_ACKED,                   /* recv: ACK sent, waiting for DONE */
+};
+
+struct spark_rejoin {
+	enum spark_rejoin_step step;
+	uint32_t epoch;                 /* of the last REJOIN sent (send) or taken (recv) */
+	uint32_t tries;                 /* NAKs since the rail left */
+	uint64_t retry_ns;              /* send: the next attempt, 0 = on the next port event */
+	struct ibv_qp *old_qp;          /* the failed QP (in ERR) and its CQ, destroyed */
+	struct ibv_cq *old_cq;          /* when the fresh ones are connected */
+};
+
 struct spark_rail {
 	bool up;                        /* kept for this connection */
 	struct spark_hca hca;           /* copy; GID rescanned at connect */
@@ -59,6 +76,12 @@ struct spark_rail {
 	uint32_t peer_rkey;             /* peer's FIFO (recv) or record area (send) */
 	uint64_t peer_addr;
 	uint8_t peer_gid[16];
+	/* Port watch and failback (failback.c). */
+	uint8_t gid[16];                /* local GID the QP was connected with */
+	uint32_t port_gen_seen;         /* the port's event generation last looked at */
+	uint32_t port_errs_seen;        /* its PORT_ERR count when the QP was connected */
+	const char *lost_cause;         /* why the rail left (static text); NULL while up */
+	struct spark_rejoin rejoin;
 };
 
 enum spark_req_kind { SPARK_REQ_SEND = 1, SPARK_REQ_RECV = 2 };
@@ -107,6 +130,8 @@ struct spark_comm {
 	uint32_t weight_updates;        /* send: weights.updates the policy last copied */
 	uint64_t next_peer_check_ns;    /* peer.c: when to look at the socket again */
 	uint64_t peer_gone_ns;          /* when the peer's socket closed; 0 = open */
+	uint32_t port_polls;            /* failback.h: idle polls since the last port look */
+	uint64_t next_port_ns;          /* failback.c: when to drain the port events again */
 	/* Registered control areas, one allocation each. */
 	void *ctl;                      /* send: FIFO[SLOTS][MAX_RECVS]; recv: records[SLOTS] */
 	void *src;                      /* recv: CTS shadow FIFO[SLOTS][MAX_RECVS] */

@@ -71,6 +71,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	struct spark_recv_req *req = &c->rreqs[slot];
 	if (!can_post(c, req, r)) {
 		spark_engine_poll(c);   /* room comes from completions */
+		r = cts_rail(c, seq);   /* the poll may have failed a rail over */
 		if (c->failed != ncclSuccess || !can_post(c, req, r))
 			return c->failed;   /* retry */
 	}
