@@ -51,8 +51,10 @@ enum spark_rejoin_step {
 struct spark_rejoin {
 	enum spark_rejoin_step step;
 	uint32_t epoch;                 /* of the last REJOIN sent (send) or taken (recv) */
+	uint32_t conn_epoch;            /* of the QP pair connected now (0: from the handshake) */
 	uint32_t tries;                 /* NAKs since the rail left */
-	uint64_t retry_ns;              /* send: the next attempt, 0 = on the next port event */
+	uint64_t retry_ns;              /* send: no attempt before this */
+	uint64_t sent_ns;               /* send: when the REJOIN went (an answer is due) */
 	struct ibv_qp *old_qp;          /* the failed QP (in ERR) and its CQ, destroyed */
 	struct ibv_cq *old_cq;          /* when the fresh ones are connected */
 };
@@ -175,6 +177,10 @@ ncclResult_t spark_rail_open(struct spark_rail *r, const struct spark_hca *hca, 
 ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_info *peer);
 void spark_rail_describe(const struct spark_rail *r, struct spark_rail_info *out);
 void spark_rail_close(struct spark_rail *r);
+/* Failback: a fresh CQ and QP (INIT) for a failed rail, GID rescanned; the
+ * failed pair is parked until spark_rail_retire_old. */
+ncclResult_t spark_rail_renew(struct spark_rail *r);
+void spark_rail_retire_old(struct spark_rail *r);
 bool spark_rails_reach(const struct spark_rail_info *a, const struct spark_rail_info *b);
 
 /* engine.c: CLOCK_MONOTONIC in ns (set-up uses it too). */

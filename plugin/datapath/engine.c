@@ -179,6 +179,7 @@ bool spark_rail_fail(struct spark_comm *c, uint32_t r, const char *cause)
 		   c->rail[__builtin_ctz(c->up_mask)].hca.name);
 	drain_rail(c, r);
 	c->ops->rail_lost(c, r);
+	spark_failback_rail_down(c, r);
 	return true;
 }
 

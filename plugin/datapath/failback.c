@@ -11,6 +11,7 @@
 #define CAUSE_PORT_DOWN "its port went down (cable unplugged, PCIe link down or the peer's " \
 			"NIC reset)"
 #define CAUSE_GID "its GID changed (the interface's address was removed or replaced)"
+#define CAUSE_PEER "the peer lost it (its port went down or its QP failed there)"
 
 void spark_rail_watch_start(struct spark_rail *r)
 {
@@ -51,6 +52,248 @@ static void check_up_rail(struct spark_comm *c, uint32_t r, const struct spark_p
 		c->ops->progress(c);   /* slots that waited for room may go now */
 }
 
+/* ================= failback ================= */
+
+static const char *side(const struct spark_comm *c)
+{
+	return c->kind == SPARK_COMM_SEND ? "send" : "recv";
+}
+
+static void bad_frame(struct spark_comm *c, const struct spark_fb_frame *f, const char *why)
+{
+	SPARK_WARN("dev %d: %s comm: bad control frame %s (rail %u, epoch %u): %s; the comm "
+		   "fails (the peer runs another plugin version, or its memory is corrupted)",
+		   c->dev, side(c), spark_fb_kind_name(f->kind), f->rail, f->epoch, why);
+	spark_comm_fail(c, ncclRemoteError);
+}
+
+/* The fields of a peer's fresh QP, before any goes near a verbs call. */
+static const char *info_insane(const struct spark_comm *c, uint32_t r,
+			       const struct spark_rail_info *info)
+{
+	struct spark_rail_info ours;
+	if (memchr(info->name, '\0', sizeof info->name) == NULL || info->name[0] == '\0')
+		return "HCA name";
+	if (info->qpn == 0 || info->qpn > 0xffffff || info->psn > 0xffffff)
+		return "QPN or PSN beyond 24 bits";
+	if (info->mtu < 256 || info->mtu > 4096 || (info->mtu & (info->mtu - 1)) != 0)
+		return "MTU";
+	static const uint8_t zero[16];
+	if (memcmp(info->gid, zero, sizeof zero) == 0)
+		return "zero GID";
+	if (info->addr == 0 || info->rkey == 0)
+		return "NULL area address or key";
+	if (info->addr != c->rail[r].peer_addr)
+		return "area address differs from the handshake's";
+	spark_rail_describe(&c->rail[r], &ours);
+	if (!spark_rails_reach(&ours, info))
+		return "its subnet does not meet this rail's";
+	return NULL;
+}
+
+/* Both sides: rail r is a member of this connection again. */
+static void readmit(struct spark_comm *c, uint32_t r)
+{
+	struct spark_rail *rail = &c->rail[r];
+	uint32_t bit = 1u << r;
+	rail->rejoin.step = REJOIN_IDLE;
+	rail->rejoin.tries = 0;
+	rail->rejoin.conn_epoch = rail->rejoin.epoch;
+	c->queued[r] = 0;
+	c->rail_chains[r] = 0;
+	c->failed_mask &= ~bit;
+	c->up_mask |= bit;
+	spark_weights_readmit(&c->weights, r, (uint32_t)spark_hca_rail_mbps(&rail->hca));
+	memcpy(c->policy.weight, c->weights.weight, sizeof c->policy.weight);
+	c->weight_updates = c->weights.updates;
+	SPARK_INFO(NCCL_NET, "dev %d: rail %s is back (epoch %u); the %s comm carries on over "
+		   "both halves", c->dev, rail->hca.name, rail->rejoin.epoch, side(c));
+}
+
+static ncclResult_t send_frame(struct spark_comm *c, enum spark_fb_kind kind, uint32_t r,
+			       uint32_t epoch, uint32_t reason)
+{
+	struct spark_fb_frame f = {.kind = kind, .rail = r, .epoch = epoch, .reason = reason};
+	if (kind == SPARK_FB_REJOIN || kind == SPARK_FB_REJOIN_ACK)
+		spark_rail_describe(&c->rail[r], &f.info);
+	return spark_fb_send(c, &f);
+}
+
+void spark_failback_rail_down(struct spark_comm *c, uint32_t r)
+{
+	/* Tell the peer, whose side of the rail may look healthy (a one-sided
+	 * failure: it would wait for its own RETRY_EXC). Best effort. */
+	(void)send_frame(c, SPARK_FB_RAIL_DOWN, r, c->rail[r].rejoin.conn_epoch, 0);
+	c->rail[r].rejoin.step = REJOIN_IDLE;
+	c->rail[r].rejoin.retry_ns = 0;
+}
+
+/* Sender: the port of failed rail r is up: a fresh QP, and REJOIN. */
+static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
+{
+	struct spark_rail *rail = &c->rail[r];
+	struct spark_rejoin *j = &rail->rejoin;
+	if (spark_rail_renew(rail) != ncclSuccess) {
+		j->retry_ns = now + SPARK_REJOIN_BACKOFF_MAX_NS;   /* WARNed; later */
+		return;
+	}
+	j->epoch++;
+	j->step = REJOIN_SENT;
+	j->sent_ns = now;
+	SPARK_INFO(NCCL_NET, "dev %d: rail %s: its port is up again; asking the peer to rejoin "
+		   "(epoch %u)", c->dev, rail->hca.name, j->epoch);
+	if (send_frame(c, SPARK_FB_REJOIN, r, j->epoch, 0) != ncclSuccess)
+		j->step = REJOIN_IDLE;   /* the comm failed or cannot talk: nothing more */
+}
+
+static uint64_t backoff_ns(uint32_t tries)
+{
+	uint64_t ns = SPARK_REJOIN_BACKOFF_NS << (tries < 6 ? tries : 6);
+	return ns < SPARK_REJOIN_BACKOFF_MAX_NS ? ns : SPARK_REJOIN_BACKOFF_MAX_NS;
+}
+
+/* Sender, from the tick: failed rails whose port is up try to come back,
+ * on a port event or when the backoff after a refusal has passed. */
+static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_port_state *st,
+			  bool event, uint64_t now)
+{
+	struct spark_rejoin *j = &c->rail[r].rejoin;
+	if (c->kind != SPARK_COMM_SEND || !st->up || !spark_fb_available(c))
+		return;
+	if (j->step == REJOIN_SENT && now - j->sent_ns > SPARK_REJOIN_ANSWER_NS) {
+		SPARK_INFO(NCCL_NET, "dev %d: rail %s: no answer to rejoin epoch %u; trying again",
+			   c->dev, c->rail[r].hca.name, j->epoch);
+		j->step = REJOIN_IDLE;
+		j->retry_ns = now + backoff_ns(j->tries++);
+	}
+	if (j->step == REJOIN_IDLE && (event || now >= j->retry_ns))
+		rejoin_start(c, r, now);
+}
+
+/* Receiver: REJOIN. Its side of the rail goes too if it still looked up
+ * (the sender saw it fail first); then a fresh QP connected to the peer's,
+ * receives posted, ACK, or a NAK when its own port is not up. */
+static void on_rejoin(struct spark_comm *c, const struct spark_fb_frame *f)
+{
+	uint32_t r = f->rail;
+	struct spark_rail *rail = &c->rail[r];
+	struct spark_rejoin *j = &rail->rejoin;
+	if (f->epoch <= j->epoch)
+		return bad_frame(c, f, "epoch not above the last one taken");
+	const char *insane = info_insane(c, r, &f->info);
+	if (insane != NULL)
+		return bad_frame(c, f, insane);
+	if ((c->up_mask & (1u << r)) && !spark_rail_fail(c, r, CAUSE_PEER))
+		return;   /* it was the last rail: the comm has failed */
+	j->epoch = f->epoch;
+	struct spark_port_state st;
+	spark_devctx_poll_events(rail->dc);
+	spark_devctx_port(rail->dc, rail->hca.port, &st);
+	if (!st.up) {
+		(void)send_frame(c, SPARK_FB_REJOIN_NAK, r, f->epoch, SPARK_FB_NAK_PORT_DOWN);
+		return;
+	}
+	rail->up = false;
+	if (spark_rail_renew(rail) != ncclSuccess || spark_rail_connect(rail, &f->info) != ncclSuccess ||
+	    spark_rail_post_recvs(c, r, SPARK_RQ_DEPTH) != ncclSuccess) {
+		/* WARNed; the fresh QP is not used (the next REJOIN renews it). */
+		rail->up = false;
+		if (c->failed == ncclSuccess)
+			(void)send_frame(c, SPARK_FB_REJOIN_NAK, r, f->epoch, SPARK_FB_NAK_VERBS);
+		return;
+	}
+	spark_rail_retire_old(rail);
+	/* Polled from now on (the sender may write as soon as it has our
+	 * ACK), but no CTS on it until DONE says the sender's QP is up. */
+	j->step = REJOIN_ACKED;
+	(void)send_frame(c, SPARK_FB_REJOIN_ACK, r, f->epoch, 0);
+}
+
+/* Sender: the receiver's fresh QP; ours to RTS, DONE, the rail back. */
+static void on_ack(struct spark_comm *c, const struct spark_fb_frame *f)
+{
+	uint32_t r = f->rail;
+	struct spark_rail *rail = &c->rail[r];
+	const char *insane = info_insane(c, r, &f->info);
+	if (insane != NULL)
+		return bad_frame(c, f, insane);
+	if (spark_rail_connect(rail, &f->info) != ncclSuccess) {
+		rail->up = false;   /* WARNed; again after the backoff */
+		rail->rejoin.step = REJOIN_IDLE;
+		rail->rejoin.retry_ns = spark_now_ns() + backoff_ns(rail->rejoin.tries++);
+		return;
+	}
+	spark_rail_retire_old(rail);
+	if (send_frame(c, SPARK_FB_REJOIN_DONE, r, f->epoch, 0) != ncclSuccess)
+		return;
+	readmit(c, r);
+}
+
+static void on_nak(struct spark_comm *c, const struct spark_fb_frame *f)
+{
+	struct spark_rejoin *j = &c->rail[f->rail].rejoin;
+	if (f->reason != SPARK_FB_NAK_PORT_DOWN && f->reason != SPARK_FB_NAK_VERBS)
+		return bad_frame(c, f, "unknown refusal reason");
+	j->step = REJOIN_IDLE;
+	j->retry_ns = spark_now_ns() + backoff_ns(j->tries++);
+	SPARK_INFO(NCCL_NET, "dev %d: rail %s: the peer refused rejoin epoch %u (%s); trying "
+		   "again on its next port event or after a backoff", c->dev,
+		   c->rail[f->rail].hca.name, f->epoch,
+		   f->reason == SPARK_FB_NAK_PORT_DOWN ? "its port is down" : "verbs failed there");
+}
+
+/* RAIL_DOWN: the peer lost its side of rail r (its epoch says which QP). */
+static void on_rail_down(struct spark_comm *c, const struct spark_fb_frame *f)
+{
+	uint32_t r = f->rail;
+	struct spark_rejoin *j = &c->rail[r].rejoin;
+	if (f->epoch < j->conn_epoch)
+		return;   /* about a QP pair already replaced */
+	if (f->epoch == j->conn_epoch) {
+		if (c->up_mask & (1u << r))
+			(void)spark_rail_fail(c, r, CAUSE_PEER);
+		return;
+	}
+	if (f->epoch != j->epoch)
+		return bad_frame(c, f, "epoch ahead of every QP pair of this rail");
+	/* The attempt in progress lost its fresh QP at the other end. */
+	j->step = REJOIN_IDLE;
+	c->rail[r].up = false;
+	j->retry_ns = spark_now_ns() + backoff_ns(j->tries++);
+}
+
+void spark_failback_frame(struct spark_comm *c, const struct spark_fb_frame *f)
+{
+	if (c->failed != ncclSuccess)
+		return;
+	if (f->rail >= c->nrails || !((c->up_mask | c->failed_mask) & (1u << f->rail)))
+		return bad_frame(c, f, "no such rail in this connection");
+	struct spark_rejoin *j = &c->rail[f->rail].rejoin;
+	bool send = c->kind == SPARK_COMM_SEND;
+	switch (f->kind) {
+	case SPARK_FB_RAIL_DOWN:
+		return on_rail_down(c, f);
+	case SPARK_FB_REJOIN:
+		return send ? bad_frame(c, f, "REJOIN sent to the connector") : on_rejoin(c, f);
+	case SPARK_FB_REJOIN_DONE:
+		if (send)
+			return bad_frame(c, f, "DONE sent to the connector");
+		if (j->step != REJOIN_ACKED || f->epoch != j->epoch)
+			return bad_frame(c, f, "no rejoin of that epoch acknowledged");
+		return readmit(c, f->rail);
+	case SPARK_FB_REJOIN_ACK:
+	case SPARK_FB_REJOIN_NAK:
+		if (!send)
+			return bad_frame(c, f, "an answer sent to the acceptor");
+		if (f->epoch > j->epoch)
+			return bad_frame(c, f, "answer to a rejoin never asked");
+		if (f->epoch < j->epoch || j->step != REJOIN_SENT)
+			return;   /* to an attempt given up on (no answer in time) */
+		return f->kind == SPARK_FB_REJOIN_ACK ? on_ack(c, f) : on_nak(c, f);
+	}
+	bad_frame(c, f, "unknown kind");
+}
+
 void spark_port_tick(struct spark_comm *c)
 {
 	uint64_t now = spark_now_ns();
@@ -65,10 +308,13 @@ void spark_port_tick(struct spark_comm *c)
 		spark_devctx_poll_events(rail->dc);
 		struct spark_port_state st;
 		spark_devctx_port(rail->dc, rail->hca.port, &st);
-		if (st.gen == rail->port_gen_seen)
-			continue;
+		bool event = st.gen != rail->port_gen_seen;
 		rail->port_gen_seen = st.gen;
-		if (c->up_mask & (1u << r))
-			check_up_rail(c, r, &st);
+		if (c->up_mask & (1u << r)) {
+			if (event)
+				check_up_rail(c, r, &st);
+		} else {
+			failback_step(c, r, &st, event, now);
+		}
 	}
 }
