@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <infiniband/verbs.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,10 +36,19 @@ uint64_t spark_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void spark_comm_fail_why(struct spark_comm *c, ncclResult_t res, const char *reason)
+{
+	if (c->failed != ncclSuccess)
+		return;
+	c->failed = res;
+	snprintf(c->ctl_chan.fail_reason, sizeof c->ctl_chan.fail_reason, "%s",
+		 reason != NULL ? reason : "");
+	c->next_peer_check_ns = 0;      /* the next check tells the peer */
+}
+
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res)
 {
-	if (c->failed == ncclSuccess)
-		c->failed = res;
+	spark_comm_fail_why(c, res, NULL);
 }
 
 ncclResult_t spark_rail_post_failed(struct spark_comm *c, uint32_t r, uint32_t nwr, int rc)
@@ -104,18 +114,22 @@ static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *
 		   c->rail[r].hca.name, c->kind == SPARK_COMM_SEND ? "send" : "recv",
 		   wc->qp_num, kind_name(id->kind), id->slot, ibv_wc_status_str(wc->status),
 		   (int)wc->status, wc->vendor_err, local, remote);
-	spark_comm_fail(c, ncclRemoteError);
+	char why[SPARK_REASON_LEN];
+	snprintf(why, sizeof why, "rail %s: %s completion failed: %s", c->rail[r].hca.name,
+		 kind_name(id->kind), ibv_wc_status_str(wc->status));
+	spark_comm_fail_why(c, ncclRemoteError, why);
 }
 
 static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc);
 
 /* The rails of the connection and why each left, for the WARN that ends
- * the comm: "rocep1s0f0 (port down ...) and roceP2p1s0f0 (...)". */
+ * the comm ("rocep1s0f0 (port down ...) and roceP2p1s0f0 (the same)"), and
+ * their names alone for the peer (the FAILED frame's reason). */
 static void both_down(struct spark_comm *c, uint32_t r, const char *cause)
 {
-	char what[512];
+	char what[512], names[SPARK_REASON_LEN];
 	const char *prev = NULL;
-	int len = 0;
+	int len = 0, nlen = snprintf(names, sizeof names, "every rail is down:");
 	for (uint32_t k = 0; k < c->nrails && len < (int)sizeof what; k++) {
 		const char *why = k == r ? cause : c->rail[k].lost_cause;
 		if (k != r && !(c->failed_mask & (1u << k)))
@@ -124,12 +138,15 @@ static void both_down(struct spark_comm *c, uint32_t r, const char *cause)
 		len += snprintf(what + len, sizeof what - (size_t)len, "%s%s (%s)",
 				len > 0 ? " and " : "", c->rail[k].hca.name,
 				same ? "the same" : why ? why : "?");
+		if (nlen < (int)sizeof names)
+			nlen += snprintf(names + nlen, sizeof names - (size_t)nlen, " %s",
+					 c->rail[k].hca.name);
 		prev = why;
 	}
 	SPARK_WARN("dev %d: %s comm failed: every rail is down: %s; nothing is left to carry "
 		   "it (check the QSFP cable and both hosts' ports: ibv_devinfo, ip link)",
 		   c->dev, c->kind == SPARK_COMM_SEND ? "send" : "recv", what);
-	spark_comm_fail(c, ncclRemoteError);
+	spark_comm_fail_why(c, ncclRemoteError, names);
 }
 
 /* After the QP is in ERR nothing more can succeed on it, so one pass to

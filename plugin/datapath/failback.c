@@ -3,6 +3,8 @@
 #include <infiniband/verbs.h>
 #include <string.h>
 
+#include "ctl.h"
+#include "ctl_send.h"
 #include "devctx.h"
 #include "engine.h"
 #include "failback.h"
@@ -12,6 +14,8 @@
 			"NIC reset)"
 #define CAUSE_GID "its GID changed (the interface's address was removed or replaced)"
 #define CAUSE_PEER "the peer lost it (its port went down or its QP failed there)"
+#define NAK_PORT_DOWN "this side's port is down"
+#define NAK_VERBS "setting up this side's fresh QP failed (see its log)"
 
 void spark_rail_watch_start(struct spark_rail *r)
 {
@@ -59,11 +63,11 @@ static const char *side(const struct spark_comm *c)
 	return c->kind == SPARK_COMM_SEND ? "send" : "recv";
 }
 
-static void bad_frame(struct spark_comm *c, const struct spark_fb_frame *f, const char *why)
+static void bad_frame(struct spark_comm *c, const struct spark_ctl *f, const char *why)
 {
 	SPARK_WARN("dev %d: %s comm: bad control frame %s (rail %u, epoch %u): %s; the comm "
 		   "fails (the peer runs another plugin version, or its memory is corrupted)",
-		   c->dev, side(c), spark_fb_kind_name(f->kind), f->rail, f->epoch, why);
+		   c->dev, side(c), spark_ctl_kind_name(f->kind), f->rail, f->epoch, why);
 	spark_comm_fail(c, ncclRemoteError);
 }
 
@@ -110,22 +114,24 @@ static void readmit(struct spark_comm *c, uint32_t r)
 		   "both halves", c->dev, rail->hca.name, rail->rejoin.epoch, side(c));
 }
 
-static ncclResult_t send_frame(struct spark_comm *c, enum spark_fb_kind kind, uint32_t r,
-			       uint32_t epoch, uint32_t reason)
+static ncclResult_t send_frame(struct spark_comm *c, enum spark_ctl_kind kind, uint32_t r,
+			       uint32_t epoch, const char *reason)
 {
-	struct spark_fb_frame f = {.kind = kind, .rail = r, .epoch = epoch, .reason = reason};
-	if (kind == SPARK_FB_REJOIN || kind == SPARK_FB_REJOIN_ACK)
+	struct spark_ctl f;
+	spark_ctl_init(&f, kind, r, epoch, reason);
+	if (kind == SPARK_CTL_REJOIN || kind == SPARK_CTL_REJOIN_ACK)
 		spark_rail_describe(&c->rail[r], &f.info);
-	return spark_fb_send(c, &f);
+	return spark_ctl_send(c, &f);
 }
 
 void spark_failback_rail_down(struct spark_comm *c, uint32_t r)
 {
 	/* Tell the peer, whose side of the rail may look healthy (a one-sided
 	 * failure: it would wait for its own RETRY_EXC). Best effort. */
-	(void)send_frame(c, SPARK_FB_RAIL_DOWN, r, c->rail[r].rejoin.conn_epoch, 0);
 	c->rail[r].rejoin.step = REJOIN_IDLE;
 	c->rail[r].rejoin.retry_ns = 0;
+	if (c->fd >= 0)
+		(void)send_frame(c, SPARK_CTL_RAIL_DOWN, r, 0, c->rail[r].lost_cause);
 }
 
 /* Sender: the port of failed rail r is up: a fresh QP, and REJOIN. */
@@ -142,7 +148,7 @@ static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 	j->sent_ns = now;
 	SPARK_INFO(NCCL_NET, "dev %d: rail %s: its port is up again; asking the peer to rejoin "
 		   "(epoch %u)", c->dev, rail->hca.name, j->epoch);
-	if (send_frame(c, SPARK_FB_REJOIN, r, j->epoch, 0) != ncclSuccess)
+	if (send_frame(c, SPARK_CTL_REJOIN, r, j->epoch, NULL) != ncclSuccess)
 		j->step = REJOIN_IDLE;   /* the comm failed or cannot talk: nothing more */
 }
 
@@ -158,7 +164,7 @@ static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_p
 			  bool event, uint64_t now)
 {
 	struct spark_rejoin *j = &c->rail[r].rejoin;
-	if (c->kind != SPARK_COMM_SEND || !st->up || !spark_fb_available(c))
+	if (c->kind != SPARK_COMM_SEND || !st->up || c->fd < 0)
 		return;
 	if (j->step == REJOIN_SENT && now - j->sent_ns > SPARK_REJOIN_ANSWER_NS) {
 		SPARK_INFO(NCCL_NET, "dev %d: rail %s: no answer to rejoin epoch %u; trying again",
@@ -173,7 +179,7 @@ static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_p
 /* Receiver: REJOIN. Its side of the rail goes too if it still looked up
  * (the sender saw it fail first); then a fresh QP connected to the peer's,
  * receives posted, ACK, or a NAK when its own port is not up. */
-static void on_rejoin(struct spark_comm *c, const struct spark_fb_frame *f)
+static void on_rejoin(struct spark_comm *c, const struct spark_ctl *f)
 {
 	uint32_t r = f->rail;
 	struct spark_rail *rail = &c->rail[r];
@@ -190,7 +196,7 @@ static void on_rejoin(struct spark_comm *c, const struct spark_fb_frame *f)
 	spark_devctx_poll_events(rail->dc);
 	spark_devctx_port(rail->dc, rail->hca.port, &st);
 	if (!st.up) {
-		(void)send_frame(c, SPARK_FB_REJOIN_NAK, r, f->epoch, SPARK_FB_NAK_PORT_DOWN);
+		(void)send_frame(c, SPARK_CTL_REJOIN_NAK, r, f->epoch, NAK_PORT_DOWN);
 		return;
 	}
 	rail->up = false;
@@ -199,18 +205,18 @@ static void on_rejoin(struct spark_comm *c, const struct spark_fb_frame *f)
 		/* WARNed; the fresh QP is not used (the next REJOIN renews it). */
 		rail->up = false;
 		if (c->failed == ncclSuccess)
-			(void)send_frame(c, SPARK_FB_REJOIN_NAK, r, f->epoch, SPARK_FB_NAK_VERBS);
+			(void)send_frame(c, SPARK_CTL_REJOIN_NAK, r, f->epoch, NAK_VERBS);
 		return;
 	}
 	spark_rail_retire_old(rail);
 	/* Polled from now on (the sender may write as soon as it has our
 	 * ACK), but no CTS on it until DONE says the sender's QP is up. */
 	j->step = REJOIN_ACKED;
-	(void)send_frame(c, SPARK_FB_REJOIN_ACK, r, f->epoch, 0);
+	(void)send_frame(c, SPARK_CTL_REJOIN_ACK, r, f->epoch, NULL);
 }
 
 /* Sender: the receiver's fresh QP; ours to RTS, DONE, the rail back. */
-static void on_ack(struct spark_comm *c, const struct spark_fb_frame *f)
+static void on_ack(struct spark_comm *c, const struct spark_ctl *f)
 {
 	uint32_t r = f->rail;
 	struct spark_rail *rail = &c->rail[r];
@@ -224,45 +230,33 @@ static void on_ack(struct spark_comm *c, const struct spark_fb_frame *f)
 		return;
 	}
 	spark_rail_retire_old(rail);
-	if (send_frame(c, SPARK_FB_REJOIN_DONE, r, f->epoch, 0) != ncclSuccess)
+	if (send_frame(c, SPARK_CTL_REJOIN_DONE, r, f->epoch, NULL) != ncclSuccess)
 		return;
 	readmit(c, r);
 }
 
-static void on_nak(struct spark_comm *c, const struct spark_fb_frame *f)
+static void on_nak(struct spark_comm *c, const struct spark_ctl *f)
 {
 	struct spark_rejoin *j = &c->rail[f->rail].rejoin;
-	if (f->reason != SPARK_FB_NAK_PORT_DOWN && f->reason != SPARK_FB_NAK_VERBS)
-		return bad_frame(c, f, "unknown refusal reason");
 	j->step = REJOIN_IDLE;
 	j->retry_ns = spark_now_ns() + backoff_ns(j->tries++);
 	SPARK_INFO(NCCL_NET, "dev %d: rail %s: the peer refused rejoin epoch %u (%s); trying "
 		   "again on its next port event or after a backoff", c->dev,
-		   c->rail[f->rail].hca.name, f->epoch,
-		   f->reason == SPARK_FB_NAK_PORT_DOWN ? "its port is down" : "verbs failed there");
+		   c->rail[f->rail].hca.name, f->epoch, f->reason);
 }
 
-/* RAIL_DOWN: the peer lost its side of rail r (its epoch says which QP). */
-static void on_rail_down(struct spark_comm *c, const struct spark_fb_frame *f)
+/* RAIL_DOWN: the peer lost its side of rail r. It carries no epoch and
+ * needs none: the socket is in order, and each side sends RAIL_DOWN about
+ * a QP pair before anything that replaces the pair (a REJOIN, or an ACK),
+ * so one that finds the rail up here is about the pair in use, and one
+ * that finds it down (failed, or a rejoin under way) is about the old one. */
+static void on_rail_down(struct spark_comm *c, const struct spark_ctl *f)
 {
-	uint32_t r = f->rail;
-	struct spark_rejoin *j = &c->rail[r].rejoin;
-	if (f->epoch < j->conn_epoch)
-		return;   /* about a QP pair already replaced */
-	if (f->epoch == j->conn_epoch) {
-		if (c->up_mask & (1u << r))
-			(void)spark_rail_fail(c, r, CAUSE_PEER);
-		return;
-	}
-	if (f->epoch != j->epoch)
-		return bad_frame(c, f, "epoch ahead of every QP pair of this rail");
-	/* The attempt in progress lost its fresh QP at the other end. */
-	j->step = REJOIN_IDLE;
-	c->rail[r].up = false;
-	j->retry_ns = spark_now_ns() + backoff_ns(j->tries++);
+	if (c->up_mask & (1u << f->rail))
+		(void)spark_rail_fail(c, f->rail, CAUSE_PEER);
 }
 
-void spark_failback_frame(struct spark_comm *c, const struct spark_fb_frame *f)
+void spark_failback_ctl(struct spark_comm *c, const struct spark_ctl *f)
 {
 	if (c->failed != ncclSuccess)
 		return;
@@ -271,27 +265,28 @@ void spark_failback_frame(struct spark_comm *c, const struct spark_fb_frame *f)
 	struct spark_rejoin *j = &c->rail[f->rail].rejoin;
 	bool send = c->kind == SPARK_COMM_SEND;
 	switch (f->kind) {
-	case SPARK_FB_RAIL_DOWN:
+	case SPARK_CTL_RAIL_DOWN:
 		return on_rail_down(c, f);
-	case SPARK_FB_REJOIN:
+	case SPARK_CTL_REJOIN:
 		return send ? bad_frame(c, f, "REJOIN sent to the connector") : on_rejoin(c, f);
-	case SPARK_FB_REJOIN_DONE:
+	case SPARK_CTL_REJOIN_DONE:
 		if (send)
 			return bad_frame(c, f, "DONE sent to the connector");
 		if (j->step != REJOIN_ACKED || f->epoch != j->epoch)
 			return bad_frame(c, f, "no rejoin of that epoch acknowledged");
 		return readmit(c, f->rail);
-	case SPARK_FB_REJOIN_ACK:
-	case SPARK_FB_REJOIN_NAK:
+	case SPARK_CTL_REJOIN_ACK:
+	case SPARK_CTL_REJOIN_NAK:
 		if (!send)
 			return bad_frame(c, f, "an answer sent to the acceptor");
 		if (f->epoch > j->epoch)
 			return bad_frame(c, f, "answer to a rejoin never asked");
 		if (f->epoch < j->epoch || j->step != REJOIN_SENT)
 			return;   /* to an attempt given up on (no answer in time) */
-		return f->kind == SPARK_FB_REJOIN_ACK ? on_ack(c, f) : on_nak(c, f);
+		return f->kind == SPARK_CTL_REJOIN_ACK ? on_ack(c, f) : on_nak(c, f);
+	default:
+		return bad_frame(c, f, "not a failback frame");
 	}
-	bad_frame(c, f, "unknown kind");
 }
 
 void spark_port_tick(struct spark_comm *c)

@@ -25,39 +25,19 @@ static inline void spark_port_watch(struct spark_comm *c)
 	spark_port_tick(c);
 }
 
-/* Failback's control frames (carried by the bootstrap socket, ctl.h). */
-enum spark_fb_kind {
-	SPARK_FB_RAIL_DOWN = 1,         /* either way: my side of rail (epoch) failed */
-	SPARK_FB_REJOIN,                /* send -> recv: my fresh QP (info) for rail */
-	SPARK_FB_REJOIN_ACK,            /* recv -> send: mine, connected to yours */
-	SPARK_FB_REJOIN_DONE,           /* send -> recv: mine is up; the rail is back */
-	SPARK_FB_REJOIN_NAK,            /* recv -> send: not now (reason) */
-};
-enum spark_fb_nak { SPARK_FB_NAK_PORT_DOWN = 1, SPARK_FB_NAK_VERBS = 2 };
-
-struct spark_fb_frame {
-	enum spark_fb_kind kind;
-	uint32_t rail;
-	uint32_t epoch;
-	uint32_t reason;                /* NAK */
-	struct spark_rail_info info;    /* REJOIN, ACK */
-};
-
 /* After a refusal, the next attempt waits 100 ms, doubling to 2 s; an
  * attempt with no answer in 5 s is given up and retried. */
 #define SPARK_REJOIN_BACKOFF_NS (100ull * 1000 * 1000)
 #define SPARK_REJOIN_BACKOFF_MAX_NS (2000ull * 1000 * 1000)
 #define SPARK_REJOIN_ANSWER_NS (5000ull * 1000 * 1000)
 
-/* A frame from the peer (validated here: a bad one fails the comm). */
-void spark_failback_frame(struct spark_comm *c, const struct spark_fb_frame *f);
+struct spark_ctl;
+/* spark_wc_ops.ctl of both directions: RAIL_DOWN and the REJOIN frames
+ * from the peer (decoded by ctl.c; checked here against this comm's state:
+ * a frame that does not fit fails the comm). */
+void spark_failback_ctl(struct spark_comm *c, const struct spark_ctl *f);
 /* engine.c, after rail r left the comm: tell the peer, wait for the port. */
 void spark_failback_rail_down(struct spark_comm *c, uint32_t r);
-
-/* The channel (failback_ctl.c): whether the comm has one, and a send. */
-bool spark_fb_available(const struct spark_comm *c);
-ncclResult_t spark_fb_send(struct spark_comm *c, const struct spark_fb_frame *f);
-const char *spark_fb_kind_name(enum spark_fb_kind k);
 
 /* rail.c, when a QP is connected: what its port has said so far, so only
  * later events count against it. */

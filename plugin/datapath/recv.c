@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "failback.h"
 #include "log.h"
 #include "peer.h"
 #include "recv.h"
@@ -166,10 +167,10 @@ ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
 	if (req->state != RREQ_DONE) {
-		if (!poll_for(req)) {
-			spark_peer_check(c);
+		bool ready = poll_for(req);
+		spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
+		if (!ready)
 			return c->failed;
-		}
 	}
 	ncclResult_t res = ncclSuccess;
 	for (uint32_t i = 0; i < req->n; i++) {
@@ -202,4 +203,5 @@ static void rail_lost(struct spark_comm *c, uint32_t r)
 const struct spark_wc_ops spark_recv_ops = {
 	.imm = on_imm,
 	.rail_lost = rail_lost,
+	.ctl = spark_failback_ctl,
 };

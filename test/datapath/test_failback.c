@@ -176,8 +176,8 @@ Test(failback, both_rails_down_fails_the_comm_naming_both, .timeout = 90)
 	dp_sync(&t.p);
 	FILE *tmp = NULL;
 	int saved = -1;
+	capture_start(&tmp, &saved);
 	if (!t.p.is_b) {
-		capture_start(&tmp, &saved);
 		control(&t, "a rocep1s0f0 down\na roceP2p1s0f0 down\n");
 		dp_sleep_us(100 * 1000);   /* softroce applies it within a few ms */
 		req = post(&t, t.id);      /* the receive's CTS had landed before */
@@ -188,16 +188,67 @@ Test(failback, both_rails_down_fails_the_comm_naming_both, .timeout = 90)
 	while (res == ncclSuccess && !done && dp_now() < start + HANG_S)
 		res = t.net->test(req, &done, NULL);
 	double s = dp_now() - start;
-	if (!t.p.is_b) {
-		char text[8192];
-		capture_end(tmp, saved, text, sizeof text);
-		DP_CHECK(strstr(text, "every rail is down") != NULL &&
-			 strstr(text, "rocep1s0f0 (") != NULL &&
-			 strstr(text, "roceP2p1s0f0 (") != NULL && strstr(text, "port") != NULL,
-			 "no WARN naming both rails and the cause in:\n%s", text);
-	}
+	/* Each side names both rails: in its own WARN, or in the peer's
+	 * "comm failed" it reports when the peer noticed first. */
+	char text[8192];
+	capture_end(tmp, saved, text, sizeof text);
+	DP_CHECK(strstr(text, "every rail is down") != NULL && strstr(text, "rocep1s0f0") != NULL &&
+		 strstr(text, "roceP2p1s0f0") != NULL, "no WARN naming both rails in:\n%s", text);
 	DP_CHECK(!done && res == ncclRemoteError, "%s: done %d, result %d after %.1f s",
 		 t.p.is_b ? "receiver" : "sender", done, (int)res, s);
+	run_end(&t);
+	if (t.p.is_b)
+		dp_pair_finish(&t.p, 0);
+	cr_assert(dp_pair_finish(&t.p, 0), "host b failed");
+}
+
+/* a -> b: go on (1) or stop (0) after a round. */
+static bool agree(struct run *t, bool go_on)
+{
+	char v = go_on;
+	if (t->p.is_b)
+		dp_recv(&t->p, &v, 1);
+	else
+		dp_send(&t->p, &v, 1);
+	return v != 0;
+}
+
+/* A flap: roceP2p1s0f0 down mid-stream (the comm carries on over
+ * rocep1s0f0), up again: the rail rejoins and carries traffic again (both
+ * hosts' counters of it grow: a's data, b's clear-to-sends); then the other
+ * rail fails and the comm carries on over the one that came back. */
+Test(failback, flapped_rail_carries_traffic_again, .timeout = 120)
+{
+	struct run t;
+	run_start(&t);
+	stream(&t, 16, ~0u, NULL);
+	double s = stream(&t, 32, 4, "a roceP2p1s0f0 down\n");
+	DP_CHECK(s < HANG_S, "%.1f s for 32 MiB after roceP2p1s0f0 went down", s);
+	uint64_t a0 = 0, b0 = 0;
+	if (!t.p.is_b) {
+		control(&t, "a roceP2p1s0f0 up\n");
+		dp_sleep_us(50 * 1000);
+		a0 = xmit(&t, "roceP2p1s0f0");
+		b0 = dp_counter(&t.p, "b", "roceP2p1s0f0", "port_xmit_data");
+	}
+	double start = dp_now();
+	bool back = false;
+	int rounds = 0;
+	while (agree(&t, !back && dp_now() < start + HANG_S)) {
+		stream(&t, 8, ~0u, NULL);
+		rounds++;
+		if (!t.p.is_b)
+			back = xmit(&t, "roceP2p1s0f0") > a0 + 2 * SLOT &&
+			       dp_counter(&t.p, "b", "roceP2p1s0f0", "port_xmit_data") > b0;
+	}
+	if (!t.p.is_b)
+		DP_CHECK(back, "roceP2p1s0f0 carried no traffic %.1f s (%d rounds of 8 MiB) after "
+			 "its port came back (a sent %llu bytes on it, b %llu)", dp_now() - start,
+			 rounds, (unsigned long long)(xmit(&t, "roceP2p1s0f0") - a0),
+			 (unsigned long long)(dp_counter(&t.p, "b", "roceP2p1s0f0",
+							 "port_xmit_data") - b0));
+	s = stream(&t, 32, 4, "a rocep1s0f0 down\n");
+	DP_CHECK(s < HANG_S, "%.1f s for 32 MiB after rocep1s0f0 went down too", s);
 	run_end(&t);
 	if (t.p.is_b)
 		dp_pair_finish(&t.p, 0);
