@@ -134,6 +134,12 @@ void spark_failback_rail_down(struct spark_comm *c, uint32_t r)
 		(void)send_frame(c, SPARK_CTL_RAIL_DOWN, r, 0, c->rail[r].lost_cause);
 }
 
+static uint64_t backoff_ns(uint32_t tries)
+{
+	uint64_t ns = SPARK_REJOIN_BACKOFF_NS << (tries < 6 ? tries : 6);
+	return ns < SPARK_REJOIN_BACKOFF_MAX_NS ? ns : SPARK_REJOIN_BACKOFF_MAX_NS;
+}
+
 /* Sender: the port of failed rail r is up: a fresh QP, and REJOIN. */
 static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 {
@@ -148,14 +154,10 @@ static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 	j->sent_ns = now;
 	SPARK_INFO(NCCL_NET, "dev %d: rail %s: its port is up again; asking the peer to rejoin "
 		   "(epoch %u)", c->dev, rail->hca.name, j->epoch);
-	if (send_frame(c, SPARK_CTL_REJOIN, r, j->epoch, NULL) != ncclSuccess)
-		j->step = REJOIN_IDLE;   /* the comm failed or cannot talk: nothing more */
-}
-
-static uint64_t backoff_ns(uint32_t tries)
-{
-	uint64_t ns = SPARK_REJOIN_BACKOFF_NS << (tries < 6 ? tries : 6);
-	return ns < SPARK_REJOIN_BACKOFF_MAX_NS ? ns : SPARK_REJOIN_BACKOFF_MAX_NS;
+	if (send_frame(c, SPARK_CTL_REJOIN, r, j->epoch, NULL) != ncclSuccess) {
+		j->step = REJOIN_IDLE;   /* WARNed: the socket is full or gone; later */
+		j->retry_ns = now + backoff_ns(j->tries++);
+	}
 }
 
 /* Sender, from the tick: failed rails whose port is up try to come back,
