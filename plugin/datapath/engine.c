@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
-#include <stdio.h>
 #include <infiniband/verbs.h>
 #include <stdio.h>
 #include <string.h>
