@@ -28,7 +28,8 @@ PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/connect/socket.c plugin/connect/pending.c plugin/connect/devctx.c plugin/connect/rail.c \
 	plugin/connect/comm.c plugin/connect/connect.c plugin/connect/ctl_send.c plugin/connect/heartbeat.c \
 	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/send.c \
-	plugin/datapath/recv.c plugin/datapath/request.c plugin/datapath/peer.c
+	plugin/datapath/recv.c plugin/datapath/request.c plugin/datapath/peer.c \
+	plugin/datapath/failback.c
 PLUGIN_PURE_OBJS := $(PLUGIN_PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 PLUGIN_OBJS := $(PLUGIN_PURE_OBJS) $(PLUGIN_SYS_SRCS:%.c=$(BUILD)/obj/%.o)
 

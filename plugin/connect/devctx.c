@@ -2,6 +2,8 @@
  * by the comm rails and cached MRs that use them (devctx.h). */
 #include "devctx.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <infiniband/verbs.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -75,6 +77,30 @@ static void maybe_close_locked(struct spark_devctx *d)
 		unlink_and_destroy(d);
 }
 
+/* The async fd non-blocking, so a drain never waits; and the ports' state
+ * now, so an event that came before this open is not missed. Without a
+ * non-blocking fd the events are not read at all (failover then waits for
+ * the transport's retries, as before). */
+static void events_init(struct spark_devctx *d)
+{
+	int fl = fcntl(d->ctx->async_fd, F_GETFL);
+	d->events = fl >= 0 && fcntl(d->ctx->async_fd, F_SETFL, fl | O_NONBLOCK) == 0;
+	if (!d->events)
+		SPARK_WARN("HCA %s: cannot make its async event fd non-blocking (%s): port "
+			   "failures are noticed only after the transport's retries", d->name,
+			   strerror(errno));
+	for (int p = 0; p < SPARK_DEVCTX_PORTS; p++) {
+		struct ibv_port_attr a;
+		memset(&a, 0, sizeof a);
+		bool down = ibv_query_port(d->ctx, (uint8_t)(p + 1), &a) == 0 &&
+			    a.state != IBV_PORT_ACTIVE;
+		atomic_init(&d->port_down[p], down);
+		atomic_init(&d->port_gen[p], 0);
+		atomic_init(&d->port_errs[p], 0);
+	}
+	atomic_init(&d->draining, false);
+}
+
 static ncclResult_t create_locked(const char *hca_name, struct spark_devctx **out)
 {
 	struct spark_devctx *d = calloc(1, sizeof *d);
@@ -91,6 +117,7 @@ static ncclResult_t create_locked(const char *hca_name, struct spark_devctx **ou
 		destroy(d);
 		return res;
 	}
+	events_init(d);
 	d->next = registry.head;
 	registry.head = d;
 	*out = d;
@@ -121,6 +148,82 @@ void spark_devctx_release(struct spark_devctx *d)
 	d->comms--;
 	maybe_close_locked(d);
 	spark_devctx_unlock();
+}
+
+/* One event into the port atomics. The state is stored before the
+ * generation (release), so a reader that sees the new generation (acquire)
+ * sees the state that came with it. */
+static void record_port(struct spark_devctx *d, int port, int down, bool err)
+{
+	if (port < 1 || port > SPARK_DEVCTX_PORTS)
+		return;
+	if (down >= 0)
+		atomic_store_explicit(&d->port_down[port - 1], (uint32_t)down,
+				      memory_order_relaxed);
+	if (err)
+		atomic_fetch_add_explicit(&d->port_errs[port - 1], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->port_gen[port - 1], 1, memory_order_release);
+}
+
+static void record(struct spark_devctx *d, const struct ibv_async_event *ev)
+{
+	int port = ev->element.port_num;
+	switch (ev->event_type) {
+	case IBV_EVENT_PORT_ERR:
+		SPARK_INFO(NCCL_NET, "HCA %s port %d: port error event (link down)", d->name, port);
+		record_port(d, port, 1, true);
+		break;
+	case IBV_EVENT_PORT_ACTIVE:
+		SPARK_INFO(NCCL_NET, "HCA %s port %d: port active event", d->name, port);
+		record_port(d, port, 0, false);
+		break;
+	case IBV_EVENT_GID_CHANGE:
+	case IBV_EVENT_LID_CHANGE:
+	case IBV_EVENT_PKEY_CHANGE:
+	case IBV_EVENT_CLIENT_REREGISTER:
+		SPARK_INFO(NCCL_NET, "HCA %s port %d: %s", d->name, port,
+			   ibv_event_type_str(ev->event_type));
+		record_port(d, port, -1, false);
+		break;
+	case IBV_EVENT_DEVICE_FATAL:
+		SPARK_WARN("HCA %s: device fatal error (firmware or PCIe failure): its rails "
+			   "fail over; the HCA needs a driver reset (mlxfwreset, or a reboot)",
+			   d->name);
+		for (int p = 1; p <= SPARK_DEVCTX_PORTS; p++)
+			record_port(d, p, 1, true);
+		break;
+	default:
+		/* QP/CQ/SRQ events: the failing WR's completion says more, with
+		 * the comm it belongs to (engine.c). */
+		SPARK_INFO(NCCL_NET, "HCA %s: async event %s", d->name,
+			   ibv_event_type_str(ev->event_type));
+		break;
+	}
+}
+
+void spark_devctx_poll_events(struct spark_devctx *d)
+{
+	if (d == NULL || !d->events ||
+	    atomic_exchange_explicit(&d->draining, true, memory_order_acquire))
+		return;
+	/* Bounded: a flood of events cannot hold the data path. Every event
+	 * got is acked (rdma-core's destroy of a QP or CQ waits for that). */
+	struct ibv_async_event ev;
+	for (int i = 0; i < 64 && ibv_get_async_event(d->ctx, &ev) == 0; i++) {
+		record(d, &ev);
+		ibv_ack_async_event(&ev);
+	}
+	atomic_store_explicit(&d->draining, false, memory_order_release);
+}
+
+void spark_devctx_port(struct spark_devctx *d, int port, struct spark_port_state *out)
+{
+	*out = (struct spark_port_state){0, 0, true};
+	if (d == NULL || port < 1 || port > SPARK_DEVCTX_PORTS)
+		return;
+	out->gen = atomic_load_explicit(&d->port_gen[port - 1], memory_order_acquire);
+	out->errs = atomic_load_explicit(&d->port_errs[port - 1], memory_order_relaxed);
+	out->up = atomic_load_explicit(&d->port_down[port - 1], memory_order_relaxed) == 0;
 }
 
 void spark_devctx_mr_added_locked(struct spark_devctx *d) { d->mrs++; }

@@ -9,6 +9,7 @@
 #include "api.h"
 #include "comm.h"
 #include "devctx.h"
+#include "failback.h"
 #include "scan.h"
 #include "log.h"
 
@@ -154,8 +155,56 @@ ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_in
 	r->peer_addr = peer->addr;
 	SPARK_TRY(to_rtr(r, peer));
 	SPARK_TRY(to_rts(r));
+	spark_rail_watch_start(r);
 	r->up = true;
 	return ncclSuccess;
+}
+
+/* A failed rail's way back: the QP in ERR (and its CQ, which holds only
+ * flushes now) stay parked until the fresh pair is connected; a fresh QP
+ * from an attempt the peer refused was never connected (nothing can land on
+ * it) and goes at once. The control MRs stay: same PD, same areas. */
+ncclResult_t spark_rail_renew(struct spark_rail *r)
+{
+	/* ERR first (a no-op for the failed QP): a fresh QP from an attempt
+	 * given up on may have been connected already. */
+	struct ibv_qp_attr err = {.qp_state = IBV_QPS_ERR};
+	if (r->qp != NULL)
+		(void)ibv_modify_qp(r->qp, &err, IBV_QP_STATE);
+	if (r->rejoin.old_qp == NULL) {
+		r->rejoin.old_qp = r->qp;
+		r->rejoin.old_cq = r->cq;
+	} else {
+		if (r->qp != NULL && ibv_destroy_qp(r->qp) != 0)
+			SPARK_WARN("rail %s: ibv_destroy_qp (unused) failed", r->hca.name);
+		if (r->cq != NULL && ibv_destroy_cq(r->cq) != 0)
+			SPARK_WARN("rail %s: ibv_destroy_cq (unused) failed", r->hca.name);
+	}
+	r->qp = NULL;
+	r->cq = NULL;
+	r->sq_used = r->unsignaled = r->signaled_inflight = r->rq_consumed = 0;
+	/* The port came back: its GID table was rebuilt, the index may move. */
+	SPARK_TRY(spark_gid_rescan(r->ctx, &r->hca, spark_params()->gid_index));
+	if (!spark_hca_usable(&r->hca)) {
+		SPARK_WARN("rail %s: no usable RoCE v2 GID after its port came back (the "
+			   "interface has no address yet?)", r->hca.name);
+		return ncclSystemError;
+	}
+	SPARK_CHECK_PTR(r->cq, ibv_create_cq(r->ctx, SPARK_CQ_DEPTH, NULL, NULL, 0));
+	SPARK_TRY(create_qp(r));
+	r->psn = random_psn();
+	return ncclSuccess;
+}
+
+/* The fresh pair is connected: the failed QP goes, then its CQ. */
+void spark_rail_retire_old(struct spark_rail *r)
+{
+	if (r->rejoin.old_qp != NULL && ibv_destroy_qp(r->rejoin.old_qp) != 0)
+		SPARK_WARN("rail %s: ibv_destroy_qp (failed QP) failed", r->hca.name);
+	if (r->rejoin.old_cq != NULL && ibv_destroy_cq(r->rejoin.old_cq) != 0)
+		SPARK_WARN("rail %s: ibv_destroy_cq (failed QP's) failed", r->hca.name);
+	r->rejoin.old_qp = NULL;
+	r->rejoin.old_cq = NULL;
 }
 
 /* Order matters: the QP goes first so the peer can no longer write into the
@@ -164,6 +213,7 @@ ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_in
  * registrations on them may outlive this comm (mr.c). */
 void spark_rail_close(struct spark_rail *r)
 {
+	spark_rail_retire_old(r);
 	if (r->qp != NULL && ibv_destroy_qp(r->qp) != 0)
 		SPARK_WARN("rail %s: ibv_destroy_qp failed", r->hca.name);
 	if (r->ctl_mr != NULL && ibv_dereg_mr(r->ctl_mr) != 0)

@@ -42,6 +42,25 @@ _Static_assert(SPARK_MAX_RAILS <= SPARK_STRIPE_MAX_RAILS, "rails fit the planner
 #define SPARK_POLL_BATCH 16
 #define SPARK_INLINE 64
 
+/* A failed rail's way back (failback.c). The sender (connector) leads:
+ * fresh QP, REJOIN, wait for REJOIN_ACK, connect, REJOIN_DONE, re-admit. */
+enum spark_rejoin_step {
+	REJOIN_IDLE = 0,                /* up, or down and waiting for its port */
+	REJOIN_SENT,                    /* send: REJOIN sent, waiting for ACK/NAK */
+	REJOIN_ACKED,                   /* recv: ACK sent, waiting for DONE */
+};
+
+struct spark_rejoin {
+	enum spark_rejoin_step step;
+	uint32_t epoch;                 /* of the last REJOIN sent (send) or taken (recv) */
+	uint32_t conn_epoch;            /* of the QP pair connected now (0: from the handshake) */
+	uint32_t tries;                 /* NAKs since the rail left */
+	uint64_t retry_ns;              /* send: no attempt before this */
+	uint64_t sent_ns;               /* send: when the REJOIN went (an answer is due) */
+	struct ibv_qp *old_qp;          /* the failed QP (in ERR) and its CQ, destroyed */
+	struct ibv_cq *old_cq;          /* when the fresh ones are connected */
+};
+
 struct spark_rail {
 	bool up;                        /* kept for this connection */
 	struct spark_hca hca;           /* copy; GID rescanned at connect */
@@ -63,6 +82,12 @@ struct spark_rail {
 	uint32_t peer_rkey;             /* peer's FIFO (recv) or record area (send) */
 	uint64_t peer_addr;
 	uint8_t peer_gid[16];
+	/* Port watch and failback (failback.c). */
+	uint8_t gid[16];                /* local GID the QP was connected with */
+	uint32_t port_gen_seen;         /* the port's event generation last looked at */
+	uint32_t port_errs_seen;        /* its PORT_ERR count when the QP was connected */
+	const char *lost_cause;         /* why the rail left (static text); NULL while up */
+	struct spark_rejoin rejoin;
 };
 
 /* Unlikely words rather than 1 and 2: test() tells a request from a pointer
@@ -151,6 +176,8 @@ struct spark_comm {
 	uint32_t weight_updates;        /* send: weights.updates the policy last copied */
 	uint64_t next_peer_check_ns;    /* peer.c: when to look at the socket again */
 	uint64_t peer_gone_ns;          /* when the peer's socket closed; 0 = open */
+	uint32_t port_polls;            /* failback.h: idle polls since the last port look */
+	uint64_t next_port_ns;          /* failback.c: when to drain the port events again */
 	uint64_t peer_seen_ns;          /* last control frame from the peer; 0 = not live yet */
 	struct spark_ctl_chan ctl_chan;
 	/* Registered control areas, one allocation each. */
@@ -196,6 +223,10 @@ ncclResult_t spark_rail_open(struct spark_rail *r, const struct spark_hca *hca, 
 ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_info *peer);
 void spark_rail_describe(const struct spark_rail *r, struct spark_rail_info *out);
 void spark_rail_close(struct spark_rail *r);
+/* Failback: a fresh CQ and QP (INIT) for a failed rail, GID rescanned; the
+ * failed pair is parked until spark_rail_retire_old. */
+ncclResult_t spark_rail_renew(struct spark_rail *r);
+void spark_rail_retire_old(struct spark_rail *r);
 
 /* engine.c: CLOCK_MONOTONIC in ns (set-up uses it too). */
 uint64_t spark_now_ns(void);

@@ -6,20 +6,24 @@
  * wr_id how many entries its CQE frees, and no more than SQ_DEPTH/2 WRs go
  * unsignaled in a row, so a full queue always has a signaled WR in flight.
  *
- * Losing a rail mid-stream: when a QP fails with a transport error (the
- * link went down, the peer's half stopped answering: RETRY_EXC after the RC
- * timeout and retries) and another rail is up, the rail leaves the comm (no
- * more traffic, its CQ no longer polled: only flushes would come) and the
- * owner's rail_lost handler moves what the rail owed. Any other error, or
- * the last rail failing, fails the comm. */
+ * Losing a rail mid-stream: when its port reports an error (failback.c
+ * watches the port events) or its QP fails with a transport error (the
+ * peer's half stopped answering: RETRY_EXC after the RC timeout and
+ * retries) and another rail is up, the rail leaves the comm: its QP to ERR,
+ * what completed on it before still counted (one drain of its CQ), no more
+ * traffic, its CQ no longer polled, and the owner's rail_lost handler moves
+ * what the rail owed. Any other error, or the last rail failing, fails the
+ * comm. */
 #include <arpa/inet.h>
 #include <endian.h>
+#include <errno.h>
 #include <infiniband/verbs.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine.h"
+#include "failback.h"
 #include "log.h"
 
 #define MAX_BATCHES_PER_RAIL 4
@@ -115,27 +119,96 @@ static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *
 	spark_comm_fail_why(c, ncclRemoteError, why);
 }
 
+static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc);
+
+/* The rails of the connection and why each left, for the WARN that ends
+ * the comm ("rocep1s0f0 (port down ...) and roceP2p1s0f0 (the same)"), and
+ * their names alone for the peer (the FAILED frame's reason). */
+static void both_down(struct spark_comm *c, uint32_t r, const char *cause)
+{
+	char what[512], names[SPARK_REASON_LEN];
+	const char *prev = NULL;
+	int len = 0, nlen = snprintf(names, sizeof names, "every rail is down:");
+	for (uint32_t k = 0; k < c->nrails && len < (int)sizeof what; k++) {
+		const char *why = k == r ? cause : c->rail[k].lost_cause;
+		if (k != r && !(c->failed_mask & (1u << k)))
+			continue;
+		bool same = len > 0 && why == prev;
+		len += snprintf(what + len, sizeof what - (size_t)len, "%s%s (%s)",
+				len > 0 ? " and " : "", c->rail[k].hca.name,
+				same ? "the same" : why ? why : "?");
+		if (nlen < (int)sizeof names)
+			nlen += snprintf(names + nlen, sizeof names - (size_t)nlen, " %s",
+					 c->rail[k].hca.name);
+		prev = why;
+	}
+	SPARK_WARN("dev %d: %s comm failed: every rail is down: %s; nothing is left to carry "
+		   "it (check the QSFP cable and both hosts' ports: ibv_devinfo, ip link)",
+		   c->dev, c->kind == SPARK_COMM_SEND ? "send" : "recv", what);
+	spark_comm_fail_why(c, ncclRemoteError, names);
+}
+
+/* After the QP is in ERR nothing more can succeed on it, so one pass to
+ * empty gets every completion that did: an IMM that landed or an ACK that
+ * came before the failure still counts (the receiver would wait forever
+ * for a share the sender saw acknowledged). Errors are the flushes. */
+static void drain_rail(struct spark_comm *c, uint32_t r)
+{
+	struct ibv_wc wc[SPARK_POLL_BATCH];
+	for (int guard = 0; guard < SPARK_CQ_DEPTH / SPARK_POLL_BATCH + 1; guard++) {
+		int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
+		for (int i = 0; i < n; i++)
+			handle_wc(c, r, &wc[i]);
+		if (n < SPARK_POLL_BATCH)
+			return;
+	}
+}
+
+bool spark_rail_fail(struct spark_comm *c, uint32_t r, const char *cause)
+{
+	uint32_t bit = 1u << r;
+	struct spark_rail *rail = &c->rail[r];
+	if (c->failed_mask & bit)
+		return true;   /* flushes after the failure already handled */
+	if (c->failed != ncclSuccess || !(c->up_mask & bit))
+		return false;
+	if ((c->up_mask & ~bit) == 0) {
+		both_down(c, r, cause);
+		return false;
+	}
+	/* ERR first: the QP sends nothing more (no retransmission of an old
+	 * piece after the survivor re-sent it) and executes no incoming write
+	 * (docs/design.md, "Losing a rail"). */
+	struct ibv_qp_attr a = {.qp_state = IBV_QPS_ERR};
+	if (ibv_modify_qp(rail->qp, &a, IBV_QP_STATE) != 0)
+		SPARK_WARN("dev %d rail %s: moving the failed QP to the error state failed (%s)",
+			   c->dev, rail->hca.name, strerror(errno));
+	c->failed_mask |= bit;
+	c->up_mask &= ~bit;
+	rail->up = false;
+	rail->lost_cause = cause;
+	c->weights.weight[r] = 0;
+	c->weights.link_mbps[r] = 0;
+	c->policy.weight[r] = 0;
+	SPARK_WARN("dev %d: rail %s lost: %s; the %s comm carries on over the other half (%s)",
+		   c->dev, rail->hca.name, cause, c->kind == SPARK_COMM_SEND ? "send" : "recv",
+		   c->rail[__builtin_ctz(c->up_mask)].hca.name);
+	drain_rail(c, r);
+	c->ops->rail_lost(c, r);
+	spark_failback_rail_down(c, r);
+	return true;
+}
+
 /* True when the failed completion was rail r failing and the comm carries on
  * over the rails left. */
 static bool rail_failover(struct spark_comm *c, uint32_t r, int wc_status)
 {
 	if (c->failed_mask & (1u << r))
 		return true;   /* flushes after the failure already handled */
-	if (wc_status != IBV_WC_RETRY_EXC_ERR || (c->up_mask & ~(1u << r)) == 0 ||
-	    c->failed != ncclSuccess)
+	if (wc_status != IBV_WC_RETRY_EXC_ERR || c->failed != ncclSuccess)
 		return false;
-	c->failed_mask |= 1u << r;
-	c->up_mask &= ~(1u << r);
-	c->rail[r].up = false;
-	c->weights.weight[r] = 0;
-	c->weights.link_mbps[r] = 0;
-	c->policy.weight[r] = 0;
-	SPARK_WARN("dev %d: rail %s failed (%s); %s comm carries on over %s", c->dev,
-		   c->rail[r].hca.name, ibv_wc_status_str((enum ibv_wc_status)wc_status),
-		   c->kind == SPARK_COMM_SEND ? "send" : "recv",
-		   c->rail[__builtin_ctz(c->up_mask)].hca.name);
-	c->ops->rail_lost(c, r);
-	return true;
+	return spark_rail_fail(c, r, "the peer stopped answering (transport retries "
+			       "exhausted: link down or the peer's NIC reset)");
 }
 
 static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
@@ -211,4 +284,6 @@ void spark_engine_poll(struct spark_comm *c)
 	}
 	if (any && c->ops->progress != NULL)
 		c->ops->progress(c);
+	else if (!any)
+		spark_port_watch(c);   /* the comm waits: time to look at its ports */
 }

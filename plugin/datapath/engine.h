@@ -64,6 +64,11 @@ static inline ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r,
 }
 
 ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count);
+/* Rail r leaves the comm for `cause` (static text, for the WARN): its QP to
+ * ERR, what had completed on it still counted, then the owner's rail_lost.
+ * True when the comm carries on; false when r was its last rail (the comm
+ * has failed, with a WARN naming every rail) or the comm had failed. */
+bool spark_rail_fail(struct spark_comm *c, uint32_t r, const char *cause);
 /* The comm fails with res unless it failed already (the first error sticks).
  * The reason (may be NULL) goes to the peer in a FAILED frame (peer.c). */
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res);

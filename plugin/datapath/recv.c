@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "failback.h"
 #include "handle_check.h"
 #include "log.h"
 #include "peer.h"
@@ -74,6 +75,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	struct spark_recv_req *req = &c->rreqs[slot];
 	if (!can_post(c, req, r)) {
 		spark_engine_poll(c);   /* room comes from completions */
+		r = cts_rail(c, seq);   /* the poll may have failed a rail over */
 		if (c->failed != ncclSuccess || !can_post(c, req, r))
 			return c->failed;   /* retry */
 	}
@@ -274,4 +276,5 @@ static void rail_lost(struct spark_comm *c, uint32_t r)
 const struct spark_wc_ops spark_recv_ops = {
 	.imm = on_imm,
 	.rail_lost = rail_lost,
+	.ctl = spark_failback_ctl,
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "failback.h"
 #include "handle_check.h"
 #include "log.h"
 #include "peer.h"
@@ -615,6 +616,7 @@ static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32
 			    share, true) != ncclSuccess)
 		return;
 	s->moved |= 1u << share;
+	s->moved_to[share] = (uint8_t)to;
 	c->queued[to] += s->rail_bytes[share];
 	c->rail_chains[to]++;
 }
@@ -627,9 +629,17 @@ static void rail_lost(struct spark_comm *c, uint32_t r)
 		c->small_rail = (uint32_t)__builtin_ctz(c->up_mask);
 	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
 		struct spark_send_slot *s = &c->slots[i];
-		if (s->state == SLOT_POSTED && (s->rails_pending & (1u << r)) &&
-		    !(s->moved & (1u << r)))
-			resend_share(c, s, r);
+		if (s->state != SLOT_POSTED)
+			continue;
+		/* Every share still owed whose copy in flight is on r: its own,
+		 * or one moved onto r by an earlier failure (a rail that failed,
+		 * came back and now carries the other's re-sent pieces). */
+		for (uint32_t k = 0; k < c->nrails && c->failed == ncclSuccess; k++) {
+			uint32_t bit = 1u << k;
+			uint32_t on = (s->moved & bit) ? s->moved_to[k] : k;
+			if ((s->rails_pending & bit) && on == r)
+				resend_share(c, s, k);
+		}
 	}
 }
 
@@ -637,4 +647,5 @@ const struct spark_wc_ops spark_send_ops = {
 	.data_done = data_done,
 	.rail_lost = rail_lost,
 	.progress = send_progress,
+	.ctl = spark_failback_ctl,
 };

@@ -34,6 +34,7 @@ struct spark_send_slot {
 	uint32_t owned;                 /* entries handed to NCCL, not yet reported done */
 	uint32_t rails_pending;         /* shares (by rail) not yet acknowledged */
 	uint32_t moved;                 /* shares re-sent on another rail after a failure */
+	uint8_t moved_to[SPARK_MAX_RAILS];     /* the rail each moved share went to */
 	uint32_t used;                  /* rails the slot went over */
 	uint32_t lead;                  /* rail whose IMM carries the record */
 	bool record;                    /* sizes travel in the record, not the IMM */

@@ -77,3 +77,22 @@ void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, u
 	w->win_ns[rail] = 0;
 	recompute(w);
 }
+
+/* The measurements so far were taken with the rail away (the others
+ * carried everything, or ran on a shared cable alone): all start again. */
+void spark_weights_readmit(struct spark_weights *w, uint32_t rail, uint32_t link_mbps)
+{
+	if (rail >= w->nrails || link_mbps == 0)
+		return;
+	w->link_mbps[rail] = link_mbps;
+	w->weight[rail] = link_mbps;
+	for (uint32_t r = 0; r < w->nrails; r++) {
+		if (w->weight[r] != 0)
+			w->weight[r] = w->link_mbps[r];
+		w->rate_mbps[r] = 0;
+		w->win_bytes[r] = 0;
+		w->win_ns[r] = 0;
+		w->last_done_ns[r] = 0;
+	}
+	w->updates++;
+}

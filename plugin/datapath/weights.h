@@ -63,4 +63,9 @@ static inline void spark_weights_sample(struct spark_weights *w, uint32_t rail, 
 		spark_weights_add(w, rail, bytes, done_ns - start);
 }
 
+/* A rail back after a failure: it takes link_mbps, every rail in use goes
+ * back to its link rate, and every estimate starts again (those taken while
+ * the rail was away describe another split). */
+void spark_weights_readmit(struct spark_weights *w, uint32_t rail, uint32_t link_mbps);
+
 #endif
