@@ -383,6 +383,7 @@ void sr_engine_forget(void);
 
 /* req.c / resp.c (engine thread, lock held) */
 void sr_req_progress(struct sr_qp *qp, uint64_t now, uint64_t *wake);
+bool sr_req_doorbell(struct sr_qp *qp, uint64_t now);   /* post_send; true: NIC needed */
 void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, uint64_t now);
 void sr_resp_rx(const struct sr_msg *m, const void *payload, uint64_t now);
 void sr_qp_flush(struct sr_qp *qp);
