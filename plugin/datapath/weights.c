@@ -82,17 +82,16 @@ void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, u
 	if (w->win_bytes[rail] < window)
 		return;
 	double mbps = (double)w->win_bytes[rail] * 8000.0 / (double)w->win_ns[rail];
+	/* Until three windows exist: the first (a quick, rough estimate),
+	 * then the mean of two, so a bad first window is half undone by the
+	 * next; from then on the median of the last three. */
 	double *h = w->win_mbps[rail];
-	if (w->rate_mbps[rail] <= 0) {
-		/* The first window stands for the whole history: one later
-		 * window alone cannot move the median. */
-		for (int i = 0; i < SPARK_WEIGHT_HISTORY; i++)
-			h[i] = mbps;
-	} else {
-		memmove(h, h + 1, (SPARK_WEIGHT_HISTORY - 1) * sizeof h[0]);
-		h[SPARK_WEIGHT_HISTORY - 1] = mbps;
-	}
-	w->rate_mbps[rail] = median3(h[0], h[1], h[2]);
+	memmove(h, h + 1, (SPARK_WEIGHT_HISTORY - 1) * sizeof h[0]);
+	h[SPARK_WEIGHT_HISTORY - 1] = mbps;
+	if (w->windows[rail] < SPARK_WEIGHT_HISTORY)
+		w->windows[rail]++;
+	w->rate_mbps[rail] = w->windows[rail] == 1 ? h[2] :
+			     w->windows[rail] == 2 ? (h[1] + h[2]) / 2 : median3(h[0], h[1], h[2]);
 	w->win_bytes[rail] = 0;
 	w->win_ns[rail] = 0;
 	recompute(w);
