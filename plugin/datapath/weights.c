@@ -61,6 +61,19 @@ static void recompute(struct spark_weights *w)
 	w->updates++;
 }
 
+static double median3(double a, double b, double c)
+{
+	if (a > b) {
+		double t = a;
+		a = b;
+		b = t;
+	}
+	/* now a <= b: the median is b capped by c, but at least a */
+	return c < a ? a : c > b ? b : c;
+}
+
+_Static_assert(SPARK_WEIGHT_HISTORY == 3, "median3 takes the last three windows");
+
 void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, uint64_t ns)
 {
 	w->win_bytes[rail] += bytes;
@@ -69,10 +82,16 @@ void spark_weights_add(struct spark_weights *w, uint32_t rail, uint64_t bytes, u
 	if (w->win_bytes[rail] < window)
 		return;
 	double mbps = (double)w->win_bytes[rail] * 8000.0 / (double)w->win_ns[rail];
-	/* EWMA 1/4: one noisy window (a burst, a descheduled poller) moves the
-	 * estimate a little; a rail that really slowed down wins in a few. */
-	double old = w->rate_mbps[rail];
-	w->rate_mbps[rail] = old > 0 ? 0.75 * old + 0.25 * mbps : mbps;
+	/* Until three windows exist: the first (a quick, rough estimate),
+	 * then the mean of two, so a bad first window is half undone by the
+	 * next; from then on the median of the last three. */
+	double *h = w->win_mbps[rail];
+	memmove(h, h + 1, (SPARK_WEIGHT_HISTORY - 1) * sizeof h[0]);
+	h[SPARK_WEIGHT_HISTORY - 1] = mbps;
+	if (w->windows[rail] < SPARK_WEIGHT_HISTORY)
+		w->windows[rail]++;
+	w->rate_mbps[rail] = w->windows[rail] == 1 ? h[2] :
+			     w->windows[rail] == 2 ? (h[1] + h[2]) / 2 : median3(h[0], h[1], h[2]);
 	w->win_bytes[rail] = 0;
 	w->win_ns[rail] = 0;
 	recompute(w);

@@ -27,13 +27,22 @@
  * Two rails behind one shared cable each measure half the cable whatever
  * the split, so without a dead band noise would walk the split around. */
 #define SPARK_WEIGHT_DEADBAND 0.20
+/* A rail's rate is the median of its last this many windows (before that:
+ * the first window, then the mean of two): a window's
+ * busy time runs from completions as the poller saw them, so one poll that
+ * came late (a descheduled proxy thread) makes one window slow and the next
+ * fast, by tens of percent; the median ignores such a pair, while a rail
+ * that really changed speed shows it within two windows. */
+#define SPARK_WEIGHT_HISTORY 3
 
 struct spark_weights {
 	uint32_t nrails;
 	bool adaptive;
 	uint32_t weight[SPARK_STRIPE_MAX_RAILS];   /* what the planner uses (Mbps) */
 	uint32_t link_mbps[SPARK_STRIPE_MAX_RAILS];
-	double rate_mbps[SPARK_STRIPE_MAX_RAILS];  /* smoothed measurement; 0 = none yet */
+	double rate_mbps[SPARK_STRIPE_MAX_RAILS];  /* median of win_mbps; 0 = none yet */
+	double win_mbps[SPARK_STRIPE_MAX_RAILS][SPARK_WEIGHT_HISTORY];   /* last windows */
+	uint32_t windows[SPARK_STRIPE_MAX_RAILS];  /* how many of them (up to HISTORY) */
 	uint64_t win_bytes[SPARK_STRIPE_MAX_RAILS];
 	uint64_t win_ns[SPARK_STRIPE_MAX_RAILS];
 	uint64_t last_done_ns[SPARK_STRIPE_MAX_RAILS];

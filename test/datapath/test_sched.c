@@ -34,6 +34,26 @@ static void read_counts(const struct dp_pair *p, struct counts *c)
 	}
 }
 
+/* The counters once the traffic has left them: softroce rewrites the files
+ * every 5 ms, but on a loaded host a rewrite can come tens of ms late and
+ * lands one file at a time, so wait until the two rails together show at
+ * least `words` (4-byte words) in at least words / 1024 packets (MTU 4096)
+ * and three reads 20 ms apart agree. */
+static void settled_counts(const struct dp_pair *p, struct counts *c, uint64_t words)
+{
+	struct counts prev;
+	int same = 0;
+	read_counts(p, &prev);
+	for (int i = 0; i < 200 && same < 2; i++) {
+		dp_sleep_us(20000);
+		read_counts(p, c);
+		bool all = c->bytes[0] + c->bytes[1] >= words &&
+			   c->pkts[0] + c->pkts[1] >= words / 1024;
+		same = all && memcmp(c, &prev, sizeof prev) == 0 ? same + 1 : 0;
+		prev = *c;
+	}
+}
+
 static void control(const struct dp_pair *p, const char *line)
 {
 	char path[300];
@@ -92,9 +112,8 @@ static void stream(struct run *t, int size, int depth, int count, struct counts 
 	void *req[16];
 	struct counts before, after;
 	dp_sync(&t->p);
-	dp_sleep_us(20000);   /* earlier traffic has left the counters */
 	if (!t->p.is_b)
-		read_counts(&t->p, &before);
+		settled_counts(&t->p, &before, 0);
 	for (int i = 0; i < count + depth; i++) {
 		int k = i % depth;
 		if (i >= depth)
@@ -104,10 +123,10 @@ static void stream(struct run *t, int size, int depth, int count, struct counts 
 				      size, t->mh);
 	}
 	dp_sync(&t->p);
-	dp_sleep_us(20000);   /* softroce refreshes its counters every 5 ms */
 	if (t->p.is_b)
 		return;
-	read_counts(&t->p, &after);
+	settled_counts(&t->p, &after,
+		       before.bytes[0] + before.bytes[1] + (uint64_t)count * (uint64_t)size / 4);
 	for (int r = 0; r < 2; r++) {
 		moved->bytes[r] = after.bytes[r] - before.bytes[r];
 		moved->pkts[r] = after.pkts[r] - before.pkts[r];

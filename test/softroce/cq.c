@@ -1,6 +1,10 @@
 /* softroce: completion queues, completion channels and polling.
  * CQEs are produced by the engine thread only.  Polling a send CQE frees the
- * send-queue slots up to its WQE (mlx5 moves sq.tail in the poll path). */
+ * send-queue slots up to its WQE (mlx5 moves sq.tail in the poll path).
+ * An empty CQ is seen without the lock (count and overrun are atomics, as
+ * mlx5 polls the CQE ring in memory without asking the NIC), so a poller
+ * never waits behind the NIC thread's copy; and a poll wakes nothing: the
+ * NIC never reads the queue tails a poll moves. */
 #include "sr.h"
 
 #include <errno.h>
@@ -115,7 +119,7 @@ static void notify(struct sr_cq *cq)
  * fatal errors).  Never silent loss. */
 static void overrun(struct sr_cq *cq)
 {
-	cq->overrun = true;
+	__atomic_store_n(&cq->overrun, true, __ATOMIC_RELEASE);
 	sr_async_push(sr_ctx_of(cq->cq.context), IBV_EVENT_CQ_ERR, &cq->cq);
 	for (struct sr_qp *qp = sr_qp_list; qp; qp = qp->lnext)
 		if ((qp->qp.send_cq == &cq->cq || qp->qp.recv_cq == &cq->cq) &&
@@ -136,7 +140,7 @@ void sr_cq_push(struct sr_cq *cq, const struct ibv_wc *wc, uint64_t sq_index)
 	struct sr_cqe *e = &cq->ring[(cq->head + cq->count) % cq->cap];
 	e->wc = *wc;
 	e->sq_index = sq_index;
-	cq->count++;
+	__atomic_store_n(&cq->count, cq->count + 1, __ATOMIC_RELEASE);
 	notify(cq);
 }
 
@@ -166,25 +170,36 @@ bool sr_cq_pop(struct sr_cq *cq, struct ibv_wc *wc)
 	else if (qp && !e->sq_index && qp->rq_tail < qp->rq_cons)
 		qp->rq_tail++;
 	cq->head = (cq->head + 1) % cq->cap;
-	cq->count--;
+	__atomic_store_n(&cq->count, cq->count - 1, __ATOMIC_RELAXED);
 	return true;
+}
+
+/* Without the lock: true when the CQ holds nothing; *dead when it never
+ * will again (overrun read first: after it no CQE is added, so an empty
+ * count read later means drained for good). */
+bool sr_cq_empty(struct sr_cq *cq, bool *dead)
+{
+	*dead = __atomic_load_n(&cq->overrun, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&cq->count, __ATOMIC_ACQUIRE) == 0;
 }
 
 int sr_op_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 {
 	struct sr_cq *cq = (struct sr_cq *)ibcq;
 	int got = 0;
+	bool dead;
 	if (n < 0)
 		return -1;
+	bool empty = sr_cq_empty(cq, &dead);
+	if (empty || n == 0) {
+		sched_yield();      /* busy pollers must not starve the NIC thread */
+		return dead ? -1 : 0;
+	}
 	SR_LOCK();
 	while (got < n && sr_cq_pop(cq, &wc[got]))
 		got++;
-	bool dead = cq->overrun && got == 0;
+	dead = cq->overrun && got == 0;   /* another poller took them */
 	SR_UNLOCK();
-	if (got)
-		sr_engine_wake();   /* freed SQ slots may let a fence proceed */
-	else
-		sched_yield();      /* busy pollers must not starve the NIC thread */
 	return dead ? -1 : got;
 }
 

@@ -24,15 +24,17 @@ static struct sr_cq *cq_of(struct ibv_cq_ex *x)
 /* Takes the next CQE into cq->cur; ENOENT when the CQ is empty. */
 static int take(struct sr_cq *cq)
 {
-	SR_LOCK();
-	bool got = sr_cq_pop(cq, &cq->cur);
-	bool dead = cq->overrun && !got;
-	SR_UNLOCK();
+	bool dead, got = false;
+	if (!sr_cq_empty(cq, &dead)) {      /* an empty CQ is seen without the lock */
+		SR_LOCK();
+		got = sr_cq_pop(cq, &cq->cur);
+		dead = cq->overrun && !got;
+		SR_UNLOCK();
+	}
 	if (!got) {
 		sched_yield();       /* busy pollers must not starve the NIC thread */
 		return dead ? EIO : ENOENT;
 	}
-	sr_engine_wake();            /* freed SQ slots may let a fence proceed */
 	cq->cqx.status = cq->cur.status;
 	cq->cqx.wr_id = cq->cur.wr_id;
 	return 0;

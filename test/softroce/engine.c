@@ -2,7 +2,10 @@
  * device and joined when the last one closes.  It blocks in ppoll() until a
  * post, a packet, a timer or the control-file tick needs it; it holds arriving
  * packets until their modelled delivery time (a min-heap), then runs the
- * responder, the requester and the flushes.  All completions come from here. */
+ * responder, the requester and the flushes.  All completions come from here.
+ * Beside it, a sysfs thread rewrites the counter files every tick: file
+ * writes in the fabric directory can take milliseconds (ext4 journal), and
+ * a NIC that stalls that long, holding the lock, is no NIC. */
 #include "sr.h"
 
 #include <errno.h>
@@ -14,6 +17,20 @@
 #include <unistd.h>
 
 #define SR_TICK_NS 5000000ull      /* control file and sysfs counters */
+
+/* Whether the NIC thread is (about to be) blocked in ppoll: only then does a
+ * post need the eventfd (a syscall, and a wake-up the scheduler may serve
+ * late).  Set under the lock before the NIC releases it for ppoll, cleared
+ * after ppoll returns; a poster queues under the lock and reads it after. */
+static int nic_sleeping;
+
+/* The sysfs thread: its own lock and condition, never sr_g.lock. */
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool running, stop;
+} sysfs_tick = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 struct sr_pend {
 	uint64_t at, seq;
@@ -83,16 +100,25 @@ void sr_engine_rx(const struct sr_msg *m, const void *payload)
 	heap_push(p);
 }
 
-/* fork child: packets queued for the parent are the parent's. */
+/* fork child: packets queued for the parent are the parent's, and so are
+ * the threads (the child has none). */
 void sr_engine_forget(void)
 {
 	heap = NULL;
 	heap_len = heap_cap = 0;
+	__atomic_store_n(&nic_sleeping, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_init(&sysfs_tick.mu, NULL);
+	sysfs_tick.running = false;
 }
 
+/* Called after the caller released the lock it queued work under: either
+ * the NIC thread had not yet taken the lock for its next pass (it will see
+ * the work), or it marked itself sleeping before releasing it (we see that). */
 void sr_engine_wake(void)
 {
 	uint64_t one = 1;
+	if (!__atomic_load_n(&nic_sleeping, __ATOMIC_SEQ_CST))
+		return;
 	if (sr_g.wake_fd >= 0 && write(sr_g.wake_fd, &one, sizeof(one)) < 0)
 		sr_log("wake: %d", errno);
 }
@@ -123,10 +149,8 @@ static void deliver(const struct sr_pend *p, uint64_t now)
 static void run_once(uint64_t *wake)
 {
 	uint64_t now = sr_now_ns();
-	if (now - sr_g.last_ctl_ns >= SR_TICK_NS) {
+	if (now - sr_g.last_ctl_ns >= SR_TICK_NS)
 		sr_control_poll();
-		sr_sysfs_refresh();
-	}
 	*wake = sr_g.last_ctl_ns + SR_TICK_NS;
 	bool frozen = __atomic_load_n(&sr_g.shm->host[sr_g.host_idx].frozen, __ATOMIC_ACQUIRE);
 	while (heap_len && heap[0]->at <= now) {
@@ -179,8 +203,10 @@ static void *engine_main(void *arg)
 		uint64_t now = sr_now_ns();
 		uint64_t wait = wake > now ? wake - now : 0;
 		struct timespec ts = { (time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull) };
+		__atomic_store_n(&nic_sleeping, 1, __ATOMIC_SEQ_CST);
 		SR_UNLOCK();
 		int r = ppoll(pfd, (nfds_t)n + 2, &ts, NULL);
+		__atomic_store_n(&nic_sleeping, 0, __ATOMIC_SEQ_CST);
 		SR_LOCK();
 		if (r <= 0)
 			continue;
@@ -193,6 +219,65 @@ static void *engine_main(void *arg)
 	}
 	SR_UNLOCK();
 	return NULL;
+}
+
+/* The counter files, every tick, outside sr_g.lock: refresh reads only the
+ * shared state's atomics and what sr_proc_init set before this thread began
+ * (which does not change while the engine runs). */
+static void *sysfs_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sysfs_tick.mu);
+	while (!sysfs_tick.stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)SR_TICK_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sysfs_tick.cv, &sysfs_tick.mu, &ts);
+		if (sysfs_tick.stop)
+			break;
+		pthread_mutex_unlock(&sysfs_tick.mu);
+		sr_sysfs_refresh();
+		pthread_mutex_lock(&sysfs_tick.mu);
+	}
+	pthread_mutex_unlock(&sysfs_tick.mu);
+	return NULL;
+}
+
+static int sysfs_start(void)
+{
+	pthread_condattr_t a;
+	if (pthread_condattr_init(&a))
+		return -ENOMEM;
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	int rc = -pthread_cond_init(&sysfs_tick.cv, &a);
+	pthread_condattr_destroy(&a);
+	if (rc)
+		return rc;
+	sysfs_tick.stop = false;
+	rc = -pthread_create(&sysfs_tick.thread, NULL, sysfs_main, NULL);
+	if (rc) {
+		pthread_cond_destroy(&sysfs_tick.cv);
+		return rc;
+	}
+	sysfs_tick.running = true;
+	return 0;
+}
+
+static void sysfs_stop(void)
+{
+	if (!sysfs_tick.running)
+		return;
+	pthread_mutex_lock(&sysfs_tick.mu);
+	sysfs_tick.stop = true;
+	pthread_cond_signal(&sysfs_tick.cv);
+	pthread_mutex_unlock(&sysfs_tick.mu);
+	pthread_join(sysfs_tick.thread, NULL);
+	pthread_cond_destroy(&sysfs_tick.cv);
+	sysfs_tick.running = false;
 }
 
 /* Called with the lock held. */
@@ -211,7 +296,12 @@ int sr_engine_start(void)
 		sr_g.stop = false;
 		sr_g.ctl_off = 0;
 		sr_g.last_ctl_ns = 0;
-		rc = -pthread_create(&sr_g.thread, NULL, engine_main, NULL);
+		rc = sysfs_start();
+		if (!rc) {
+			rc = -pthread_create(&sr_g.thread, NULL, engine_main, NULL);
+			if (rc)
+				sysfs_stop();
+		}
 	}
 	if (rc) {
 		sr_wire_close();
@@ -236,6 +326,7 @@ void sr_engine_stop(void)
 	pthread_t t = sr_g.thread;
 	SR_UNLOCK();
 	pthread_join(t, NULL);
+	sysfs_stop();
 	SR_LOCK();
 	sr_sysfs_cleanup();
 	sr_wire_close();

@@ -198,8 +198,8 @@ int sr_proc_init(void)
 	read_env(fabric, sizeof(fabric), host, sizeof(host));
 	if (sr_g.inited && strcmp(fabric, sr_g.fabric) == 0 && strcmp(host, sr_g.host) == 0)
 		return 0;
-	if (sr_g.inited && sr_g.nctx > 0)
-		return 0;                           /* keep the open fabric */
+	if (sr_g.inited && (sr_g.nctx > 0 || sr_g.thread_running))
+		return 0;                           /* keep the open fabric (its threads use it) */
 	if (sr_g.shm) {
 		munmap(sr_g.shm, sizeof(struct sr_shm));
 		sr_g.shm = NULL;

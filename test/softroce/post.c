@@ -104,8 +104,10 @@ int sr_op_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send
 	}
 	if (qp->qp.state == IBV_QPS_ERR)
 		qp->need_flush = true;
+	bool nic = sr_req_doorbell(qp, sr_now_ns());
 	SR_UNLOCK();
-	sr_engine_wake();
+	if (nic)
+		sr_engine_wake();
 	return rc;
 }
 
@@ -127,8 +129,10 @@ int sr_post_send_all(struct sr_qp *qp, struct ibv_send_wr *wrs, int n)
 	}
 	if (qp->qp.state == IBV_QPS_ERR)
 		qp->need_flush = true;
+	bool nic = sr_req_doorbell(qp, sr_now_ns());
 	SR_UNLOCK();
-	sr_engine_wake();
+	if (nic)
+		sr_engine_wake();
 	return rc;
 }
 

@@ -357,6 +357,7 @@ void sr_async_push(struct sr_ctx *ctx, enum ibv_event_type type, void *elem);
 void sr_cq_push(struct sr_cq *cq, const struct ibv_wc *wc, uint64_t sq_index);
 /* Takes the oldest CQE (lock held); false when there is none. */
 bool sr_cq_pop(struct sr_cq *cq, struct ibv_wc *wc);
+bool sr_cq_empty(struct sr_cq *cq, bool *dead);   /* lock-free peek */
 void sr_cq_push_err(struct sr_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 		    uint32_t qpn, uint32_t vendor_err, uint64_t sq_index);
 
@@ -382,6 +383,7 @@ void sr_engine_forget(void);
 
 /* req.c / resp.c (engine thread, lock held) */
 void sr_req_progress(struct sr_qp *qp, uint64_t now, uint64_t *wake);
+bool sr_req_doorbell(struct sr_qp *qp, uint64_t now);   /* post_send; true: NIC needed */
 void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, uint64_t now);
 void sr_resp_rx(const struct sr_msg *m, const void *payload, uint64_t now);
 void sr_qp_flush(struct sr_qp *qp);

@@ -117,3 +117,38 @@ Test(weights, first_estimate_after_a_short_window)
 	spark_weights_sample(&w, 1, 2u << 20, t[1], t[1] + 2 * MS);
 	cr_assert_eq(w.updates, 1, "a later estimate waits for a full window");
 }
+
+/* One 16 MiB window (one chain) of rail at mbps. */
+static void window(struct spark_weights *w, uint32_t rail, double mbps, uint64_t *t)
+{
+	uint64_t bytes = 16u << 20;
+	uint64_t ns = (uint64_t)((double)bytes * 8000.0 / mbps);
+	spark_weights_sample(w, rail, bytes, t[rail], t[rail] + ns);
+	t[rail] += ns;
+}
+
+/* A late poll makes one window slow and the next fast: neither moves the
+ * weights of a settled quarter-rate half; a real change shows within two
+ * windows. */
+Test(weights, one_odd_window_moves_nothing)
+{
+	struct spark_weights w;
+	uint32_t mbps[2] = {100000, 100000};
+	uint64_t t[2] = {MS, MS};
+	spark_weights_init(&w, 2, mbps, true);
+	for (int i = 0; i < 3; i++) {
+		window(&w, 0, 10000, t);
+		window(&w, 1, 2500, t);
+	}
+	uint32_t w0 = w.weight[0], w1 = w.weight[1];
+	cr_assert(w1 * 5 > w0 && w1 * 3 < w0, "settled at ~4:1: %u/%u", w0, w1);
+	window(&w, 0, 3000, t);     /* a window that a late poll made slow */
+	cr_assert_eq(w.weight[0], w0, "one slow window moved rail 0: %u -> %u", w0, w.weight[0]);
+	window(&w, 0, 10000, t);
+	window(&w, 0, 30000, t);    /* and one it made fast */
+	cr_assert_eq(w.weight[0], w0, "one fast window moved rail 0: %u -> %u", w0, w.weight[0]);
+	window(&w, 0, 5000, t);     /* rail 0 really halves */
+	window(&w, 0, 5000, t);
+	cr_assert_lt(w.weight[0], w0 * 3 / 4, "a halved rail 0 still at %u (was %u)", w.weight[0],
+		     w0);
+}
