@@ -490,3 +490,16 @@ uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
 		 "counter %s unreadable: '%s'", path, text);
 	return strstr(name, "_data") != NULL ? v * 4 : v;
 }
+
+/* ---- added for test/stress ---------------------------------------------- */
+uint64_t dp_count_bad(const void *buf, size_t len, uint32_t id)
+{
+	long first = dp_verify(buf, len, id);
+	if (first < 0)
+		return 0;
+	const uint8_t *b = buf;
+	uint64_t bad = 0;
+	for (size_t i = (size_t)first; i < len; i++)
+		bad += b[i] != pattern(i, id);
+	return bad;
+}
