@@ -2,7 +2,7 @@
 # emulated Sparks through ncclNetPlugin_v8, on test/datapath's harness.
 # Host b finds its test body by name, as in test/datapath/module.mk.
 STRESS_SRCS := test/stress/plan.c test/stress/traffic.c test/stress/faults.c \
-	test/stress/leaks.c test/stress/test_stress.c
+	test/stress/leaks.c test/stress/fatal.c test/stress/test_stress.c
 STRESS_OBJS := $(STRESS_SRCS:%.c=$(BUILD)/obj/%.o)
 STRESS_BIN := $(BUILD)/test/stress/test_stress
 

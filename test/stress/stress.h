@@ -72,11 +72,18 @@ struct st_figures {
 	uint64_t msgs, bytes, bad_bytes, bad_sizes;
 	int faults, survived;
 	int comms, failed_comms;
+	int idle_comms;                /* ST_IDLE: comms this side had nothing open on */
 	double first_err, last_err;    /* dp_now() of this host's first / last comm error */
 	double seconds;
 };
 
 struct st_traffic;
+
+/* ST_RUN: the plan's traffic. ST_DRAIN: no new request, the open ones
+ * finish. ST_IDLE: one request per comm that the peer never answers, the
+ * way NCCL waits: even comms' receivers wait for data, odd comms' senders
+ * for a clear-to-send (the issue's "side that only waits"). */
+enum st_phase { ST_RUN, ST_DRAIN, ST_IDLE };
 /* Called on host a between steps of the loop (fault injection). */
 typedef void (*st_hook)(void *ctx, struct st_traffic *t);
 
@@ -90,7 +97,16 @@ void st_traffic_run(struct st_traffic *t, st_hook hook, void *ctx, bool expect_f
 		    double stall_s);
 void st_traffic_set_deadline(struct st_traffic *t, double deadline);
 uint64_t st_traffic_done(const struct st_traffic *t);   /* messages completed here */
+void st_traffic_phase(struct st_traffic *t, enum st_phase ph);
+/* ST_DRAIN's end: each comm opens groups up to the larger of both hosts'
+ * counts (the peer's, from st_traffic_groups there), so every open group
+ * has its other half; then quiet = nothing open. */
+void st_traffic_groups(const struct st_traffic *t, uint64_t *groups);
+void st_traffic_drain_to(struct st_traffic *t, const uint64_t *peer_groups);
+bool st_traffic_quiet(const struct st_traffic *t);
+bool st_traffic_idle_posted(const struct st_traffic *t); /* every idle request is out */
 int st_traffic_alive(const struct st_traffic *t);       /* comms not failed, not finished */
+void st_traffic_figures(const struct st_traffic *t, struct st_figures *out);
 void st_traffic_close(struct st_traffic *t, struct st_figures *out);
 
 /* ---- leaks.c: what close must give back ----------------------------------- */

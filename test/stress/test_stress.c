@@ -16,14 +16,14 @@
  *                 is re-admitted); all = both. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "faults.h"
-#include "stress.h"
+#include "fatal.h"
 
 #ifndef ST_SAN
 #define ST_SAN ""
@@ -111,9 +111,9 @@ static void setup(struct st_run *r, uint64_t native_msgs, uint64_t slow_msgs, ui
 static void print_figures(const char *test, const struct st_run *r, const struct st_figures *f,
 			  int faults, int survived, const char *errors)
 {
-	printf("stress figures: test=%s seed=%s mix=%s comms=%d msgs=%llu bytes=%llu "
+	printf("stress figures: test=%s seed=%s mix=%s comms=%dx2 msgs=%llu bytes=%llu "
 	       "faults=%d survived=%d corrupted=%llu bad_sizes=%llu %s secs=%.1f%s%s\n",
-	       test, getenv("SPARK_STRESS_SEED"), r->cfg.mix->name, f->comms,
+	       test, getenv("SPARK_STRESS_SEED"), r->cfg.mix->name, r->cfg.comms_each_way,
 	       (unsigned long long)f->msgs, (unsigned long long)f->bytes, faults, survived,
 	       (unsigned long long)f->bad_bytes, (unsigned long long)f->bad_sizes, errors,
 	       f->seconds, r->cfg.scaled[0] ? " scaled: " : "", r->cfg.scaled);
@@ -126,6 +126,9 @@ static void add(struct st_figures *a, const struct st_figures *b)
 	a->bytes += b->bytes;
 	a->bad_bytes += b->bad_bytes;
 	a->bad_sizes += b->bad_sizes;
+	a->failed_comms += b->failed_comms;
+	a->idle_comms += b->idle_comms;
+	a->comms += b->comms;
 	if (b->seconds > a->seconds)
 		a->seconds = b->seconds;
 }
@@ -177,121 +180,113 @@ Test(stress, traffic_with_faults, .timeout = 3600)
 		      (unsigned long long)fig.msgs, (unsigned long long)r.cfg.msgs);
 }
 
+
 /* ---- fatal: both sides error within a bound, no hang, no crash ------------- */
 
-struct fatal {
-	struct dp_pair *p;
-	enum st_fault kind;
-	uint64_t trigger;              /* host a's completed messages before the fault */
-	double at;                     /* dp_now() of the fault; 0: not yet */
-	double bound;
-};
-
-static void inject_fatal(struct fatal *x)
+static bool needs_live(enum st_fault k, bool idle)
 {
-	switch (x->kind) {
-	case ST_F_KILL:
-		DP_CHECK(kill(x->p->child, SIGKILL) == 0, "SIGKILL: %s", strerror(errno));
-		break;
-	case ST_F_BOTH_DOWN:
-		st_control(x->p, "a %s down", st_rails[0]);
-		st_control(x->p, "a %s down", st_rails[1]);
-		break;
-	case ST_F_STOP_LONG:
-		DP_CHECK(kill(x->p->child, SIGSTOP) == 0, "SIGSTOP: %s", strerror(errno));
-		break;
-	case ST_F_FREEZE_LONG:
-		st_control(x->p, "b freeze");
-		break;
-	default:
-		DP_CHECK(false, "not a fatal fault");
-	}
+	/* Today the peer's death is seen through the bootstrap socket's FIN
+	 * (a killed process closes it); everything else needs liveness. */
+	(void)idle;
+	return k != ST_F_KILL;
 }
 
-static void fatal_hook(void *ctx, struct st_traffic *t)
-{
-	struct fatal *x = ctx;
-	if (x->at != 0 || st_traffic_done(t) < x->trigger)
-		return;
-	x->at = dp_now();
-	inject_fatal(x);
-	st_traffic_set_deadline(t, x->at + x->bound);
-}
-
-static bool needs_live(enum st_fault k)
-{
-	return k == ST_F_BOTH_DOWN || k == ST_F_STOP_LONG || k == ST_F_FREEZE_LONG;
-}
-
-/* Host b: traffic until every comm failed, then what it measured to a. */
-static void fatal_host_b(struct dp_pair *p, struct st_traffic *t, int fd0)
+/* Host b: traffic until every comm failed, its figures to a; closes once a
+ * is done too (the peer process lives on: no FIN tells a anything). */
+static void fatal_host_b(struct dp_pair *p, struct st_traffic *t, struct st_fatal *x, int fd0)
 {
 	struct st_figures fig;
-	st_traffic_run(t, NULL, NULL, true, 300);
+	st_traffic_run(t, st_fatal_hook, x, true, 300);
+	st_traffic_figures(t, &fig);
+	dp_send(p, &fig, sizeof fig);
+	dp_sync(p);
 	st_traffic_close(t, &fig);
 	check_released(fd0);
-	dp_send(p, &fig, sizeof fig);
 	dp_pair_finish(p, 0);
 }
 
-static void fatal_run(const char *test, enum st_fault kind, uint64_t salt)
+/* Host a: b's figures, which come once every comm of b failed. */
+static void peer_figures(struct dp_pair *p, struct st_figures *peer, double until)
+{
+	struct pollfd pfd = {p->pipe_ba[0], POLLIN, 0};
+	int ms = (int)((until - dp_now()) * 1000);
+	DP_CHECK(poll(&pfd, 1, ms > 0 ? ms : 0) == 1, "host b: a comm still without an error "
+		 "at the bound: b would hang there");
+	dp_recv(p, peer, sizeof *peer);
+}
+
+static void fatal_report(const char *test, const struct st_run *r, struct st_figures *fig,
+			 const struct st_fatal *x, double tb)
+{
+	char errors[128], b[16] = "n/a";
+	if (tb >= 0)
+		snprintf(b, sizeof b, "%.2fs", tb);
+	snprintf(errors, sizeof errors, "fault=%s%s time_to_error_a=%.2fs b=%s",
+		 st_fault_name(x->kind), x->idle ? "(idle)" : "(busy)", fig->last_err - x->at, b);
+	print_figures(test, r, fig, 1, 0, errors);
+}
+
+static void fatal_run(const char *test, enum st_fault kind, bool idle, uint64_t salt)
 {
 	struct st_run r;
 	setup(&r, 0, 0, salt);
-	if (needs_live(kind) && !r.live)
+	if (needs_live(kind, idle) && !r.live)
 		cr_skip_test("%s: needs liveness (SPARK_STRESS_FAULTS=live or all)",
 			     st_fault_name(kind));
+	DP_CHECK(r.cfg.comms_each_way >= 2, "the idle form needs 2 comms each way");
 	struct dp_pair p;
 	const char *env[] = {"NCCL_SPARK_PEER_TIMEOUT=" DP_STR(PEER_TIMEOUT_S), NULL};
 	dp_pair_start(&p, env);
 	const ncclNet_v8_t *net = dp_load_plugin();
 	int fd0 = st_fd_count();
 	struct st_traffic *t = st_traffic_open(&p, net, &r.cfg);
+	uint64_t rng = r.cfg.seed;
+	struct st_fatal x = {.p = &p, .kind = kind, .idle = idle,
+			     .trigger = 200 + st_below(&rng, r.slow ? 300 : 3000),
+			     .bound = PEER_TIMEOUT_S + ERROR_SLACK_S};
 	dp_sync(&p);
 	if (p.is_b)
-		fatal_host_b(&p, t, fd0);
-	uint64_t rng = r.cfg.seed;
-	struct fatal x = {&p, kind, 200 + st_below(&rng, r.slow ? 300 : 3000), 0,
-			  PEER_TIMEOUT_S + ERROR_SLACK_S};
-	st_traffic_run(t, fatal_hook, &x, true, 60);
-	struct st_figures fig, peer;
+		fatal_host_b(&p, t, &x, fd0);
+	st_traffic_run(t, st_fatal_hook, &x, true, 60);
+	DP_CHECK(x.at != 0, "the fault was never injected");
 	double resumed = x.at;
 	if (kind == ST_F_STOP_LONG) {      /* b learns of it once it runs again */
 		resumed = dp_now();
 		DP_CHECK(kill(p.child, SIGCONT) == 0, "SIGCONT: %s", strerror(errno));
 	}
+	struct st_figures fig, peer;
+	double tb = -1;
+	if (kind != ST_F_KILL) {
+		peer_figures(&p, &peer, resumed + x.bound);
+		tb = peer.last_err - resumed;
+		dp_sync(&p);
+	}
 	st_traffic_close(t, &fig);
 	check_released(fd0);
-	char errors[96];
-	double ta = fig.last_err - x.at, tb = -1;
+	cr_assert_eq(fig.failed_comms, fig.comms - fig.idle_comms, "host a: %d of %d comms failed",
+		     fig.failed_comms, fig.comms - fig.idle_comms);
 	if (kind == ST_F_KILL) {
 		dp_pair_finish(&p, 0);     /* b was killed: its status says so */
 	} else {
-		dp_recv(&p, &peer, sizeof peer);
-		tb = peer.last_err - resumed;
 		cr_assert(dp_pair_finish(&p, 0), "host b failed");
-		cr_assert_eq(peer.failed_comms, peer.comms, "host b: %d of %d comms failed",
-			     peer.failed_comms, peer.comms);
+		cr_assert_eq(peer.failed_comms, peer.comms - peer.idle_comms,
+			     "host b: %d of %d comms failed", peer.failed_comms,
+			     peer.comms - peer.idle_comms);
 		add(&fig, &peer);
 	}
-	snprintf(errors, sizeof errors, "fault=%s time_to_error_a=%.2fs b=%.2fs",
-		 st_fault_name(kind), ta, tb);
-	print_figures(test, &r, &fig, 1, 0, errors);
-	cr_assert_eq(fig.failed_comms, fig.comms, "%d of %d comms failed", fig.failed_comms,
-		     fig.comms);
-	cr_assert_leq(ta, x.bound, "host a: %.2f s to the last error", ta);
+	fatal_report(test, &r, &fig, &x, tb);
+	cr_assert_leq(fig.last_err - x.at, x.bound, "host a: %.2f s to the last error",
+		      fig.last_err - x.at);
 	cr_assert_leq(tb, x.bound, "host b: %.2f s to the last error", tb);
 	cr_assert_eq(fig.bad_bytes, 0, "%llu corrupted bytes before the fault",
 		     (unsigned long long)fig.bad_bytes);
 }
 
-Test(stress, peer_killed, .timeout = 300) { fatal_run("peer_killed", ST_F_KILL, 2); }
-Test(stress, both_rails_down, .timeout = 300) { fatal_run("both_rails_down", ST_F_BOTH_DOWN, 3); }
-Test(stress, peer_stopped_past_timeout, .timeout = 300)
-{
-	fatal_run("peer_stopped_past_timeout", ST_F_STOP_LONG, 4);
-}
-Test(stress, peer_frozen_past_timeout, .timeout = 300)
-{
-	fatal_run("peer_frozen_past_timeout", ST_F_FREEZE_LONG, 5);
-}
+#define FATAL(name, kind)                                                                  \
+	Test(stress, name##_busy, .timeout = 300) { fatal_run(#name "_busy", kind, false, __LINE__); } \
+	Test(stress, name##_idle, .timeout = 300) { fatal_run(#name "_idle", kind, true, __LINE__); }
+
+FATAL(peer_killed, ST_F_KILL)
+FATAL(both_rails_down, ST_F_BOTH_DOWN)
+FATAL(peer_stopped_past_timeout, ST_F_STOP_LONG)
+FATAL(peer_frozen_past_timeout, ST_F_FREEZE_LONG)

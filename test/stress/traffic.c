@@ -28,8 +28,9 @@ struct st_comm {
 	struct st_slot q[ST_WIN_MAX];
 	int qh, qn, win;
 	uint64_t wrng, groups;
+	uint64_t target;                /* ST_DRAIN: groups both sides open before idling */
 	struct st_group next;
-	bool have_next;
+	bool have_next, idle_posted;
 	double err_at;
 	ncclResult_t err;
 };
@@ -45,6 +46,7 @@ struct st_traffic {
 	double t0, deadline, last_move;
 	double stall_s;
 	bool expect_fail;
+	enum st_phase phase;
 };
 
 /* ---- the ring -------------------------------------------------------------- */
@@ -103,10 +105,17 @@ static bool more_groups(const struct st_comm *c)
 }
 
 /* Takes the next group off the plan into a new slot; false when none fits. */
-static struct st_slot *open_slot(struct st_comm *c)
+static struct st_slot *open_slot(struct st_traffic *t, struct st_comm *c)
 {
 	if (c->qn >= c->win || !more_groups(c))
 		return NULL;
+	if (t->phase == ST_DRAIN && c->groups >= c->target)
+		return NULL;
+	/* Idle: one request per comm waits. Even comms: the receiver waits for
+	 * data; odd comms: the sender waits for a clear-to-send. */
+	if (t->phase == ST_IDLE && (c->idle_posted || (c->idx % 2 == 0) == c->send))
+		return NULL;
+	c->idle_posted = t->phase == ST_IDLE;
 	if (!c->have_next) {
 		st_plan_next(&c->plan, &c->next);
 		c->have_next = true;
@@ -184,7 +193,7 @@ static bool post(struct st_traffic *t, struct st_comm *c)
 		struct st_slot *s = c->qn ? &c->q[(c->qh + c->qn - 1) % ST_WIN_MAX] : NULL;
 		int want = s == NULL ? 0 : c->send ? s->g.n : 1;
 		if (s == NULL || s->posted == want) {
-			s = open_slot(c);
+			s = open_slot(t, c);
 			if (s == NULL)
 				return moved;
 		}
@@ -292,6 +301,45 @@ struct st_traffic *st_traffic_open(struct dp_pair *p, const ncclNet_v8_t *net,
 
 uint64_t st_traffic_done(const struct st_traffic *t) { return t->done; }
 
+void st_traffic_phase(struct st_traffic *t, enum st_phase ph) { t->phase = ph; }
+
+void st_traffic_groups(const struct st_traffic *t, uint64_t *groups)
+{
+	for (int i = 0; i < t->n; i++)
+		groups[i] = t->c[i].groups;
+}
+
+void st_traffic_drain_to(struct st_traffic *t, const uint64_t *peer_groups)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct st_comm *c = &t->c[i];
+		c->target = c->groups > peer_groups[i] ? c->groups : peer_groups[i];
+	}
+}
+
+bool st_traffic_quiet(const struct st_traffic *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		const struct st_comm *c = &t->c[i];
+		if (!c->failed && (c->qn > 0 || c->groups < c->target))
+			return false;
+	}
+	return true;
+}
+
+bool st_traffic_idle_posted(const struct st_traffic *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		const struct st_comm *c = &t->c[i];
+		if ((c->idx % 2 == 0) == c->send || c->failed)
+			continue;
+		/* A sender's isend stays unmatched (NULL): its slot open is enough. */
+		if (!c->idle_posted || (!c->send && c->q[c->qh].posted == 0))
+			return false;
+	}
+	return true;
+}
+
 int st_traffic_alive(const struct st_traffic *t)
 {
 	int n = 0;
@@ -329,8 +377,15 @@ void st_traffic_run(struct st_traffic *t, st_hook hook, void *ctx, bool expect_f
 			moved |= progress(t, c);
 			if (!c->failed)
 				moved |= post(t, c);
-			if (!c->failed && c->qn == 0 && !more_groups(c))
+			if (!c->failed && c->qn == 0 && !more_groups(c) && t->phase == ST_RUN)
 				c->finished = true;
+			/* Idle, and this side has nothing to wait for: nothing to report
+			 * an error on either (NCCL calls a comm only with work for it). */
+			if (!c->failed && c->qn == 0 && t->phase == ST_IDLE &&
+			    (c->idx % 2 == 0) == c->send) {
+				c->finished = true;
+				t->fig.idle_comms++;
+			}
 		}
 		if (hook != NULL)
 			hook(ctx, t);
@@ -349,6 +404,8 @@ void st_traffic_run(struct st_traffic *t, st_hook hook, void *ctx, bool expect_f
 	}
 	t->fig.seconds = dp_now() - t->t0;
 }
+
+void st_traffic_figures(const struct st_traffic *t, struct st_figures *out) { *out = t->fig; }
 
 void st_traffic_close(struct st_traffic *t, struct st_figures *out)
 {
