@@ -17,7 +17,7 @@
 #include "fatal.h"
 
 struct note {                           /* one message on the harness's pipes */
-	char cmd;                       /* d(rain) g(roups) q(uiet) i(dle) p(osted) */
+	char cmd;                       /* d(rain) g(roups) q(uiet) i(dle) p(osted) e(nd) */
 	uint64_t groups[ST_MAX_COMMS];
 };
 
@@ -64,7 +64,14 @@ static void hook_a(struct st_fatal *x)
 {
 	struct note n;
 	double now = dp_now();
-	if (x->state == 0 && st_traffic_done(x->t) >= x->trigger) {
+	if (x->state == 0 && x->script != NULL) {
+		if (x->script(x)) {             /* the script is done: end in step */
+			st_traffic_phase(x->t, ST_DRAIN);
+			note(x, 'd');
+			x->ending = true;
+			x->state = 1;
+		}
+	} else if (x->state == 0 && st_traffic_done(x->t) >= x->trigger) {
 		if (!x->idle) {
 			inject(x);
 			x->state = 9;
@@ -82,7 +89,11 @@ static void hook_a(struct st_fatal *x)
 		x->peer_quiet |= n.cmd == 'q';
 		x->peer_posted |= n.cmd == 'p';
 	}
-	if (x->state == 1 && x->peer_quiet && st_traffic_quiet(x->t)) {
+	if (x->state == 1 && x->peer_quiet && st_traffic_quiet(x->t) && x->ending) {
+		note(x, 'e');
+		st_traffic_finish(x->t);
+		x->state = 9;
+	} else if (x->state == 1 && x->peer_quiet && st_traffic_quiet(x->t)) {
 		st_traffic_phase(x->t, ST_IDLE);
 		note(x, 'i');
 		x->state = 2;
@@ -107,6 +118,9 @@ static void hook_b(struct st_fatal *x)
 		} else if (n.cmd == 'i') {
 			st_traffic_phase(x->t, ST_IDLE);
 			x->state = 2;
+		} else if (n.cmd == 'e') {
+			st_traffic_finish(x->t);
+			x->state = 9;
 		}
 	}
 	if (x->state == 1 && st_traffic_quiet(x->t)) {

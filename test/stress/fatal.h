@@ -13,7 +13,11 @@ struct st_fatal {
 	double bound;                   /* s from the fault to the last comm's error */
 	double at, ready_at;            /* dp_now() of the fault (0: not yet) */
 	int state;
-	bool peer_quiet, peer_posted;
+	bool peer_quiet, peer_posted, ending;
+	/* Instead of a fatal fault (kind ST_F_NONE): host a's script, called
+	 * between steps; true ends the run in step with b. */
+	bool (*script)(struct st_fatal *x);
+	void *script_ctx;
 };
 
 /* An st_hook for both hosts (b follows a's notes). */

@@ -104,6 +104,7 @@ void st_traffic_phase(struct st_traffic *t, enum st_phase ph);
 void st_traffic_groups(const struct st_traffic *t, uint64_t *groups);
 void st_traffic_drain_to(struct st_traffic *t, const uint64_t *peer_groups);
 bool st_traffic_quiet(const struct st_traffic *t);
+void st_traffic_finish(struct st_traffic *t);           /* quiet: the run ends */
 bool st_traffic_idle_posted(const struct st_traffic *t); /* every idle request is out */
 int st_traffic_alive(const struct st_traffic *t);       /* comms not failed, not finished */
 void st_traffic_figures(const struct st_traffic *t, struct st_figures *out);

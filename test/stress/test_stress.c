@@ -290,3 +290,73 @@ FATAL(peer_killed, ST_F_KILL)
 FATAL(both_rails_down, ST_F_BOTH_DOWN)
 FATAL(peer_stopped_past_timeout, ST_F_STOP_LONG)
 FATAL(peer_frozen_past_timeout, ST_F_FREEZE_LONG)
+
+/* ---- failback: a rail that came back carries the traffic again ------------ */
+
+struct flap_script {
+	int rail, stage;
+	uint64_t trigger;
+	double at;
+	uint64_t xmit_before;           /* host a's port_xmit_data on the flapped rail */
+};
+
+/* Rail R down long enough for any failover (past the RC retry budget at
+ * timeout 24: ~5.5 s), up, time to be re-admitted, then the other rail down
+ * for good: only the re-admitted rail R is left to carry the traffic. */
+static bool flap_then_other(struct st_fatal *x)
+{
+	struct flap_script *s = x->script_ctx;
+	double now = dp_now();
+	const char *r = st_rails[s->rail], *o = st_rails[1 - s->rail];
+	if (s->stage == 0 && st_traffic_done(x->t) >= s->trigger) {
+		st_control(x->p, "a %s down", r);
+		s->at = now;
+		s->stage = 1;
+	} else if (s->stage == 1 && now >= s->at + 7) {
+		st_control(x->p, "a %s up", r);
+		s->at = now;
+		s->stage = 2;
+	} else if (s->stage == 2 && now >= s->at + 3) {
+		s->xmit_before = dp_counter(x->p, "a", r, "port_xmit_data");
+		st_control(x->p, "a %s down", o);
+		s->at = now;
+		s->stage = 3;
+	} else if (s->stage == 3 && now >= s->at + 8) {
+		return true;
+	}
+	return false;
+}
+
+Test(stress, flapped_rail_carries_traffic_again, .timeout = 600)
+{
+	struct st_run r;
+	setup(&r, 0, 0, 6);
+	if (!r.failback)
+		cr_skip_test("needs failback (SPARK_STRESS_FAULTS=failback or all)");
+	struct dp_pair p;
+	dp_pair_start(&p, NULL);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	int fd0 = st_fd_count();
+	struct st_traffic *t = st_traffic_open(&p, net, &r.cfg);
+	uint64_t rng = r.cfg.seed;
+	struct flap_script s = {.rail = (int)st_below(&rng, 2), .trigger = 500};
+	struct st_fatal x = {.p = &p, .kind = ST_F_NONE, .script = flap_then_other,
+			     .script_ctx = &s};
+	dp_sync(&p);
+	st_traffic_run(t, st_fatal_hook, &x, false, 60);
+	struct st_figures fig, peer;
+	st_traffic_close(t, &fig);
+	check_released(fd0);
+	if (p.is_b) {
+		dp_send(&p, &fig, sizeof fig);
+		dp_pair_finish(&p, 0);
+	}
+	uint64_t carried = dp_counter(&p, "a", st_rails[s.rail], "port_xmit_data") - s.xmit_before;
+	st_control(&p, "a %s up", st_rails[1 - s.rail]);
+	dp_recv(&p, &peer, sizeof peer);
+	add(&fig, &peer);
+	print_figures("flapped_rail_carries_traffic_again", &r, &fig, 3, 3, "");
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+	cr_assert_gt(carried, 0, "%s carried nothing after it came back", st_rails[s.rail]);
+	cr_assert_eq(fig.bad_bytes, 0, "%llu corrupted bytes", (unsigned long long)fig.bad_bytes);
+}

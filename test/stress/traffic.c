@@ -303,6 +303,12 @@ uint64_t st_traffic_done(const struct st_traffic *t) { return t->done; }
 
 void st_traffic_phase(struct st_traffic *t, enum st_phase ph) { t->phase = ph; }
 
+void st_traffic_finish(struct st_traffic *t)
+{
+	for (int i = 0; i < t->n; i++)
+		t->c[i].finished = true;
+}
+
 void st_traffic_groups(const struct st_traffic *t, uint64_t *groups)
 {
 	for (int i = 0; i < t->n; i++)
