@@ -87,6 +87,8 @@ static void fatal_run(const char *test, enum st_fault kind, bool idle, uint64_t 
 {
 	struct st_run r;
 	st_setup(&r, 0, 0, salt);
+	if (r.no_faults)
+		cr_skip_test("SPARK_STRESS_FAULTS=none");
 	if (needs_live(kind, idle) && !r.live)
 		cr_skip_test("%s: needs liveness (SPARK_STRESS_FAULTS=live or all)",
 			     st_fault_name(kind));
