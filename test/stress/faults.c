@@ -47,7 +47,8 @@ void st_control(const struct dp_pair *p, const char *fmt, ...)
 
 static double ms(struct st_faults *f, int lo, int hi)
 {
-	return (lo + (double)st_below(&f->rng, (uint64_t)(hi - lo + 1))) / 1000.0;
+	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
+	return (lo + (double)st_below(&f->rng, span)) / 1000.0;
 }
 
 static enum st_fault pick(struct st_faults *f)

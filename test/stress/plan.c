@@ -52,7 +52,7 @@ void st_plan_init(struct st_plan *pl, uint64_t seed, int comm, const struct st_m
 static uint64_t log_uniform(uint64_t *s, uint64_t lo, uint64_t hi)
 {
 	int a = 63 - __builtin_clzll(lo), b = 63 - __builtin_clzll(hi);
-	int e = a + (int)st_below(s, (uint64_t)(b - a + 1));
+	int e = a + (int)st_below(s, (uint64_t)b - (uint64_t)a + 1);
 	uint64_t base = 1ull << e, top = e == b ? hi : (base << 1) - 1;
 	if (base < lo)
 		base = lo;
