@@ -508,3 +508,16 @@ void *dp_recv_records(void *recv_comm)
 	DP_CHECK(c->kind == SPARK_COMM_RECV, "not a recv comm");
 	return c->ctl;
 }
+
+/* ---- added for test/stress ---------------------------------------------- */
+uint64_t dp_count_bad(const void *buf, size_t len, uint32_t id)
+{
+	long first = dp_verify(buf, len, id);
+	if (first < 0)
+		return 0;
+	const uint8_t *b = buf;
+	uint64_t bad = 0;
+	for (size_t i = (size_t)first; i < len; i++)
+		bad += b[i] != pattern(i, id);
+	return bad;
+}

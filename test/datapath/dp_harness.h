@@ -103,3 +103,10 @@ uint64_t dp_counter(const struct dp_pair *p, const char *host, const char *hca,
  * completion records of a recv comm (records[SPARK_SLOTS]). */
 void *dp_send_fifo(void *send_comm);
 void *dp_recv_records(void *recv_comm);
+
+/* ---- added for test/stress ---------------------------------------------- */
+#ifndef DP_HARNESS_STRESS_H
+#define DP_HARNESS_STRESS_H
+/* Bytes of buf that differ from message `id`'s pattern (0: all right). */
+uint64_t dp_count_bad(const void *buf, size_t len, uint32_t id);
+#endif
