@@ -20,7 +20,7 @@ PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire
 	plugin/discovery/pairs_spec.c plugin/discovery/hca.c plugin/discovery/pairing.c \
 	plugin/discovery/sysfs.c plugin/discovery/hexfields.c \
 	plugin/abi/props.c plugin/datapath/stripe.c plugin/datapath/weights.c \
-	plugin/datapath/handle_check.c
+	plugin/datapath/handle_check.c plugin/connect/rail_match.c
 PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/abi/init.c plugin/abi/context.c plugin/abi/adapt.c \
 	plugin/abi/net_v7.c plugin/abi/net_v8.c plugin/abi/net_v9.c plugin/abi/net_v10.c \

@@ -111,6 +111,8 @@ void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE
 	memcpy(out + 8, &probe, 4);      /* host order on purpose: see decode */
 	put32(out + 12, m->nrails);
 	put32(out + 16, m->rail_mask);
+	for (uint32_t i = 0; i < SPARK_WIRE_MAX_RAILS; i++)   /* 0 = not kept */
+		out[20 + i] = m->rail_mask & (1u << i) ? (uint8_t)(m->peer_rail[i] + 1) : 0;
 	put64(out + 24, m->nonce);
 	for (uint32_t i = 0; i < m->nrails && i < SPARK_WIRE_MAX_RAILS; i++)
 		rail_encode(&m->rail[i], out + HDR_SIZE + i * RAIL_SIZE);
@@ -189,9 +191,32 @@ static int header_decode(const uint8_t *in, enum spark_msg_kind want, uint64_t n
 	m->nrails = get32(in + 12);
 	m->rail_mask = get32(in + 16);
 	m->nonce = get64(in + 24);
+	if (want != SPARK_MSG_REPLY && m->rail_mask != 0)
+		return fail(reason, len, "%s with rail mask %#x", kind_name(want), m->rail_mask);
 	if (m->nonce != nonce)
 		return fail(reason, len, "nonce %#llx, expected %#llx: a stale or foreign peer",
 			    (unsigned long long)m->nonce, (unsigned long long)nonce);
+	return 0;
+}
+
+/* Bytes 20..23: per acceptor rail, the connector's rail + 1, 0 where the
+ * rail is not kept; each connector rail at most once. */
+static int pairing_decode(const uint8_t *in, struct spark_conn_msg *m, char *reason, int len)
+{
+	uint32_t seen = 0;
+	for (uint32_t i = 0; i < SPARK_WIRE_MAX_RAILS; i++) {
+		uint8_t b = in[20 + i];
+		bool kept = (m->rail_mask & (1u << i)) != 0;
+		if (!kept && b != 0)
+			return fail(reason, len, "rail %u not kept but paired (%u)", i, b);
+		if (!kept)
+			continue;
+		if (b < 1 || b > SPARK_WIRE_MAX_RAILS || (seen & (1u << (b - 1))))
+			return fail(reason, len, "rail %u kept with pairing byte %u (1..%d, each once)",
+				    i, b, SPARK_WIRE_MAX_RAILS);
+		seen |= 1u << (b - 1);
+		m->peer_rail[i] = (uint8_t)(b - 1);
+	}
 	return 0;
 }
 
@@ -199,18 +224,19 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 		     uint64_t nonce, struct spark_conn_msg *m, char *reason, int len)
 {
 	memset(m, 0, sizeof *m);
-	if (header_decode(in, want, nonce, m, reason, len) != 0)
+	if (header_decode(in, want, nonce, m, reason, len) != 0 ||
+	    pairing_decode(in, m, reason, len) != 0)
 		return -1;
 	if (want == SPARK_MSG_READY)
 		return 0;
-	if (want == SPARK_MSG_REPLY && m->rail_mask == 0)
-		return fail(reason, len, "the peer found no rail sharing a subnet with ours");
 	if (m->nrails < 1 || m->nrails > SPARK_WIRE_MAX_RAILS)
 		return fail(reason, len, "rail count %u (1..%d)", m->nrails, SPARK_WIRE_MAX_RAILS);
 	if (want == SPARK_MSG_REPLY && (m->rail_mask >> m->nrails) != 0)
 		return fail(reason, len, "rail mask %#x for %u rails", m->rail_mask, m->nrails);
 	for (uint32_t i = 0; i < m->nrails; i++) {
-		bool described = want == SPARK_MSG_HELLO || (m->rail_mask & (1u << i));
+		/* A HELLO and a refusal (mask 0) describe every rail. */
+		bool described = want == SPARK_MSG_HELLO || m->rail_mask == 0 ||
+				 (m->rail_mask & (1u << i));
 		if (described &&
 		    rail_decode(in + HDR_SIZE + i * RAIL_SIZE, i, &m->rail[i], reason, len) != 0)
 			return -1;

@@ -12,7 +12,9 @@
 
 #include "spark_limits.h"
 
-#define SPARK_WIRE_VERSION 2
+/* 3: the REPLY names, per kept rail, the connector's rail it pairs with
+ * (rails are matched by subnet, not by position). */
+#define SPARK_WIRE_VERSION 3
 #define SPARK_WIRE_MAX_RAILS 4          /* on the wire; a device uses SPARK_MAX_RAILS */
 #define SPARK_HANDLE_SIZE 128           /* NCCL_NET_HANDLE_MAXSIZE */
 #define SPARK_REASON_LEN 160
@@ -60,14 +62,22 @@ struct spark_conn_msg {
 	enum spark_msg_kind kind;
 	uint64_t nonce;
 	uint32_t nrails;                /* rails described */
-	uint32_t rail_mask;             /* REPLY: rails kept for this connection */
+	/* REPLY: the acceptor's rails kept for this connection, and for each
+	 * kept rail i the connector's rail it pairs with (the one on its
+	 * subnet). A REPLY with mask 0 is a refusal (no rail reaches) and
+	 * describes every rail, so the connector can say which. HELLO, READY:
+	 * both 0. */
+	uint32_t rail_mask;
+	uint8_t peer_rail[SPARK_WIRE_MAX_RAILS];
 	struct spark_rail_info rail[SPARK_WIRE_MAX_RAILS];
 };
 
 #define SPARK_MSG_SIZE (32 + SPARK_WIRE_MAX_RAILS * (SPARK_NAME_LEN + 48))
 
 void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE]);
-/* Checks magic, version, byte order, kind, nonce and every rail field. */
+/* Checks magic, version, byte order, kind, nonce, the mask and pairing (a
+ * REPLY pairs each kept rail with a distinct connector rail) and every rail
+ * field. */
 int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 		     uint64_t nonce, struct spark_conn_msg *m, char *reason, int len);
 
@@ -79,7 +89,7 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 struct spark_cts_entry {
 	uint64_t addr;
 	uint64_t size;                  /* bytes posted */
-	uint32_t rkey[SPARK_WIRE_MAX_RAILS];
+	uint32_t rkey[SPARK_WIRE_MAX_RAILS];   /* by the receiver's rail index */
 	int32_t tag;
 	uint32_t nreqs;                 /* buffers in this receive (1..8) */
 	uint64_t reserved[2];
@@ -106,8 +116,10 @@ _Static_assert(sizeof(struct spark_cmpl_record) == 64, "record is one 64-byte li
  * big-endian. One buffer of at most SPARK_IMM_SIZE_MAX bytes: the size rides
  * here and no record is written (NCCL's IB transport does the same). The
  * value SPARK_IMM_IN_RECORD says "read the record". `share` names the rail
- * whose part of the slot this IMM closes, so the receiver counts shares, not
- * arrivals: a share re-sent on another rail after a failure counts once. */
+ * whose part of the slot this IMM closes, in the receiver's numbering (the
+ * receiver's rail at the other end of the sender's rail it was planned on:
+ * rails are paired by subnet, not position), so the receiver counts shares,
+ * not arrivals: a share re-sent on another rail after a failure counts once. */
 struct spark_imm {
 	uint32_t slot;          /* 0..SPARK_SLOTS-1 */
 	uint32_t share;         /* 0..1 */

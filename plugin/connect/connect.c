@@ -5,10 +5,12 @@
  *   connector                         acceptor
  *   TCP connect  ───────────────────▶ accept
  *   HELLO (rails: QPN, GID, PSN, MTU,
- *          FIFO addr/rkey)  ─────────▶ validate, pick common rails,
+ *          FIFO addr/rkey)  ─────────▶ validate, pair each rail with the
+ *                                     peer's rail on its subnet (rail_match),
  *                                     QPs to RTS, post receives
- *   validate, QPs to RTS ◀─────────── REPLY (kept rails: QPN, GID, PSN,
- *                                            MTU, record addr/rkey)
+ *   validate the pairing,  ◀───────── REPLY (kept rails: QPN, GID, PSN,
+ *   QPs to RTS                               MTU, record addr/rkey, and the
+ *                                            connector's rail each pairs with)
  *   READY  ─────────────────────────▶ comm returned
  *   comm returned
  *
@@ -35,6 +37,7 @@
 #include "engine.h"
 #include "log.h"
 #include "pending.h"
+#include "rail_match.h"
 #include "socket.h"
 
 #define STAGE_MAGIC 0x53544147u  /* marks connector scratch in the handle */
@@ -113,35 +116,45 @@ static void describe_rails(const struct spark_comm *c, struct spark_conn_msg *m)
 		spark_rail_describe(&c->rail[r], &m->rail[r]);
 }
 
-static void log_subnet(const struct spark_rail_info *r, char *buf, int len)
+/* What the matching left out, and pairs across HCA names, said at INFO (a
+ * ring of three Sparks, or a switch, leaves one cable unused per peer; a half
+ * that lost its address leaves that half out). pair: per local rail, the
+ * peer's rail or SPARK_RAIL_NONE. */
+static void report_pairs(const char *who, int dev, const struct spark_conn_msg *ours,
+			 const struct spark_conn_msg *peer, const uint8_t *pair)
 {
-	spark_ipv4_format(r->ipv4, (int)r->prefix, buf, len);
-}
-
-/* Rails both ends can use: rail i to the peer's rail i, when their subnets
- * meet. Rails left out are reported at INFO (a ring of three Sparks, or a
- * switch, leaves one cable unused per peer). */
-static uint32_t common_rails(const struct spark_comm *c, const struct spark_conn_msg *peer)
-{
-	uint32_t mask = 0;
-	for (uint32_t r = 0; r < c->nrails && r < peer->nrails; r++) {
-		struct spark_rail_info ours;
+	for (uint32_t r = 0; r < ours->nrails; r++) {
 		char a[40], b[40];
-		spark_rail_describe(&c->rail[r], &ours);
-		log_subnet(&ours, a, sizeof a);
-		log_subnet(&peer->rail[r], b, sizeof b);
-		if (!spark_rails_reach(&ours, &peer->rail[r])) {
-			SPARK_INFO(NCCL_NET, "rail %u: %s (%s) cannot reach the peer's %s (%s); "
-				   "left out of this connection", r, ours.name, a,
-				   peer->rail[r].name, b);
+		const struct spark_rail_info *o = &ours->rail[r];
+		spark_rails_format(o, 1, a, sizeof a);
+		if (pair[r] == SPARK_RAIL_NONE) {
+			SPARK_INFO(NCCL_NET, "%s dev %d: rail %u (%s) has no rail of the peer on its "
+				   "subnet; left out of this connection", who, dev, r, a);
 			continue;
 		}
-		if (strcmp(ours.name, peer->rail[r].name) != 0)
-			SPARK_INFO(NCCL_NET, "rail %u: %s pairs with the peer's %s (%s)", r,
-				   ours.name, peer->rail[r].name, b);
-		mask |= 1u << r;
+		const struct spark_rail_info *p = &peer->rail[pair[r]];
+		if (strcmp(o->name, p->name) != 0 || pair[r] != r) {
+			spark_rails_format(p, 1, b, sizeof b);
+			SPARK_INFO(NCCL_NET, "%s dev %d: rail %u (%s) pairs with the peer's rail %u (%s)",
+				   who, dev, r, a, pair[r], b);
+		}
 	}
-	return mask;
+}
+
+/* No rail of ours reaches a rail of the peer: both sides' rails and the fix.
+ * The peer is unreachable from here as with ENETUNREACH: ncclRemoteError. */
+static ncclResult_t no_common_rail(const char *who, int dev, const struct spark_conn_msg *ours,
+				   const struct spark_conn_msg *peer)
+{
+	char a[256], b[256];
+	spark_rails_format(ours->rail, ours->nrails, a, sizeof a);
+	spark_rails_format(peer->rail, peer->nrails, b, sizeof b);
+	SPARK_WARN("%s dev %d: no rail of this device shares a subnet with any rail of the peer "
+		   "(ours: %s; the peer's: %s). Fix: give each half an address on both Sparks, "
+		   "one /24 per half and the same /24 for the two ends of a half (e.g. sudo ip "
+		   "addr add 192.168.101.<n>/24 dev enP2p1s0f0np0, persisted in "
+		   "/etc/netplan/40-cx7.yaml), then rerun", who, dev, a, b);
+	return ncclRemoteError;
 }
 
 static void comm_ready(struct spark_comm *c)
@@ -160,12 +173,19 @@ static void comm_ready(struct spark_comm *c)
 		   c->kind == SPARK_COMM_SEND ? "send" : "recv", c->dev, c->up_mask, c->nrails);
 }
 
+/* Each local rail with a partner to the peer's rail pair[r] (that rail's QPN,
+ * GID and control area): the rail's peer_rail is that index from now on. */
 static ncclResult_t connect_rails(struct spark_comm *c, const struct spark_conn_msg *peer,
-				  uint32_t mask)
+				  const uint8_t *pair)
 {
-	for (uint32_t r = 0; r < c->nrails; r++)
-		if (mask & (1u << r))
-			SPARK_TRY(spark_rail_connect(&c->rail[r], &peer->rail[r]));
+	uint32_t mask = 0;
+	for (uint32_t r = 0; r < c->nrails; r++) {
+		if (pair[r] == SPARK_RAIL_NONE)
+			continue;
+		c->rail[r].peer_rail = pair[r];
+		SPARK_TRY(spark_rail_connect(&c->rail[r], &peer->rail[pair[r]]));
+		mask |= 1u << r;
+	}
 	c->up_mask = mask;
 	return ncclSuccess;
 }
@@ -284,6 +304,32 @@ static ncclResult_t sock_failed(const char *what, int fd_rc)
 	return spark_check_failed(what, errno, __FILE__, __LINE__);
 }
 
+/* The acceptor's pairing (per kept rail of its, one of ours), checked and
+ * turned around: per local rail, the acceptor's rail or SPARK_RAIL_NONE. */
+static ncclResult_t reply_pairs(const struct spark_comm *c, const struct spark_conn_msg *ours,
+				const struct spark_conn_msg *m, uint8_t *pair)
+{
+	memset(pair, SPARK_RAIL_NONE, SPARK_WIRE_MAX_RAILS);
+	for (uint32_t i = 0; i < m->nrails; i++) {
+		if (!(m->rail_mask & (1u << i)))
+			continue;
+		uint32_t j = m->peer_rail[i];
+		char a[40] = "", b[40];
+		if (j < c->nrails)
+			spark_rails_format(&ours->rail[j], 1, a, sizeof a);
+		spark_rails_format(&m->rail[i], 1, b, sizeof b);
+		if (j >= c->nrails || !spark_rails_reach(&ours->rail[j], &m->rail[i])) {
+			SPARK_WARN("connect dev %d: the peer paired its rail %u (%s) with our rail %u "
+				   "(%s), which %s; refused (another plugin version, or a corrupted "
+				   "REPLY)", c->dev, i, b, j, j < c->nrails ? a : "-",
+				   j < c->nrails ? "is on another subnet" : "does not exist");
+			return ncclRemoteError;
+		}
+		pair[j] = (uint8_t)i;
+	}
+	return ncclSuccess;
+}
+
 static ncclResult_t on_reply(struct spark_connecting *s)
 {
 	struct spark_comm *c = s->comm;
@@ -300,13 +346,14 @@ static ncclResult_t on_reply(struct spark_connecting *s)
 			   s->handle.nrails, m.nrails);
 		return ncclInvalidUsage;
 	}
-	uint32_t ours = common_rails(c, &m);
-	if ((m.rail_mask & ~ours) != 0) {
-		SPARK_WARN("connect dev %d: peer kept rails %#x, only %#x can reach it", c->dev,
-			   m.rail_mask, ours);
-		return ncclRemoteError;
-	}
-	SPARK_TRY(connect_rails(c, &m, m.rail_mask));
+	struct spark_conn_msg ours;
+	describe_rails(c, &ours);
+	if (m.rail_mask == 0)   /* the acceptor found no rail reaching ours */
+		return no_common_rail("connect", c->dev, &ours, &m);
+	uint8_t pair[SPARK_WIRE_MAX_RAILS];
+	SPARK_TRY(reply_pairs(c, &ours, &m, pair));
+	report_pairs("connect", c->dev, &ours, &m, pair);
+	SPARK_TRY(connect_rails(c, &m, pair));
 	memset(&m, 0, sizeof m);
 	m.kind = SPARK_MSG_READY;
 	m.nonce = s->handle.nonce;
@@ -417,40 +464,38 @@ static ncclResult_t drop_active(struct spark_listen_comm *l, const char *what)
 	return ncclSuccess;
 }
 
-/* Tells the connector why (best effort: a fresh socket takes 480 bytes). */
-static void refuse(struct spark_listen_comm *l)
+/* Tells the connector why: a REPLY with mask 0 describing our rails (best
+ * effort: a fresh socket takes 480 bytes). */
+static void refuse(struct spark_listen_comm *l, const struct spark_conn_msg *ours)
 {
-	struct spark_conn_msg m;
 	size_t off = 0;
-	memset(&m, 0, sizeof m);
-	m.kind = SPARK_MSG_REPLY;
-	m.nonce = l->nonce;
-	spark_msg_encode(&m, l->buf);
+	spark_msg_encode(ours, l->buf);
 	(void)spark_sock_send_some(l->conn_fd, l->buf, SPARK_MSG_SIZE, &off);
 }
 
 static ncclResult_t on_hello(struct spark_listen_comm *l, const struct spark_conn_msg *peer)
 {
 	struct spark_conn_msg m;
+	struct spark_rail_match match;
 	SPARK_TRY(spark_comm_alloc(SPARK_COMM_RECV, l->dev, &l->comm));
-	l->comm->fd = l->conn_fd;
-	uint32_t mask = common_rails(l->comm, peer);
-	if (mask == 0) {
-		SPARK_WARN("accept dev %d: no rail of this device shares a subnet with the "
-			   "peer's (%s) matching rail; check the cabling and IP addresses", l->dev,
-			   l->peer);
-		refuse(l);
-		return ncclSystemError;
-	}
-	SPARK_TRY(connect_rails(l->comm, peer, mask));
-	for (uint32_t r = 0; r < l->comm->nrails; r++)
-		if (mask & (1u << r))
-			SPARK_TRY(spark_rail_post_recvs(l->comm, r, SPARK_RQ_DEPTH));
+	struct spark_comm *c = l->comm;
+	c->fd = l->conn_fd;
 	memset(&m, 0, sizeof m);
 	m.kind = SPARK_MSG_REPLY;
 	m.nonce = l->nonce;
-	m.rail_mask = mask;
-	describe_rails(l->comm, &m);
+	describe_rails(c, &m);
+	spark_rails_match(m.rail, m.nrails, peer->rail, peer->nrails, &match);
+	if (match.mask == 0) {
+		refuse(l, &m);
+		return no_common_rail("accept", l->dev, &m, peer);
+	}
+	report_pairs("accept", l->dev, &m, peer, match.peer);
+	SPARK_TRY(connect_rails(c, peer, match.peer));
+	for (uint32_t r = 0; r < c->nrails; r++)
+		if (match.mask & (1u << r))
+			SPARK_TRY(spark_rail_post_recvs(c, r, SPARK_RQ_DEPTH));
+	m.rail_mask = match.mask;
+	memcpy(m.peer_rail, match.peer, sizeof m.peer_rail);
 	spark_msg_encode(&m, l->buf);
 	return ncclSuccess;
 }

@@ -93,13 +93,6 @@ void spark_rail_describe(const struct spark_rail *r, struct spark_rail_info *out
 	out->addr = (uint64_t)(uintptr_t)r->ctl_mr->addr;
 }
 
-bool spark_rails_reach(const struct spark_rail_info *a, const struct spark_rail_info *b)
-{
-	if (a->ipv4 != 0 && b->ipv4 != 0)
-		return spark_ipv4_same_subnet(a->ipv4, (int)a->prefix, b->ipv4, (int)b->prefix);
-	return memcmp(a->gid, b->gid, 8) == 0; /* IPv6: the /64 */
-}
-
 static enum ibv_mtu mtu_enum(uint32_t bytes)
 {
 	switch (bytes) {

@@ -56,6 +56,8 @@ struct spark_rail {
 	uint32_t unsignaled;            /* of those, posted after the last signaled one */
 	uint32_t signaled_inflight;     /* signaled WRs whose CQE is not polled yet */
 	uint32_t rq_consumed;           /* receives used up, not yet re-posted */
+	uint8_t peer_rail;              /* the peer's index of the rail this one reaches:
+					 * keys in a CTS entry and the IMM's share use it */
 	uint32_t peer_rkey;             /* peer's FIFO (recv) or record area (send) */
 	uint64_t peer_addr;
 	uint8_t peer_gid[16];
@@ -150,7 +152,6 @@ ncclResult_t spark_rail_open(struct spark_rail *r, const struct spark_hca *hca, 
 ncclResult_t spark_rail_connect(struct spark_rail *r, const struct spark_rail_info *peer);
 void spark_rail_describe(const struct spark_rail *r, struct spark_rail_info *out);
 void spark_rail_close(struct spark_rail *r);
-bool spark_rails_reach(const struct spark_rail_info *a, const struct spark_rail_info *b);
 
 /* engine.c: CLOCK_MONOTONIC in ns (set-up uses it too). */
 uint64_t spark_now_ns(void);

@@ -97,7 +97,7 @@ static void add_piece(struct spark_comm *c, const struct spark_send_slot *s, uin
 		uint32_t n = left > SPARK_MAX_WR_BYTES ? SPARK_MAX_WR_BYTES : (uint32_t)left;
 		struct ibv_send_wr *w = add_wr(c->chains, r, (uint64_t)(uintptr_t)req->data + off + done, n,
 					       req->mh->mr[r]->lkey, s->cts[i].addr + off + done,
-					       s->cts[i].rkey[r]);
+					       s->cts[i].rkey[c->rail[r].peer_rail]);
 		if (n <= c->rail[r].max_inline)
 			w->send_flags = IBV_SEND_INLINE;
 		done += n;
@@ -235,10 +235,10 @@ static enum post_result post_single(struct spark_comm *c, struct spark_send_slot
 		w->num_sge = 1;
 		w->opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
 		w->send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
-		imm.share = r;
+		imm.share = c->rail[r].peer_rail;   /* the receiver's numbering */
 		w->imm_data = htobe32(spark_imm_encode(&imm));
 		w->wr.rdma.remote_addr = s->cts[0].addr + pc[p].offset;
-		w->wr.rdma.rkey = s->cts[0].rkey[r];
+		w->wr.rdma.rkey = s->cts[0].rkey[c->rail[r].peer_rail];
 		s->rail_bytes[r] = len;
 		if (spark_rail_post(c, r, w, 1, SPARK_WR_DATA, imm.slot, r, true) != ncclSuccess)
 			return POSTED;   /* the comm is failed; nothing more to do */
@@ -273,7 +273,7 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 	for (uint32_t r = 0; r < c->nrails; r++) {
 		if (!(used & (1u << r)))
 			continue;
-		imm.share = r;
+		imm.share = c->rail[r].peer_rail;   /* the receiver's numbering */
 		close_chain(c, s, r, spark_imm_encode(&imm), s->record && r == lead);
 		if (spark_rail_post(c, r, ch->wr[r], ch->n[r], SPARK_WR_DATA, imm.slot, r, true) !=
 		    ncclSuccess)
@@ -428,8 +428,8 @@ static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32
 		for (uint32_t p = 0; p < s->npieces[i]; p++)
 			if (s->piece[i][p].rail == share)
 				add_piece(c, s, i, to, s->piece[i][p].offset, s->piece[i][p].length);
-	struct spark_imm imm = {spark_slot_of(s->seq), share, spark_bits(s->used),
-				s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
+	struct spark_imm imm = {spark_slot_of(s->seq), c->rail[share].peer_rail,
+				spark_bits(s->used), s->record ? SPARK_IMM_IN_RECORD : (uint32_t)s->req[0].size};
 	close_chain(c, s, to, spark_imm_encode(&imm), s->record && share == s->lead);
 	if (!spark_rail_room(&c->rail[to], c->chains->n[to])) {
 		SPARK_WARN("dev %d: no room on rail %s to re-send slot %u", c->dev,

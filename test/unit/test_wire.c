@@ -116,13 +116,91 @@ Test(wire, reply_mask)
 	struct spark_conn_msg m = hello();
 	m.kind = SPARK_MSG_REPLY;
 	m.rail_mask = 0x2;
+	m.peer_rail[1] = 0;
 	memset(&m.rail[0], 0, sizeof m.rail[0]);   /* a rail left out need not be described */
 	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), 0, "%s", reason);
-	m.rail_mask = 0;
-	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), -1);
-	cr_assert(strstr(reason, "no rail") != NULL, "%s", reason);
 	m.rail_mask = 0x4;
 	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), -1);
+	/* A refusal (mask 0) describes every rail: rail 0 is blank here. */
+	m.rail_mask = 0;
+	cr_assert_eq(decode(&m, SPARK_MSG_REPLY, reason), -1);
+	cr_assert(strstr(reason, "rail 0") != NULL, "%s", reason);
+}
+
+static int decode_bytes(const uint8_t *buf, enum spark_msg_kind want, struct spark_conn_msg *out,
+			char *reason)
+{
+	return spark_msg_decode(buf, want, 0x1122334455667788ull, out, reason, SPARK_REASON_LEN);
+}
+
+Test(wire, refusal_describes_every_rail)
+{
+	char reason[SPARK_REASON_LEN] = "";
+	uint8_t buf[SPARK_MSG_SIZE];
+	struct spark_conn_msg m = hello(), out;
+	m.kind = SPARK_MSG_REPLY;
+	spark_msg_encode(&m, buf);
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), 0, "%s", reason);
+	cr_assert_eq(out.rail_mask, 0);
+	cr_assert_eq(out.nrails, 2);
+	cr_assert_str_eq(out.rail[1].name, "roceP2p1s0f0");
+	cr_assert_eq(out.rail[1].ipv4, m.rail[1].ipv4);
+	buf[20] = 1;   /* a pairing without a kept rail */
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), -1);
+	cr_assert(strstr(reason, "not kept") != NULL, "%s", reason);
+}
+
+/* Bytes 20..23: per acceptor rail, the connector's rail + 1 (0: not kept). */
+Test(wire, reply_pairing_is_strict)
+{
+	char reason[SPARK_REASON_LEN] = "";
+	uint8_t buf[SPARK_MSG_SIZE];
+	struct spark_conn_msg m = hello(), out;
+	m.kind = SPARK_MSG_REPLY;
+	m.rail_mask = 0x3;
+	m.peer_rail[0] = 1;
+	m.peer_rail[1] = 0;
+	spark_msg_encode(&m, buf);
+	cr_assert_eq(buf[20], 2);
+	cr_assert_eq(buf[21], 1);
+	cr_assert_eq(buf[22], 0);
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), 0, "%s", reason);
+	cr_assert_eq(out.peer_rail[0], 1);
+	cr_assert_eq(out.peer_rail[1], 0);
+	m.peer_rail[1] = 1;   /* one connector rail twice */
+	spark_msg_encode(&m, buf);
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), -1);
+	cr_assert(strstr(reason, "each once") != NULL, "%s", reason);
+	m.peer_rail[1] = 0;
+	spark_msg_encode(&m, buf);
+	buf[21] = 0;          /* kept, but paired with nothing */
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), -1);
+	buf[21] = SPARK_WIRE_MAX_RAILS + 1;
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), -1);
+	spark_msg_encode(&m, buf);
+	buf[23] = 1;          /* rail 3 does not exist */
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_REPLY, &out, reason), -1);
+}
+
+Test(wire, hello_and_ready_carry_no_pairing)
+{
+	char reason[SPARK_REASON_LEN] = "";
+	uint8_t buf[SPARK_MSG_SIZE];
+	struct spark_conn_msg m = hello(), out;
+	m.rail_mask = 0x1;
+	cr_assert_eq(decode(&m, SPARK_MSG_HELLO, reason), -1);
+	cr_assert(strstr(reason, "rail mask") != NULL, "%s", reason);
+	m = hello();
+	spark_msg_encode(&m, buf);
+	buf[21] = 1;
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_HELLO, &out, reason), -1);
+	memset(&m, 0, sizeof m);
+	m.kind = SPARK_MSG_READY;
+	m.nonce = 0x1122334455667788ull;
+	spark_msg_encode(&m, buf);
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_READY, &out, reason), 0, "%s", reason);
+	buf[20] = 1;
+	cr_assert_eq(decode_bytes(buf, SPARK_MSG_READY, &out, reason), -1);
 }
 
 Test(wire, handle_round_trip_and_size)
