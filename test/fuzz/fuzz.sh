@@ -16,6 +16,7 @@ cc=${FUZZ_CC:-clang}
 build=${FUZZ_BUILD:-build-fuzz}
 secs=${FUZZ_SECONDS:-25}
 here=$(cd "$(dirname "$0")" && pwd)
+here=${here#"$PWD"/}   # relative in the messages when run from the top (make)
 mode=${1:?usage: fuzz.sh probe|run|corpus NAME...}; shift
 
 probe() {
@@ -40,7 +41,7 @@ probe() {
 fuzz_one() {
 	local name=$1 bin=$build/fuzz_$1 kept=$here/corpus/$1
 	local work=$build/work/$1 art=$build/artifacts/$1 log=$build/logs/$1.log
-	rm -rf "$work" && mkdir -p "$work" "$art" "$kept" "$(dirname "$log")"
+	rm -rf "$work" "$art" && mkdir -p "$work" "$art" "$kept" "$(dirname "$log")"
 	"$bin" -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
 		-max_len=1024 -error_exitcode=1 -artifact_prefix="$art/" "$work" "$kept" >"$log" 2>&1
 	local rc=$?
@@ -66,7 +67,7 @@ fuzz_one() {
 		"$bin" -merge=1 -max_len=1024 "$kept" "$work" >>"$log" 2>&1 ||
 			{ echo "        merge failed (log: $log)"; return 1; }
 		after=$(find "$kept" -type f | wc -l)
-		echo "        merged $((after - before)) new inputs into test/fuzz/corpus/$name/ ($after kept)"
+		echo "        merged $((after - before)) new inputs into $kept/ ($after kept)"
 	fi
 	return 0
 }

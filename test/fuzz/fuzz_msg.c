@@ -58,16 +58,28 @@ static void check_accepted(const uint8_t *in, enum spark_msg_kind want, uint64_t
 	uint8_t *out = malloc(SPARK_MSG_SIZE);
 	FUZZ_CHECK(out != NULL, "out of memory");
 	spark_msg_encode(m, out);
-	same_bytes(in, out, 0, 20);     /* magic, version, kind, probe, nrails, mask */
-	same_bytes(in, out, 24, HDR);   /* nonce */
+	same_bytes(in, out, 0, HDR);   /* magic ... mask, pairing, nonce */
+	FUZZ_CHECK(want == SPARK_MSG_REPLY || m->rail_mask == 0, "mask %#x in a %d",
+		   m->rail_mask, (int)want);
+	uint32_t paired = 0;
+	for (uint32_t i = 0; i < SPARK_WIRE_MAX_RAILS; i++) {
+		bool kept = m->rail_mask >> i & 1u;
+		FUZZ_CHECK(kept ? m->peer_rail[i] < SPARK_WIRE_MAX_RAILS : m->peer_rail[i] == 0,
+			   "rail %u (kept %d) paired with %u", i, kept, m->peer_rail[i]);
+		FUZZ_CHECK(!kept || !(paired >> m->peer_rail[i] & 1u), "peer rail %u paired twice",
+			   m->peer_rail[i]);
+		paired |= kept ? 1u << m->peer_rail[i] : 0;
+	}
 	if (want != SPARK_MSG_READY) {
 		FUZZ_CHECK(m->nrails >= 1 && m->nrails <= SPARK_WIRE_MAX_RAILS, "%u rails",
 			   m->nrails);
-		FUZZ_CHECK(want != SPARK_MSG_REPLY || (m->rail_mask != 0 && m->rail_mask >> m->nrails == 0),
-			   "mask %#x for %u rails", m->rail_mask, m->nrails);
+		FUZZ_CHECK(m->rail_mask >> m->nrails == 0, "mask %#x for %u rails", m->rail_mask,
+			   m->nrails);
 		for (uint32_t i = 0; i < SPARK_WIRE_MAX_RAILS; i++) {
+			/* A REPLY with mask 0 is a refusal naming every rail. */
 			bool described = i < m->nrails &&
-					 (want == SPARK_MSG_HELLO || (m->rail_mask >> i & 1u));
+					 (want == SPARK_MSG_HELLO || m->rail_mask == 0 ||
+					  (m->rail_mask >> i & 1u));
 			if (!described) {
 				FUZZ_CHECK(all_zero(&m->rail[i], sizeof m->rail[i]),
 					   "rail %u not described but filled in", i);
@@ -138,7 +150,10 @@ void fuzz_seeds(fuzz_emit_fn emit)
 	rail(&m.rail[1], "roceP2p1s0f0", 101);
 	emit_msg(emit, &m);
 	m.kind = SPARK_MSG_REPLY;
+	m.rail_mask = 0;                /* a refusal: every rail described */
+	emit_msg(emit, &m);
 	m.rail_mask = 2;                /* rail 0 dropped: not described */
+	m.peer_rail[1] = 0;             /* rail 1 talks to the connector's rail 0 */
 	memset(&m.rail[0], 0, sizeof m.rail[0]);
 	emit_msg(emit, &m);
 	struct spark_conn_msg ready = {.kind = SPARK_MSG_READY, .nonce = FIXED_NONCE};
