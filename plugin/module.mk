@@ -15,7 +15,7 @@ PLUGIN_DIRS := plugin/common plugin/discovery plugin/connect plugin/datapath plu
 PLUGIN_INC := -Iinclude $(addprefix -I,$(PLUGIN_DIRS))
 
 # Logic with no verbs, sysfs-free: unit-tested on its own (test/unit).
-PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire.c \
+PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire.c plugin/common/ctl.c \
 	plugin/discovery/pci.c plugin/discovery/gid.c plugin/discovery/hca_spec.c \
 	plugin/discovery/pairs_spec.c plugin/discovery/hca.c plugin/discovery/pairing.c \
 	plugin/discovery/sysfs.c plugin/discovery/hexfields.c \
@@ -26,7 +26,7 @@ PLUGIN_SYS_SRCS := plugin/discovery/scan.c plugin/discovery/mlx5dv.c \
 	plugin/abi/net_v7.c plugin/abi/net_v8.c plugin/abi/net_v9.c plugin/abi/net_v10.c \
 	plugin/abi/net_v11.c plugin/abi/net_v12.c plugin/abi/net_ctx.c \
 	plugin/connect/socket.c plugin/connect/pending.c plugin/connect/devctx.c plugin/connect/rail.c \
-	plugin/connect/comm.c plugin/connect/connect.c \
+	plugin/connect/comm.c plugin/connect/connect.c plugin/connect/ctl_send.c \
 	plugin/datapath/mr.c plugin/datapath/engine.c plugin/datapath/send.c \
 	plugin/datapath/recv.c plugin/datapath/request.c plugin/datapath/peer.c
 PLUGIN_PURE_OBJS := $(PLUGIN_PURE_SRCS:%.c=$(BUILD)/obj/%.o)

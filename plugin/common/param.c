@@ -45,6 +45,9 @@ static const struct param_def table[] = {
 	 "an integer 0..7", true},
 	{"NCCL_SPARK_IB_TC", K_INT, FIELD(ib_tc), 0, 0, 255, 0, NULL, "an integer 0..255", true},
 	{"NCCL_SPARK_IB_SL", K_INT, FIELD(ib_sl), 0, 0, 15, 0, NULL, "an integer 0..15", true},
+	/* At least 2 s: a peer heartbeats every min(1 s, its timeout / 4). */
+	{"NCCL_SPARK_PEER_TIMEOUT", K_INT, FIELD(peer_timeout), 30, 2, 3600, 0, NULL,
+	 "seconds, an integer 2..3600", true},
 };
 
 #define NPARAMS ((int)(sizeof table / sizeof table[0]))
@@ -218,8 +221,10 @@ void spark_params_log(const struct spark_params *p)
 {
 	SPARK_INFO(NCCL_INIT | NCCL_ENV,
 		   "config: HCA=%s PAIRS=%s GID_INDEX=%d PCI_PATH=%s MLX5DV=%d MIN_STRIPE=%ld "
-		   "ADAPTIVE_WEIGHTS=%d IB_TIMEOUT=%d IB_RETRY_CNT=%d IB_TC=%d IB_SL=%d",
+		   "ADAPTIVE_WEIGHTS=%d IB_TIMEOUT=%d IB_RETRY_CNT=%d IB_TC=%d IB_SL=%d "
+		   "PEER_TIMEOUT=%d",
 		   p->hca.set ? "(filter)" : "(all)", p->pairs.set ? "(explicit)" : "(auto)",
 		   p->gid_index, pci_path_choices[p->pci_path], p->mlx5dv, p->min_stripe,
-		   p->adaptive_weights, p->ib_timeout, p->ib_retry_cnt, p->ib_tc, p->ib_sl);
+		   p->adaptive_weights, p->ib_timeout, p->ib_retry_cnt, p->ib_tc, p->ib_sl,
+		   p->peer_timeout);
 }

@@ -29,6 +29,7 @@ struct spark_params {
 	int ib_retry_cnt;                 /* NCCL_SPARK_IB_RETRY_CNT */
 	int ib_tc;                        /* NCCL_SPARK_IB_TC */
 	int ib_sl;                        /* NCCL_SPARK_IB_SL */
+	int peer_timeout;                 /* NCCL_SPARK_PEER_TIMEOUT, seconds */
 };
 
 /* Fills p from env (an environ-style NULL-terminated "NAME=value" array).

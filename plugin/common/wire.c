@@ -84,9 +84,9 @@ int spark_handle_decode(const uint8_t in[SPARK_HANDLE_SIZE], struct spark_handle
 	return 0;
 }
 
-enum { RAIL_SIZE = SPARK_NAME_LEN + 48, HDR_SIZE = 32 };
+enum { RAIL_SIZE = SPARK_RAIL_INFO_SIZE, HDR_SIZE = 32 };
 
-static void rail_encode(const struct spark_rail_info *r, uint8_t *p)
+void spark_rail_info_encode(const struct spark_rail_info *r, uint8_t *p)
 {
 	memset(p, 0, RAIL_SIZE);
 	memcpy(p, r->name, strnlen(r->name, SPARK_NAME_LEN - 1));
@@ -115,7 +115,7 @@ void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE
 		out[20 + i] = m->rail_mask & (1u << i) ? (uint8_t)(m->peer_rail[i] + 1) : 0;
 	put64(out + 24, m->nonce);
 	for (uint32_t i = 0; i < m->nrails && i < SPARK_WIRE_MAX_RAILS; i++)
-		rail_encode(&m->rail[i], out + HDR_SIZE + i * RAIL_SIZE);
+		spark_rail_info_encode(&m->rail[i], out + HDR_SIZE + i * RAIL_SIZE);
 }
 
 static bool power_of_two_mtu(uint32_t mtu)
@@ -131,8 +131,8 @@ static bool gid_zero(const uint8_t gid[16])
 	return true;
 }
 
-static int rail_decode(const uint8_t *p, uint32_t i, struct spark_rail_info *r, char *reason,
-		       int len)
+int spark_rail_info_decode(const uint8_t *p, uint32_t i, struct spark_rail_info *r,
+			   char *reason, int len)
 {
 	size_t nlen = strnlen((const char *)p, SPARK_NAME_LEN);
 	if (nlen == 0 || nlen == SPARK_NAME_LEN || !spark_hca_name_valid((const char *)p, (int)nlen))
@@ -238,7 +238,7 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 		bool described = want == SPARK_MSG_HELLO || m->rail_mask == 0 ||
 				 (m->rail_mask & (1u << i));
 		if (described &&
-		    rail_decode(in + HDR_SIZE + i * RAIL_SIZE, i, &m->rail[i], reason, len) != 0)
+		    spark_rail_info_decode(in + HDR_SIZE + i * RAIL_SIZE, i, &m->rail[i], reason, len) != 0)
 			return -1;
 	}
 	return 0;

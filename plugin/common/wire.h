@@ -72,7 +72,8 @@ struct spark_conn_msg {
 	struct spark_rail_info rail[SPARK_WIRE_MAX_RAILS];
 };
 
-#define SPARK_MSG_SIZE (32 + SPARK_WIRE_MAX_RAILS * (SPARK_NAME_LEN + 48))
+#define SPARK_RAIL_INFO_SIZE (SPARK_NAME_LEN + 48)
+#define SPARK_MSG_SIZE (32 + SPARK_WIRE_MAX_RAILS * SPARK_RAIL_INFO_SIZE)
 
 void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE]);
 /* Checks magic, version, byte order, kind, nonce, the mask and pairing (a
@@ -80,6 +81,12 @@ void spark_msg_encode(const struct spark_conn_msg *m, uint8_t out[SPARK_MSG_SIZE
  * field. */
 int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 		     uint64_t nonce, struct spark_conn_msg *m, char *reason, int len);
+
+/* One rail's description as the handshake encodes it (also in control
+ * frames, ctl.h); decode checks every field, `i` names the rail in the reason. */
+void spark_rail_info_encode(const struct spark_rail_info *r, uint8_t *out);
+int spark_rail_info_decode(const uint8_t *in, uint32_t i,
+			   struct spark_rail_info *r, char *reason, int len);
 
 /* ---- CTS FIFO entry: the receiver RDMA-writes it into the sender's FIFO ----
  * Host byte order (the handshake checks both ends share it). seq is the last

@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "comm.h"
+#include "ctl_send.h"
 #include "log.h"
 #include "recv.h"
 #include "send.h"
@@ -64,6 +65,10 @@ ncclResult_t spark_comm_alloc(enum spark_comm_kind kind, int dev, struct spark_c
 	struct spark_comm *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return ncclSystemError;
+	if (spark_ctl_chan_init(&c->ctl_chan) != ncclSuccess) {
+		free(c);
+		return ncclSystemError;
+	}
 	c->kind = kind;
 	c->dev = dev;
 	c->fd = -1;
@@ -87,10 +92,12 @@ void spark_comm_free(struct spark_comm *c)
 		return;
 	/* Registrations made on this comm stay valid (regIsGlobal): NCCL may
 	 * deregister them after closing it; they hold the HCA's PD (mr.c). */
+	spark_ctl_tell_failed(c);       /* a failure NCCL stopped asking about */
 	for (uint32_t r = 0; r < SPARK_MAX_RAILS; r++)
 		spark_rail_close(&c->rail[r]);
 	if (c->fd >= 0)
 		close(c->fd);
+	spark_ctl_chan_destroy(&c->ctl_chan);
 	free(c->ctl);
 	free(c->src);
 	free(c->chains);

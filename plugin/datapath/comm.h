@@ -7,9 +7,11 @@
 #ifndef SPARK_COMM_H
 #define SPARK_COMM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ctl.h"
 #include "hca.h"
 #include "nccl/err.h"
 #include "stripe.h"
@@ -89,6 +91,23 @@ struct spark_send_slot;         /* send.h */
 struct spark_recv_req;          /* recv.h */
 struct spark_wc_ops;            /* engine.h: who owns which completion */
 
+/* Control frames on the comm's bootstrap socket (ctl_send.c writes, peer.c
+ * reads). The heartbeat thread and the data path both write: one frame at a
+ * time under tx_lock, a frame the socket took only in part finished before
+ * the next. Reading is the data path's alone. */
+struct spark_ctl_chan {
+	pthread_mutex_t tx_lock;
+	uint64_t tx_seq;                /* frames begun on the socket (tx_lock) */
+	uint8_t tx_buf[SPARK_CTL_SIZE]; /* the frame being written (tx_lock) */
+	uint32_t tx_off, tx_len;        /* its bytes written, its length; equal: none */
+	uint64_t rx_seq;                /* frames decoded */
+	uint8_t rx_buf[SPARK_CTL_SIZE]; /* a frame read in part */
+	uint32_t rx_off;
+	bool told_failed;               /* FAILED sent, or the failure came from the peer */
+	bool heartbeat;                 /* registered with the heartbeat thread */
+	char fail_reason[SPARK_REASON_LEN];  /* why the comm failed, for the peer */
+};
+
 struct spark_comm {
 	enum spark_comm_kind kind;
 	int dev;
@@ -109,6 +128,8 @@ struct spark_comm {
 	uint32_t weight_updates;        /* send: weights.updates the policy last copied */
 	uint64_t next_peer_check_ns;    /* peer.c: when to look at the socket again */
 	uint64_t peer_gone_ns;          /* when the peer's socket closed; 0 = open */
+	uint64_t peer_seen_ns;          /* last control frame from the peer; 0 = not live yet */
+	struct spark_ctl_chan ctl_chan;
 	/* Registered control areas, one allocation each. */
 	void *ctl;                      /* send: FIFO[SLOTS][MAX_RECVS]; recv: records[SLOTS] */
 	void *src;                      /* recv: CTS shadow FIFO[SLOTS][MAX_RECVS] */

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <infiniband/verbs.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,10 +31,19 @@ uint64_t spark_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void spark_comm_fail_why(struct spark_comm *c, ncclResult_t res, const char *reason)
+{
+	if (c->failed != ncclSuccess)
+		return;
+	c->failed = res;
+	snprintf(c->ctl_chan.fail_reason, sizeof c->ctl_chan.fail_reason, "%s",
+		 reason != NULL ? reason : "");
+	c->next_peer_check_ns = 0;      /* the next check tells the peer */
+}
+
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res)
 {
-	if (c->failed == ncclSuccess)
-		c->failed = res;
+	spark_comm_fail_why(c, res, NULL);
 }
 
 ncclResult_t spark_rail_post_failed(struct spark_comm *c, uint32_t r, uint32_t nwr, int rc)
@@ -99,7 +109,10 @@ static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *
 		   c->rail[r].hca.name, c->kind == SPARK_COMM_SEND ? "send" : "recv",
 		   wc->qp_num, kind_name(id->kind), id->slot, ibv_wc_status_str(wc->status),
 		   (int)wc->status, wc->vendor_err, local, remote);
-	spark_comm_fail(c, ncclRemoteError);
+	char why[SPARK_REASON_LEN];
+	snprintf(why, sizeof why, "rail %s: %s completion failed: %s", c->rail[r].hca.name,
+		 kind_name(id->kind), ibv_wc_status_str(wc->status));
+	spark_comm_fail_why(c, ncclRemoteError, why);
 }
 
 /* True when the failed completion was rail r failing and the comm carries on

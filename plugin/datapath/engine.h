@@ -19,6 +19,9 @@ struct spark_wc_ops {
 	void (*rail_lost)(struct spark_comm *c, uint32_t r);
 	/* after a poll that completed something (may be NULL) */
 	void (*progress)(struct spark_comm *c);
+	/* a control frame peer.c does not handle itself (RAIL_DOWN, REJOIN*),
+	 * already decoded and checked; NULL: WARN and ignored */
+	void (*ctl)(struct spark_comm *c, const struct spark_ctl *f);
 };
 
 void spark_engine_poll(struct spark_comm *c);
@@ -61,8 +64,10 @@ static inline ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r,
 }
 
 ncclResult_t spark_rail_post_recvs(struct spark_comm *c, uint32_t r, uint32_t count);
-/* The comm fails with res unless it failed already (the first error sticks). */
+/* The comm fails with res unless it failed already (the first error sticks).
+ * The reason (may be NULL) goes to the peer in a FAILED frame (peer.c). */
 void spark_comm_fail(struct spark_comm *c, ncclResult_t res);
+void spark_comm_fail_why(struct spark_comm *c, ncclResult_t res, const char *reason);
 /* One clock reading per poll: the first caller reads, the rest share it. */
 static inline uint64_t spark_engine_clock(struct spark_comm *c)
 {

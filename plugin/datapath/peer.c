@@ -1,48 +1,171 @@
-/* Peer-death detection for a comm that waits. The bootstrap socket stays
- * open for the comm's life; the kernel closes it when the peer process dies
- * (or closes its comm). A request still pending SPARK_PEER_GRACE_NS after
- * that will never complete: the comm fails with a WARN instead of hanging.
- * The grace period covers a peer that closed normally right after its last
- * operation, whose final completions may still be on their way to us.
- * Checked at most every SPARK_PEER_CHECK_NS, only from calls that found
- * nothing to do, so the hot path pays one clock read. */
+/* Is the peer still there? Both ends of a comm send control frames on its
+ * bootstrap socket (ctl.h): a heartbeat every period from a thread of their
+ * process (heartbeat.c), and notices (FAILED, and the failback protocol's
+ * frames, handed to the direction's ctl handler). Checked at most every
+ * SPARK_PEER_CHECK_NS from the data path's calls, busy or not, this reads
+ * every frame the socket holds and fails the comm when
+ *  - no frame came for NCCL_SPARK_PEER_TIMEOUT: the peer process was killed
+ *    (a forked child may keep its socket open, so no EOF comes), is frozen,
+ *    or its host is unreachable;
+ *  - the peer said FAILED: its side of the comm is dead;
+ *  - a frame does not decode: the stream cannot be trusted;
+ *  - EOF, and work is still pending SPARK_PEER_GRACE_NS later: the peer
+ *    closed its comm or died (the grace covers a peer that closed right
+ *    after its last operation, whose completions may still be on their way).
+ * When this comm failed, for whatever reason, the peer is told (FAILED). */
 #define _GNU_SOURCE
-#include <poll.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
+#include "api.h"
+#include "ctl_send.h"
 #include "engine.h"
 #include "log.h"
+#include "param.h"
 #include "peer.h"
 
-static bool socket_closed(int fd)
+static const char *dir_name(const struct spark_comm *c)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
-	if (poll(&p, 1, 0) <= 0)
-		return false;
-	if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
-		return true;
-	char byte;
-	return (p.revents & POLLIN) && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	return c->kind == SPARK_COMM_SEND ? "send" : "recv";
 }
 
-void spark_peer_check(struct spark_comm *c)
+/* "192.168.100.2:41234" of the socket's far end, for the WARN. */
+static void peer_name(int fd, char *out, size_t len)
 {
-	uint64_t now = spark_now_ns();
-	if (c->fd < 0 || c->failed != ncclSuccess || now < c->next_peer_check_ns)
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof sa;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	snprintf(out, len, "?");
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0)
 		return;
-	c->next_peer_check_ns = now + SPARK_PEER_CHECK_NS;
-	if (c->peer_gone_ns == 0) {
-		if (socket_closed(c->fd)) {
-			c->peer_gone_ns = now;
-			SPARK_INFO(NCCL_NET, "dev %d: the peer closed its connection", c->dev);
-		}
-		return;
+	if (sa.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&sa;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+		port = ntohs(s4->sin_port);
+	} else if (sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+		port = ntohs(s6->sin6_port);
 	}
-	if (now - c->peer_gone_ns < SPARK_PEER_GRACE_NS)
+	snprintf(out, len, "%s:%u", ip, port);
+}
+
+static void on_frame(struct spark_comm *c, const struct spark_ctl *f)
+{
+	char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
+	switch (f->kind) {
+	case SPARK_CTL_HEARTBEAT:
 		return;
+	case SPARK_CTL_FAILED:
+		peer_name(c->fd, peer, sizeof peer);
+		SPARK_WARN("dev %d: %s comm: the peer %s failed its side of this comm: %s", c->dev,
+			   dir_name(c), peer, f->reason);
+		c->ctl_chan.told_failed = true;   /* nothing to tell a peer that gave up */
+		snprintf(why, sizeof why, "the peer failed: %.120s", f->reason);
+		spark_comm_fail_why(c, ncclRemoteError, why);
+		return;
+	default:
+		if (c->ops != NULL && c->ops->ctl != NULL) {
+			c->ops->ctl(c, f);
+			return;
+		}
+		SPARK_WARN("dev %d: %s comm: unexpected control frame %s (rail %u) from the peer: "
+			   "ignored", c->dev, dir_name(c), spark_ctl_kind_name(f->kind), f->rail);
+	}
+}
+
+/* A complete frame in rx_buf. False when it did not decode (comm failed). */
+static bool take_frame(struct spark_comm *c)
+{
+	struct spark_ctl_chan *ch = &c->ctl_chan;
+	struct spark_ctl f;
+	char reason[SPARK_REASON_LEN], peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
+	ch->rx_off = 0;
+	if (spark_ctl_decode(ch->rx_buf, ch->rx_seq, &f, reason, sizeof reason) != 0) {
+		peer_name(c->fd, peer, sizeof peer);
+		SPARK_WARN("dev %d: %s comm: malformed control frame from the peer %s: %s; its "
+			   "bootstrap stream cannot be trusted, the comm fails (a different plugin "
+			   "version on the peer, or something else writing to this connection)",
+			   c->dev, dir_name(c), peer, reason);
+		snprintf(why, sizeof why, "malformed control frame from this side: %.100s", reason);
+		spark_comm_fail_why(c, ncclRemoteError, why);
+		return false;
+	}
+	ch->rx_seq++;
+	on_frame(c, &f);
+	return true;
+}
+
+/* Every complete frame the socket holds; a partial one stays in rx_buf. */
+static void drain(struct spark_comm *c, uint64_t now)
+{
+	struct spark_ctl_chan *ch = &c->ctl_chan;
+	for (int frames = 0; frames < SPARK_PEER_MAX_FRAMES && c->peer_gone_ns == 0;) {
+		ssize_t n = recv(c->fd, ch->rx_buf + ch->rx_off, SPARK_CTL_SIZE - ch->rx_off,
+				 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			c->peer_gone_ns = now;
+			SPARK_INFO(NCCL_NET, "dev %d: the peer closed its connection (%s)", c->dev,
+				   n == 0 ? "EOF" : strerror(errno));
+			return;
+		}
+		c->peer_seen_ns = now;
+		ch->rx_off += (uint32_t)n;
+		if (ch->rx_off < SPARK_CTL_SIZE)
+			continue;
+		frames++;
+		if (!take_frame(c) || c->failed != ncclSuccess)
+			return;
+	}
+}
+
+static void timed_out(struct spark_comm *c, uint64_t now, int timeout_s)
+{
+	char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
+	double quiet = (double)(now - c->peer_seen_ns) / 1e9;
+	peer_name(c->fd, peer, sizeof peer);
+	SPARK_WARN("dev %d: %s comm: nothing from the peer %s for %.1f s (limit %d s): its "
+		   "process was killed (a forked child may still hold its socket), is frozen, or "
+		   "its host is unreachable; the comm fails. Raise NCCL_SPARK_PEER_TIMEOUT if the "
+		   "peer only pauses that long", c->dev, dir_name(c), peer, quiet, timeout_s);
+	snprintf(why, sizeof why, "nothing heard from this side for %.1f s", quiet);
+	spark_comm_fail_why(c, ncclRemoteError, why);
+}
+
+static void closed_with_work(struct spark_comm *c, uint64_t now)
+{
 	SPARK_WARN("dev %d: %s comm: the peer closed its connection %.1f s ago and work is still "
-		   "pending: the peer process died or closed its comm early", c->dev,
-		   c->kind == SPARK_COMM_SEND ? "send" : "recv",
+		   "pending: the peer process died or closed its comm early", c->dev, dir_name(c),
 		   (double)(now - c->peer_gone_ns) / 1e9);
-	c->failed = ncclRemoteError;
+	spark_comm_fail_why(c, ncclRemoteError, "the peer closed its connection");
+}
+
+void spark_peer_poll(struct spark_comm *c, uint64_t now)
+{
+	c->next_peer_check_ns = now + SPARK_PEER_CHECK_NS;
+	if (c->fd < 0)
+		return;
+	if (c->failed == ncclSuccess)
+		drain(c, now);
+	if (c->failed == ncclSuccess) {
+		int timeout_s = spark_params()->peer_timeout;
+		if (c->peer_gone_ns != 0) {
+			if (now - c->peer_gone_ns >= SPARK_PEER_GRACE_NS)
+				closed_with_work(c, now);
+		} else if (c->peer_seen_ns != 0 &&
+			   now - c->peer_seen_ns > (uint64_t)timeout_s * 1000000000ull) {
+			timed_out(c, now, timeout_s);
+		}
+	}
+	if (c->failed != ncclSuccess)
+		spark_ctl_tell_failed(c);
 }

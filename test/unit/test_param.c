@@ -42,6 +42,7 @@ Test(param, defaults)
 	cr_assert_eq(p.ib_retry_cnt, 7);
 	cr_assert_eq(p.ib_tc, 0);
 	cr_assert_eq(p.ib_sl, 0);
+	cr_assert_eq(p.peer_timeout, 30);
 	cr_assert_eq(capture_warns, 0);
 }
 
@@ -161,6 +162,15 @@ Test(param, ib_sl)
 	const char *env[] = {"NCCL_SPARK_IB_SL=3", NULL};
 	cr_assert_eq(load(env, 0).ib_sl, 3);
 	cr_assert_eq(load_bad("NCCL_SPARK_IB_SL=16", "0..15").ib_sl, 0);
+}
+
+Test(param, peer_timeout)
+{
+	const char *env[] = {"NCCL_SPARK_PEER_TIMEOUT=3", NULL};
+	cr_assert_eq(load(env, 0).peer_timeout, 3);
+	cr_assert_eq(load_bad("NCCL_SPARK_PEER_TIMEOUT=1", "2..3600").peer_timeout, 30);
+	cr_assert_eq(load_bad("NCCL_SPARK_PEER_TIMEOUT=3601", "2..3600").peer_timeout, 30);
+	cr_assert_eq(load_bad("NCCL_SPARK_PEER_TIMEOUT=5s", "seconds").peer_timeout, 30);
 }
 
 Test(param, unknown_variable_is_reported)

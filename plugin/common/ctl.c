@@ -1,0 +1,176 @@
+#include "ctl.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CTL_MAGIC 0x53504346u      /* "SPCF" */
+#define BYTE_ORDER_PROBE 0x01020304u
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+static int fail(char *reason, int len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *reason, int len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, (size_t)len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+enum payload { PAY_NONE, PAY_REASON, PAY_INFO };
+
+static enum payload payload_of(uint32_t kind)
+{
+	switch (kind) {
+	case SPARK_CTL_FAILED:
+	case SPARK_CTL_RAIL_DOWN:
+	case SPARK_CTL_REJOIN_NAK: return PAY_REASON;
+	case SPARK_CTL_REJOIN:
+	case SPARK_CTL_REJOIN_ACK: return PAY_INFO;
+	default: return PAY_NONE;
+	}
+}
+
+/* Kinds about one rail carry its index; REJOIN* also an epoch. */
+static bool has_rail(uint32_t kind) { return kind >= SPARK_CTL_RAIL_DOWN; }
+static bool has_epoch(uint32_t kind) { return kind >= SPARK_CTL_REJOIN; }
+
+const char *spark_ctl_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case SPARK_CTL_HEARTBEAT: return "HEARTBEAT";
+	case SPARK_CTL_FAILED: return "FAILED";
+	case SPARK_CTL_RAIL_DOWN: return "RAIL_DOWN";
+	case SPARK_CTL_REJOIN: return "REJOIN";
+	case SPARK_CTL_REJOIN_ACK: return "REJOIN_ACK";
+	case SPARK_CTL_REJOIN_DONE: return "REJOIN_DONE";
+	case SPARK_CTL_REJOIN_NAK: return "REJOIN_NAK";
+	default: return "unknown";
+	}
+}
+
+void spark_ctl_init(struct spark_ctl *f, enum spark_ctl_kind kind, uint32_t rail,
+		    uint32_t epoch, const char *reason)
+{
+	memset(f, 0, sizeof *f);
+	f->kind = kind;
+	f->rail = rail;
+	f->epoch = epoch;
+	for (size_t i = 0; reason != NULL && reason[i] != '\0' && i + 1 < sizeof f->reason; i++)
+		f->reason[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
+}
+
+void spark_ctl_encode(const struct spark_ctl *f, uint8_t out[SPARK_CTL_SIZE])
+{
+	uint32_t probe = BYTE_ORDER_PROBE;
+	memset(out, 0, SPARK_CTL_SIZE);
+	put32(out, CTL_MAGIC);
+	put16(out + 4, SPARK_WIRE_VERSION);
+	put16(out + 6, (uint16_t)f->kind);
+	memcpy(out + 8, &probe, 4);      /* host order on purpose, as in the handshake */
+	put32(out + 12, f->rail);
+	put32(out + 16, f->epoch);
+	put64(out + 24, f->seq);
+	if (payload_of(f->kind) == PAY_REASON)
+		memcpy(out + SPARK_CTL_HDR, f->reason, strnlen(f->reason, SPARK_REASON_LEN - 1));
+	else if (payload_of(f->kind) == PAY_INFO)
+		spark_rail_info_encode(&f->info, out + SPARK_CTL_HDR);
+}
+
+/* Printable text, NUL-terminated, nothing after the NUL: the peer's reason
+ * goes into our WARN line. */
+static int reason_decode(const uint8_t *p, struct spark_ctl *f, char *reason, int len)
+{
+	size_t n = strnlen((const char *)p, SPARK_REASON_LEN);
+	if (n == SPARK_REASON_LEN)
+		return fail(reason, len, "%s: reason without its NUL", spark_ctl_kind_name(f->kind));
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] >= 0x7f)
+			return fail(reason, len, "%s: reason byte %zu is %#x, not printable",
+				    spark_ctl_kind_name(f->kind), i, p[i]);
+	for (size_t i = n; i < SPARK_REASON_LEN; i++)
+		if (p[i] != 0)
+			return fail(reason, len, "%s: byte %zu after the reason is %#x, not 0",
+				    spark_ctl_kind_name(f->kind), i, p[i]);
+	memcpy(f->reason, p, n + 1);
+	return 0;
+}
+
+static int zeros(const uint8_t *p, size_t from, size_t to, const char *what, char *reason,
+		 int len)
+{
+	for (size_t i = from; i < to; i++)
+		if (p[i] != 0)
+			return fail(reason, len, "%s: byte %zu is %#x, not 0: corrupted", what, i,
+				    p[i]);
+	return 0;
+}
+
+static int header_decode(const uint8_t *in, uint64_t want_seq, struct spark_ctl *f,
+			 char *reason, int len)
+{
+	uint32_t probe;
+	if (get32(in) != CTL_MAGIC)
+		return fail(reason, len, "not a Spark control frame (magic %#x)", get32(in));
+	if (get16(in + 4) != SPARK_WIRE_VERSION)
+		return fail(reason, len, "control frame version %u, we speak %u", get16(in + 4),
+			    SPARK_WIRE_VERSION);
+	uint32_t kind = get16(in + 6);
+	if (kind < SPARK_CTL_HEARTBEAT || kind > SPARK_CTL_KIND_MAX)
+		return fail(reason, len, "control frame kind %u (1..%d)", kind, SPARK_CTL_KIND_MAX);
+	memcpy(&probe, in + 8, 4);
+	if (probe != BYTE_ORDER_PROBE)
+		return fail(reason, len, "control frame in the other byte order (probe %#x)", probe);
+	f->kind = (enum spark_ctl_kind)kind;
+	f->rail = get32(in + 12);
+	f->epoch = get32(in + 16);
+	f->seq = get64(in + 24);
+	if (zeros(in, 20, 24, "control frame header", reason, len) != 0)
+		return -1;
+	if (f->seq != want_seq)
+		return fail(reason, len, "%s frame number %llu, expected %llu: frames lost or "
+			    "repeated", spark_ctl_kind_name(kind), (unsigned long long)f->seq,
+			    (unsigned long long)want_seq);
+	if (has_rail(kind) ? f->rail >= SPARK_MAX_RAILS : f->rail != 0)
+		return fail(reason, len, "%s: rail %u", spark_ctl_kind_name(kind), f->rail);
+	if (!has_epoch(kind) && f->epoch != 0)
+		return fail(reason, len, "%s: epoch %u where none belongs",
+			    spark_ctl_kind_name(kind), f->epoch);
+	return 0;
+}
+
+int spark_ctl_decode(const uint8_t in[SPARK_CTL_SIZE], uint64_t want_seq, struct spark_ctl *f,
+		     char *reason, int len)
+{
+	memset(f, 0, sizeof *f);
+	if (header_decode(in, want_seq, f, reason, len) != 0)
+		return -1;
+	const uint8_t *p = in + SPARK_CTL_HDR;
+	switch (payload_of(f->kind)) {
+	case PAY_REASON:
+		return reason_decode(p, f, reason, len);
+	case PAY_INFO:
+		if (spark_rail_info_decode(p, f->rail, &f->info, reason, len) != 0)
+			return -1;
+		return zeros(p, SPARK_RAIL_INFO_SIZE, SPARK_REASON_LEN,
+			     spark_ctl_kind_name(f->kind), reason, len);
+	case PAY_NONE:
+		break;
+	}
+	return zeros(p, 0, SPARK_REASON_LEN, spark_ctl_kind_name(f->kind), reason, len);
+}
