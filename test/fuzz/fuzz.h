@@ -7,11 +7,15 @@
 #ifndef SPARK_FUZZ_H
 #define SPARK_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hca_spec.h"
+#include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,6 +76,47 @@ static inline void fuzz_reason_check(const char *reason, int len)
 		   len);
 	FUZZ_CHECK(len < 2 || reason[0] != 0, "a refusal without a reason");
 	snprintf(fuzz_refused, sizeof fuzz_refused, "refused: %s", len < 2 ? "(no room)" : reason);
+}
+
+static inline bool fuzz_all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+/* An accepted rail description (handshake, control frames): values a QP
+ * can be brought up with. */
+static inline void fuzz_rail_check(const struct spark_rail_info *r, uint32_t i)
+{
+	size_t n = strnlen(r->name, SPARK_NAME_LEN);
+	FUZZ_CHECK(n > 0 && n < SPARK_NAME_LEN, "rail %u: name of %zu bytes", i, n);
+	FUZZ_CHECK(spark_hca_name_valid(r->name, (int)n), "rail %u: name %s", i, r->name);
+	FUZZ_CHECK(!fuzz_all_zero(r->gid, sizeof r->gid), "rail %u: zero GID", i);
+	FUZZ_CHECK(r->prefix <= 32, "rail %u: prefix %u", i, r->prefix);
+	FUZZ_CHECK(r->qpn >= 1 && r->qpn <= 0xffffff, "rail %u: QPN %#x", i, r->qpn);
+	FUZZ_CHECK(r->psn <= 0xffffff, "rail %u: PSN %#x", i, r->psn);
+	FUZZ_CHECK(r->mtu >= 256 && r->mtu <= 4096 && (r->mtu & (r->mtu - 1)) == 0,
+		   "rail %u: MTU %u", i, r->mtu);
+	FUZZ_CHECK(r->addr != 0, "rail %u: NULL address", i);
+}
+
+/* A rail as a Spark describes it (seeds). */
+static inline void fuzz_rail_example(struct spark_rail_info *r, const char *name, uint8_t subnet)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->name, sizeof r->name, "%s", name);
+	r->gid[10] = r->gid[11] = 0xff;
+	r->gid[12] = 192; r->gid[13] = 168; r->gid[14] = subnet; r->gid[15] = 1;
+	r->ipv4 = 0xc0a80001u | (uint32_t)subnet << 8;
+	r->prefix = 24;
+	r->qpn = 0x1234u + subnet;
+	r->psn = 0xabcdef;
+	r->mtu = 4096;
+	r->rkey = 0x100u + subnet;
+	r->addr = 0x7f0000001000ull;
 }
 
 #endif

@@ -4,10 +4,7 @@
  * message's own (else a fixed one), and a byte choosing the reason length.
  * Accepted messages hold only values the rails can be built from, every byte
  * the decoder took re-encodes the same, and decode(encode(m)) == m. */
-#include <stdbool.h>
-
 #include "fuzz.h"
-#include "hca_spec.h"
 #include "wire.h"
 
 #define FIXED_NONCE 0x0123456789abcdefull
@@ -25,29 +22,6 @@ static void same_bytes(const uint8_t *a, const uint8_t *b, size_t from, size_t t
 {
 	for (size_t i = from; i < to; i++)
 		FUZZ_CHECK(a[i] == b[i], "byte %zu re-encodes as %#x, was %#x", i, b[i], a[i]);
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
-
-static void check_rail(const struct spark_rail_info *r, uint32_t i)
-{
-	size_t n = strnlen(r->name, SPARK_NAME_LEN);
-	FUZZ_CHECK(n > 0 && n < SPARK_NAME_LEN, "rail %u: name of %zu bytes", i, n);
-	FUZZ_CHECK(spark_hca_name_valid(r->name, (int)n), "rail %u: name %s", i, r->name);
-	FUZZ_CHECK(!all_zero(r->gid, sizeof r->gid), "rail %u: zero GID", i);
-	FUZZ_CHECK(r->prefix <= 32, "rail %u: prefix %u", i, r->prefix);
-	FUZZ_CHECK(r->qpn >= 1 && r->qpn <= 0xffffff, "rail %u: QPN %#x", i, r->qpn);
-	FUZZ_CHECK(r->psn <= 0xffffff, "rail %u: PSN %#x", i, r->psn);
-	FUZZ_CHECK(r->mtu >= 256 && r->mtu <= 4096 && (r->mtu & (r->mtu - 1)) == 0,
-		   "rail %u: MTU %u", i, r->mtu);
-	FUZZ_CHECK(r->addr != 0, "rail %u: NULL address", i);
 }
 
 static void check_accepted(const uint8_t *in, enum spark_msg_kind want, uint64_t nonce,
@@ -81,14 +55,13 @@ static void check_accepted(const uint8_t *in, enum spark_msg_kind want, uint64_t
 					 (want == SPARK_MSG_HELLO || m->rail_mask == 0 ||
 					  (m->rail_mask >> i & 1u));
 			if (!described) {
-				FUZZ_CHECK(all_zero(&m->rail[i], sizeof m->rail[i]),
+				FUZZ_CHECK(fuzz_all_zero(&m->rail[i], sizeof m->rail[i]),
 					   "rail %u not described but filled in", i);
 				continue;
 			}
-			check_rail(&m->rail[i], i);
+			fuzz_rail_check(&m->rail[i], i);
 			size_t at = HDR + i * RAIL;
-			same_bytes(in, out, at, at + strlen(m->rail[i].name) + 1);
-			same_bytes(in, out, at + SPARK_NAME_LEN, at + RAIL);
+			same_bytes(in, out, at, at + RAIL);
 		}
 	}
 	struct spark_conn_msg again;
@@ -119,20 +92,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-static void rail(struct spark_rail_info *r, const char *name, uint8_t subnet)
-{
-	snprintf(r->name, sizeof r->name, "%s", name);
-	r->gid[10] = r->gid[11] = 0xff;
-	r->gid[12] = 192; r->gid[13] = 168; r->gid[14] = subnet; r->gid[15] = 1;
-	r->ipv4 = 0xc0a80001u | (uint32_t)subnet << 8;
-	r->prefix = 24;
-	r->qpn = 0x1234u + subnet;
-	r->psn = 0xabcdef;
-	r->mtu = 4096;
-	r->rkey = 0x100u + subnet;
-	r->addr = 0x7f0000001000ull;
-}
-
 static void emit_msg(fuzz_emit_fn emit, const struct spark_conn_msg *m)
 {
 	uint8_t buf[SPARK_MSG_SIZE + 3];
@@ -146,8 +105,8 @@ static void emit_msg(fuzz_emit_fn emit, const struct spark_conn_msg *m)
 void fuzz_seeds(fuzz_emit_fn emit)
 {
 	struct spark_conn_msg m = {.kind = SPARK_MSG_HELLO, .nonce = FIXED_NONCE, .nrails = 2};
-	rail(&m.rail[0], "rocep1s0f0", 100);
-	rail(&m.rail[1], "roceP2p1s0f0", 101);
+	fuzz_rail_example(&m.rail[0], "rocep1s0f0", 100);
+	fuzz_rail_example(&m.rail[1], "roceP2p1s0f0", 101);
 	emit_msg(emit, &m);
 	m.kind = SPARK_MSG_REPLY;
 	m.rail_mask = 0;                /* a refusal: every rail described */
