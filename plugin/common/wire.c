@@ -249,3 +249,80 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 	}
 	return 0;
 }
+
+/* ---- range checks (wire.h): the WARN text of a fault ---- */
+void spark_wire_fault_str(const struct spark_wire_fault *f, char *buf, int len)
+{
+	char idx[16] = "";
+	if (f->index >= 0)
+		snprintf(idx, sizeof idx, "[%d]", f->index);
+	bool relation = f->rule[0] != '\0' && strchr("=!<>", f->rule[0]) != NULL;
+	if (relation)
+		snprintf(buf, (size_t)len, "%s%s = %llu (%#llx), must be %s %llu", f->field, idx,
+			 (unsigned long long)f->value, (unsigned long long)f->value, f->rule,
+			 (unsigned long long)f->bound);
+	else
+		snprintf(buf, (size_t)len, "%s%s = %llu %s", f->field, idx,
+			 (unsigned long long)f->value, f->rule);
+}
+
+/* The named forms of wire.h's data-path checks (same answers). */
+bool spark_cts_check(const struct spark_cts_entry *e, uint64_t seq, uint32_t key_rails,
+		     struct spark_wire_fault *f)
+{
+	uint32_t n = e[0].nreqs;
+	if (n < 1)
+		return spark_wire_fail(f, "cts.nreqs", 0, ">=", n, 1);
+	if (n > SPARK_MAX_RECVS)
+		return spark_wire_fail(f, "cts.nreqs", 0, "<=", n, SPARK_MAX_RECVS);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct spark_cts_entry *x = &e[i];
+		if (x->seq != seq)
+			return spark_wire_fail(f, "cts.seq", (int)i, "==", x->seq, seq);
+		if (x->nreqs != n)
+			return spark_wire_fail(f, "cts.nreqs", (int)i, "==", x->nreqs, n);
+		if (x->size == 0)
+			continue;
+		if (x->addr == 0)
+			return spark_wire_fail(f, "cts.addr", (int)i, "!=", 0, 0);
+		if (x->size > UINT64_MAX - x->addr)
+			return spark_wire_fail(f, "cts.size", (int)i, "<=", x->size,
+					       UINT64_MAX - x->addr);
+		for (uint32_t m = key_rails; m != 0; m &= m - 1) {
+			uint32_t r = (uint32_t)__builtin_ctz(m);
+			if (r >= SPARK_WIRE_MAX_RAILS)
+				return spark_wire_fail(f, "cts.rkey (rail)", (int)i, "<", r,
+						       SPARK_WIRE_MAX_RAILS);
+			if (x->rkey[r] == 0)
+				return spark_wire_fail(f, "cts.rkey", (int)i, "!=", 0, 0);
+		}
+	}
+	return true;
+}
+
+bool spark_imm_check(const struct spark_imm *imm, const struct spark_imm_expect *x,
+		     struct spark_wire_fault *f)
+{
+	if (x->nbufs == 0)
+		return spark_wire_fail(f, "imm.slot", -1, "has no receive outstanding",
+				       imm->slot, 0);
+	if (imm->share >= x->nrails)
+		return spark_wire_fail(f, "imm.share", -1, "<", imm->share, x->nrails);
+	if (imm->nshares > x->nrails)
+		return spark_wire_fail(f, "imm.nshares", -1, "<=", imm->nshares, x->nrails);
+	if (x->nshares != 0 && imm->nshares != x->nshares)
+		return spark_wire_fail(f, "imm.nshares (another share said)", -1, "==",
+				       imm->nshares, x->nshares);
+	if (x->nshares != 0 && imm->size != x->size)
+		return spark_wire_fail(f, "imm.size (another share said)", -1, "==", imm->size,
+				       x->size);
+	if (imm->size == SPARK_IMM_IN_RECORD)
+		return true;
+	if (x->nbufs != 1)
+		return spark_wire_fail(f, "imm.size (a group's sizes are in the record)", -1, "==",
+				       imm->size, SPARK_IMM_IN_RECORD);
+	if ((int64_t)imm->size > x->posted)
+		return spark_wire_fail(f, "imm.size", -1, "<=", imm->size, (uint64_t)x->posted);
+	return true;
+}
+

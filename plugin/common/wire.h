@@ -158,6 +158,138 @@ static inline uint32_t spark_imm_size_field(int64_t size)
 								 : SPARK_IMM_IN_RECORD;
 }
 
+/* ---- range checks of what the peer wrote into our memory ----
+ * Pure functions over the wire structs (the fuzzer drives them directly);
+ * inline, as the data path runs them once per message. Each returns true
+ * when every field is in range, else false with `f` naming the first field
+ * that is not, its value and the bound it broke. The caller WARNs
+ * (spark_wire_fault_str) and fails the comm with ncclRemoteError: nothing
+ * the peer writes can make the plugin write outside a posted buffer, read
+ * outside its own arrays, or report a size larger than what was posted. */
+struct spark_wire_fault {
+	const char *field;      /* "cts[2].rkey[1]" style names: the struct and field */
+	int index;              /* entry / buffer / rail index the field belongs to; -1: none */
+	const char *rule;       /* "!=", "<=", "==", ">=", "<": against bound; else a
+				 * sentence on its own (value printed, bound not) */
+	uint64_t value;
+	uint64_t bound;
+};
+
+static inline bool spark_wire_fail(struct spark_wire_fault *f, const char *field, int index,
+				   const char *rule, uint64_t value, uint64_t bound)
+{
+	*f = (struct spark_wire_fault){field, index, rule, value, bound};
+	return false;
+}
+
+/* What a CTS entry's seq says, read before anything else of the entry.
+ * Entry 0 of a receive is written by every use of its slot, so before this
+ * receive's write lands it holds the previous use's seq (want - SLOTS) or 0.
+ * Entry i > 0 may hold any older use's seq (an older receive of that slot
+ * had more buffers) or 0. Anything else (a later seq, a seq of another slot)
+ * no correct peer writes. */
+enum spark_cts_seq { SPARK_CTS_PENDING, SPARK_CTS_LANDED, SPARK_CTS_BAD };
+static inline enum spark_cts_seq spark_cts_seq_state(uint64_t got, uint64_t want, uint32_t entry)
+{
+	if (got == want)
+		return SPARK_CTS_LANDED;
+	if (entry == 0)
+		return got == (want > SPARK_SLOTS ? want - SPARK_SLOTS : 0) ? SPARK_CTS_PENDING
+									   : SPARK_CTS_BAD;
+	return got == 0 || (got < want && (want - got) % SPARK_SLOTS == 0) ? SPARK_CTS_PENDING
+									     : SPARK_CTS_BAD;
+}
+
+/* The n entries of one receive, copied out of the FIFO once every seq
+ * landed: e[0].nreqs in 1..SPARK_MAX_RECVS, and for each entry the same
+ * seq and nreqs; a buffer the sender may write (size > 0) has a non-zero
+ * addr, addr + size does not wrap, and a non-zero rkey for every rail in
+ * key_rails (the rkey indices the sender may post on; any beyond the wire's
+ * SPARK_WIRE_MAX_RAILS is a fault; 0 when the caller checks each rkey where
+ * it posts, as send.c does). A tag is any int: it is only matched.
+ * spark_cts_ok is the data path's form, the same answer without naming the
+ * fault and without a branch per field (test_wire.c holds the two to the
+ * same answers); spark_cts_check names the fault. */
+static inline bool spark_cts_keys_missing(const struct spark_cts_entry *x, uint32_t key_rails)
+{
+	if (key_rails == 0)
+		return false;   /* folds away where the caller checks keys at post time */
+	bool missing = (key_rails >> SPARK_WIRE_MAX_RAILS) != 0;
+	for (uint32_t r = 0; r < SPARK_WIRE_MAX_RAILS; r++)
+		missing |= ((key_rails >> r) & 1u) & (x->rkey[r] == 0);
+	return missing;
+}
+
+static inline bool spark_cts_ok(const struct spark_cts_entry *e, uint64_t seq, uint32_t key_rails)
+{
+	uint32_t n = e[0].nreqs;
+	if (n - 1u >= SPARK_MAX_RECVS)
+		return false;
+	bool bad = false;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct spark_cts_entry *x = &e[i];
+		bool unusable = (x->addr == 0) | (x->size > UINT64_MAX - x->addr) |
+				spark_cts_keys_missing(x, key_rails);
+		bad |= (x->seq != seq) | (x->nreqs != n) | ((x->size != 0) & unusable);
+	}
+	return !bad;
+}
+bool spark_cts_check(const struct spark_cts_entry *e, uint64_t seq, uint32_t key_rails,
+		     struct spark_wire_fault *f);
+
+/* The completion record of the receive `seq` with nbufs buffers, copied out
+ * of records[slot] once every share's IMM was polled: the same seq and
+ * nreqs, and each size at most what was posted for that buffer (a negative
+ * size is a refused message of -size bytes; INT32_MIN has no negation). */
+static inline bool spark_record_check(const struct spark_cmpl_record *rec, uint64_t seq,
+				      uint32_t nbufs, const int64_t *posted,
+				      struct spark_wire_fault *f)
+{
+	if (rec->seq != seq)
+		return spark_wire_fail(f, "record.seq", -1, "==", rec->seq, seq);
+	if (rec->nreqs != nbufs)
+		return spark_wire_fail(f, "record.nreqs", -1, "==", rec->nreqs, nbufs);
+	for (uint32_t i = 0; i < nbufs && i < SPARK_MAX_RECVS; i++) {
+		int32_t s = rec->sizes[i];
+		if (s == INT32_MIN)
+			return spark_wire_fail(f, "record.sizes", (int)i,
+					       "is INT32_MIN, which has no negation", 0, 0);
+		if (s > posted[i])
+			return spark_wire_fail(f, "record.sizes", (int)i, "<=", (uint64_t)s,
+					       (uint64_t)posted[i]);
+	}
+	return true;
+}
+
+/* What the receiver holds for the slot an IMM names. */
+struct spark_imm_expect {
+	uint32_t nrails;        /* rails of the comm */
+	uint32_t nbufs;         /* buffers of the receive outstanding in the slot; 0: none */
+	int64_t posted;         /* bytes posted for its buffer 0 */
+	uint32_t nshares;       /* what an earlier IMM of this receive announced; 0: first */
+	uint32_t size;          /* that IMM's size field */
+};
+
+/* An IMM (decoded): its slot has a receive outstanding; share names a rail
+ * of the comm (share is the rail whose part it closes, so a message whole on
+ * rail 1 has share 1 of 1 share: share < nrails, not < nshares); nshares <=
+ * nrails; every IMM of one receive announces the same nshares and size; a
+ * size in the immediate is for a single buffer and at most its posted size.
+ * spark_imm_ok is the data path's branch-free form of spark_imm_check. */
+static inline bool spark_imm_ok(const struct spark_imm *imm, const struct spark_imm_expect *x)
+{
+	bool first = x->nshares == 0;
+	bool in_record = imm->size == SPARK_IMM_IN_RECORD;
+	return (x->nbufs != 0) & (imm->share < x->nrails) & (imm->nshares <= x->nrails) &
+	       (first | ((imm->nshares == x->nshares) & (imm->size == x->size))) &
+	       (in_record | ((x->nbufs == 1) & ((int64_t)imm->size <= x->posted)));
+}
+bool spark_imm_check(const struct spark_imm *imm, const struct spark_imm_expect *x,
+		     struct spark_wire_fault *f);
+
+/* "cts.addr[2] = 0, must be != 0": for the WARN (wire.c). */
+void spark_wire_fault_str(const struct spark_wire_fault *f, char *buf, int len);
+
 /* ---- wr_id: what a completion is about ---- */
 enum spark_wr_kind {
 	SPARK_WR_DATA = 1,      /* sender chain on one rail (signaled last WR) */

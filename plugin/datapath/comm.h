@@ -65,7 +65,9 @@ struct spark_rail {
 	uint8_t peer_gid[16];
 };
 
-enum spark_req_kind { SPARK_REQ_SEND = 1, SPARK_REQ_RECV = 2 };
+/* Unlikely words rather than 1 and 2: test() tells a request from a pointer
+ * to anything else by this first field before trusting the rest. */
+enum spark_req_kind { SPARK_REQ_SEND = 0x53505253 /* "SPRS" */, SPARK_REQ_RECV = 0x53505252 };
 
 struct spark_comm;
 
@@ -77,12 +79,33 @@ struct spark_req_hdr {
 
 /* One regMr as NCCL sees it (mr.c). Its MRs are on the HCAs' shared PDs and
  * may be shared with other handles of the same range: valid on every comm
- * of device `dev` until deregMr (regIsGlobal), whatever was closed since. */
+ * of device `dev` until deregMr (regIsGlobal), whatever was closed since.
+ * isend/irecv check a handle inline (spark_mr_usable) before reading its
+ * MRs: mr.c keeps handles in slabs never returned to malloc while the
+ * library is loaded, so a deregistered handle is still readable memory whose
+ * tag says SPARK_MR_DEAD. */
+#define SPARK_MR_LIVE 0x53504d524c490000ull   /* "SPMRLI" + device (spark_mr_tag) */
+#define SPARK_MR_DEAD 0x53504d5244454144ull   /* "SPMRDEAD" */
+static inline uint64_t spark_mr_tag(int dev) { return SPARK_MR_LIVE + (uint16_t)dev; }
 struct spark_mr_handle {
+	uint64_t tag;                   /* spark_mr_tag(dev) from regMr to deregMr */
+	uintptr_t lo, len;              /* pages the MRs cover: what their lkeys accept */
 	int dev;
 	struct ibv_mr *mr[SPARK_MAX_RAILS];           /* what the data path reads */
 	struct spark_mr_entry *ent[SPARK_MAX_RAILS];  /* mr.c's cache entries */
 };
+
+/* A handle isend/irecv may use for [data, data + size): live and of this
+ * device (one tag compare), covering the bytes. A few compares, no lock: the
+ * hot path's check. */
+static inline bool spark_mr_usable(const struct spark_mr_handle *mh, int dev, const void *data,
+				   uint64_t size)
+{
+	if (mh == NULL)
+		return false;
+	uintptr_t off = (uintptr_t)data - mh->lo;   /* wraps when data < lo */
+	return (mh->tag == spark_mr_tag(dev)) & (off <= mh->len) & (size <= mh->len - off);
+}
 
 enum spark_comm_kind { SPARK_COMM_SEND = 1, SPARK_COMM_RECV = 2 };
 

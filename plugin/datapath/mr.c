@@ -13,9 +13,14 @@
  * Handles NCCL passes back are checked, never trusted: deregMr looks the
  * pointer up among the live handles before touching it (a handle
  * deregistered twice, or never returned by regMr, is ncclInvalidUsage and a
- * WARN, not a crash), and each handle carries a tag (live, or poisoned at
- * deregMr) plus its device that the data path can check without a lock
- * (spark_mr_handle_check, handle_check.h). */
+ * WARN, not a crash), and each handle carries a tag (SPARK_MR_LIVE, or
+ * SPARK_MR_DEAD from deregMr on), its device and the pages it covers, which
+ * isend/irecv check inline without a lock (spark_mr_usable, comm.h). For that
+ * check to read a deregistered handle safely (ASan included), handles live in
+ * slabs that are not returned to malloc while the library is loaded: a freed
+ * handle goes to the back of a free list (FIFO, so a stale pointer stays
+ * dead for as long as possible before its memory serves a new regMr), and
+ * the slabs are freed at unload (spark_mr_release_orphans_locked). */
 #include <infiniband/verbs.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,17 +45,84 @@ struct spark_mr_entry {
 };
 
 /* A handle as allocated: NCCL holds &pub; the links let unload find the
- * handles NCCL never deregistered. All under the devctx lock. */
+ * handles NCCL never deregistered, or chain the free ones. All under the
+ * devctx lock. */
 struct mr_handle {
 	struct spark_mr_handle pub;     /* first member: the pointer NCCL holds */
-	uint64_t tag;                   /* MR_LIVE from regMr to deregMr, then MR_DEAD */
-	struct mr_handle *prev, *next;
+	struct mr_handle *prev, *next;  /* live list, or (next only) the free list */
 };
-#define MR_LIVE 0x53504d524c495645ull   /* "SPMRLIVE" */
-#define MR_DEAD 0x53504d5244454144ull   /* "SPMRDEAD" */
+
+#define HANDLES_PER_SLAB 64
+struct handle_slab {
+	struct handle_slab *next;
+	struct mr_handle h[HANDLES_PER_SLAB];
+};
+
 static struct {
-	struct mr_handle *head;
+	struct mr_handle *head;         /* live handles */
+	struct mr_handle *free_head, *free_tail;
+	struct handle_slab *slabs;
 } live;
+
+static struct mr_handle *handle_alloc_locked(void)
+{
+	if (live.free_head == NULL) {
+		struct handle_slab *sl = calloc(1, sizeof *sl);
+		if (sl == NULL)
+			return NULL;
+		sl->next = live.slabs;
+		live.slabs = sl;
+		for (int i = 0; i < HANDLES_PER_SLAB; i++) {
+			sl->h[i].pub.tag = SPARK_MR_DEAD;
+			sl->h[i].next = i + 1 < HANDLES_PER_SLAB ? &sl->h[i + 1] : NULL;
+		}
+		live.free_head = &sl->h[0];
+		live.free_tail = &sl->h[HANDLES_PER_SLAB - 1];
+	}
+	struct mr_handle *h = live.free_head;
+	live.free_head = h->next;
+	if (live.free_head == NULL)
+		live.free_tail = NULL;
+	memset(h, 0, sizeof *h);
+	return h;
+}
+
+static void handle_free_locked(struct mr_handle *h)
+{
+	memset(&h->pub, 0, sizeof h->pub);
+	h->pub.tag = SPARK_MR_DEAD;
+	h->prev = h->next = NULL;
+	if (live.free_tail != NULL)
+		live.free_tail->next = h;
+	else
+		live.free_head = h;
+	live.free_tail = h;
+}
+
+/* At unload, once the orphans are released: slabs with no live handle go
+ * back to malloc (NCCL may dlclose and reload the plugin). A slab still
+ * holding a live handle (an HCA with a comm open) is kept. */
+static void release_slabs_locked(void)
+{
+	for (struct handle_slab **pp = &live.slabs; *pp != NULL;) {
+		struct handle_slab *sl = *pp;
+		bool used = false;
+		for (int i = 0; i < HANDLES_PER_SLAB && !used; i++)
+			used = sl->h[i].pub.tag != SPARK_MR_DEAD;
+		if (used) {
+			pp = &sl->next;
+			continue;
+		}
+		*pp = sl->next;
+		free(sl);
+	}
+	/* The free list pointed into the slabs: rebuild it from those left. */
+	live.free_head = live.free_tail = NULL;
+	for (struct handle_slab *sl = live.slabs; sl != NULL; sl = sl->next)
+		for (int i = 0; i < HANDLES_PER_SLAB; i++)
+			if (sl->h[i].pub.tag == SPARK_MR_DEAD)
+				handle_free_locked(&sl->h[i]);
+}
 
 static void link_handle(struct mr_handle *h)
 {
@@ -209,10 +281,10 @@ int spark_mr_release_orphans_locked(void)
 			continue;
 		unlink_handle(h);
 		unref_all(&h->pub);
-		h->tag = MR_DEAD;
-		free(h);
+		handle_free_locked(h);
 		n++;
 	}
+	release_slabs_locked();
 	return n;
 }
 
@@ -261,20 +333,24 @@ ncclResult_t spark_reg_mr(void *comm, void *data, size_t size, int type, void **
 	}
 	uintptr_t start = 0, end = 0;
 	SPARK_TRY(page_span(data, size, &start, &end));
-	struct mr_handle *h = calloc(1, sizeof *h);
-	if (h == NULL)
-		return ncclSystemError;
-	h->pub.dev = c->dev;
-	h->tag = MR_LIVE;
 	spark_devctx_lock();
-	ncclResult_t res = ref_rails(c, start, end, &h->pub);
-	if (res == ncclSuccess)
-		link_handle(h);
-	spark_devctx_unlock();
-	if (res != ncclSuccess) {
-		free(h);
-		return res;
+	struct mr_handle *h = handle_alloc_locked();
+	ncclResult_t res = h != NULL ? ncclSuccess : ncclSystemError;
+	if (h != NULL) {
+		h->pub.dev = c->dev;
+		h->pub.lo = start;
+		h->pub.len = end - start;
+		res = ref_rails(c, start, end, &h->pub);
+		if (res == ncclSuccess) {
+			h->pub.tag = spark_mr_tag(c->dev);
+			link_handle(h);
+		} else {
+			handle_free_locked(h);
+		}
 	}
+	spark_devctx_unlock();
+	if (res != ncclSuccess)
+		return res;
 	*mhandle = &h->pub;
 	return ncclSuccess;
 }
@@ -303,7 +379,7 @@ ncclResult_t spark_dereg_mr(void *comm, void *mhandle)
 	if (ok) {
 		unlink_handle(h);
 		unref_all(&h->pub);
-		h->tag = MR_DEAD;
+		handle_free_locked(h);
 	}
 	spark_devctx_unlock();
 	if (!ok) {
@@ -311,27 +387,30 @@ ncclResult_t spark_dereg_mr(void *comm, void *mhandle)
 			   "or never returned by regMr); ignored", mhandle);
 		return ncclInvalidUsage;
 	}
-	free(h);
 	return ncclSuccess;
 }
 
-ncclResult_t spark_mr_handle_check(const void *mhandle, int dev, const char *op)
+/* Cold: the WARN once spark_mr_usable (comm.h) said no. The handle was
+ * readable there (a slab never returned to malloc), so its fields can be
+ * named here. */
+ncclResult_t spark_mr_handle_bad(const void *mhandle, int dev, const void *data, size_t size,
+				 const char *op)
 {
-	const struct mr_handle *h = mhandle;
+	const struct spark_mr_handle *h = mhandle;
 	if (h == NULL) {
-		SPARK_WARN("%s: NULL memory handle (regMr first)", op);
+		SPARK_WARN("%s: %zu bytes at %p without a memory handle (regMr first)", op, size,
+			   data);
 		return ncclInvalidUsage;
 	}
-	uint64_t tag = h->tag;
-	if (tag != MR_LIVE) {
+	if (h->tag != spark_mr_tag(h->dev))
 		SPARK_WARN("%s: memory handle %p is %s; register the buffer again", op, mhandle,
-			   tag == MR_DEAD ? "deregistered" : "not one regMr returned");
-		return ncclInvalidUsage;
-	}
-	if (h->pub.dev != dev) {
+			   h->tag == SPARK_MR_DEAD ? "deregistered" : "not one regMr returned");
+	else if (h->dev != dev)
 		SPARK_WARN("%s: memory handle %p was registered on device %d, used on device %d",
-			   op, mhandle, h->pub.dev, dev);
-		return ncclInvalidUsage;
-	}
-	return ncclSuccess;
+			   op, mhandle, h->dev, dev);
+	else
+		SPARK_WARN("%s: %zu bytes at %p lie outside memory handle %p ([%#lx, %#lx)); "
+			   "pass the handle of the buffer's registration", op, size, data, mhandle,
+			   (unsigned long)h->lo, (unsigned long)(h->lo + h->len));
+	return ncclInvalidUsage;
 }

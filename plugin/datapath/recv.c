@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "handle_check.h"
 #include "log.h"
 #include "peer.h"
 #include "recv.h"
@@ -77,6 +78,13 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	struct spark_cts_entry *e = shadow_slot(c, slot);
 	for (int i = 0; i < n; i++) {
 		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
+		/* Checked before anything is written: a stale handle's rkeys
+		 * would let the sender write where this buffer no longer is. */
+		if ((sizes[i] > 0 || mh != NULL) && !spark_mr_usable(mh, c->dev, data[i], sizes[i]))
+			return spark_mr_handle_bad(mh, c->dev, data[i], sizes[i], "irecv");
+	}
+	for (int i = 0; i < n; i++) {
+		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
 		memset(&e[i], 0, sizeof e[i]);
 		e[i].addr = (uint64_t)(uintptr_t)data[i];
 		e[i].size = sizes[i];
@@ -93,6 +101,7 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	req->state = RREQ_POSTED;
 	req->seq = seq;
 	req->shares = 0;
+	req->nshares = 0;
 	req->record = false;
 	c->recvs_posted++;
 	c->seq++;
@@ -100,23 +109,46 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 	return ncclSuccess;
 }
 
-static void protocol_error(struct spark_comm *c, const char *what, uint32_t slot)
+/* What the sender wrote (record or IMM) broke a range check: WARN with the
+ * field, its value and the bound; the comm fails with ncclRemoteError. */
+static __attribute__((cold, noinline)) void wire_fault(struct spark_comm *c, uint32_t slot,
+						       const char *what,
+						       const struct spark_wire_fault *f)
 {
-	SPARK_WARN("dev %d: protocol error on receive slot %u: %s (the peer runs another "
-		   "plugin version, or memory was corrupted)", c->dev, slot, what);
+	char text[160];
+	spark_wire_fault_str(f, text, sizeof text);
+	SPARK_WARN("dev %d: %s for receive slot %u from the sender is corrupt: %s (the peer runs "
+		   "another plugin version, or its memory is corrupted); the recv comm fails",
+		   c->dev, what, slot, text);
 	spark_comm_fail(c, ncclRemoteError);
 }
 
+static __attribute__((cold, noinline)) void imm_bad(struct spark_comm *c,
+						    const struct spark_imm *imm,
+						    const struct spark_imm_expect *x)
+{
+	struct spark_wire_fault f;
+	if (spark_imm_check(imm, x, &f))
+		spark_wire_fail(&f, "imm (checks disagree)", -1, "==", 0, 0);
+	wire_fault(c, imm->slot, "immediate", &f);
+}
+
 /* Every share is in: the sizes from the record (written as the payload of
- * one rail's IMM, visible now that its CQE has been polled). */
+ * one rail's IMM, visible now that its CQE has been polled), range-checked
+ * in a copy (what is checked is what is used). */
 static bool take_record(struct spark_comm *c, struct spark_recv_req *req, uint32_t slot)
 {
 	const struct spark_cmpl_record *rec = (const struct spark_cmpl_record *)c->ctl + slot;
-	if (__atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) != req->seq || rec->nreqs != req->n) {
-		protocol_error(c, "completion record does not match", slot);
+	struct spark_cmpl_record copy;
+	struct spark_wire_fault f;
+	copy.seq = __atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE);
+	copy.nreqs = rec->nreqs;
+	memcpy(copy.sizes, rec->sizes, sizeof copy.sizes);
+	if (!spark_record_check(&copy, req->seq, req->n, req->posted, &f)) {
+		wire_fault(c, slot, "completion record", &f);
 		return false;
 	}
-	memcpy(req->sizes, rec->sizes, sizeof req->sizes);
+	memcpy(req->sizes, copy.sizes, sizeof req->sizes);
 	return true;
 }
 
@@ -134,17 +166,16 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 			   imm.share, imm.slot);
 		return;
 	}
-	if (req->state != RREQ_POSTED)
-		return protocol_error(c, "completion for a receive not posted", imm.slot);
-	if (imm.nshares > c->nrails || imm.share >= c->nrails)
-		return protocol_error(c, "share count in the immediate", imm.slot);
-	if (imm.size != SPARK_IMM_IN_RECORD) {
-		if (req->n != 1 || (int64_t)imm.size > req->posted[0])
-			return protocol_error(c, "size in the immediate", imm.slot);
+	struct spark_imm_expect x = {c->nrails, req->state == RREQ_POSTED ? req->n : 0,
+				     req->posted[0], req->nshares, req->imm_size};
+	if (!spark_imm_ok(&imm, &x))
+		return imm_bad(c, &imm, &x);
+	req->nshares = imm.nshares;
+	req->imm_size = imm.size;
+	if (imm.size != SPARK_IMM_IN_RECORD)
 		req->sizes[0] = (int32_t)imm.size;
-	} else {
+	else
 		req->record = true;
-	}
 	req->shares |= bit;
 	if (spark_bits(req->shares) < imm.nshares)
 		return;  /* other rails still owe their part */
@@ -163,7 +194,13 @@ static bool poll_for(struct spark_recv_req *req)
 
 ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
 {
+	/* A request irecv handed out and test has not reported done: an
+	 * element of its comm's array, posted or done but not yet freed. */
 	struct spark_comm *c = req->hdr.comm;
+	if (&c->rreqs[spark_slot_of(req->seq)] != req)
+		return spark_req_bad(req, "test", "is not a receive request of a live comm");
+	if (req->state == RREQ_FREE)
+		return spark_req_bad(req, "test", "was already reported done (or never handed out)");
 	if (req->state != RREQ_DONE) {
 		bool ready = poll_for(req);
 		spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
@@ -173,9 +210,15 @@ ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes)
 	ncclResult_t res = ncclSuccess;
 	for (uint32_t i = 0; i < req->n; i++) {
 		if (req->sizes[i] < 0) {
-			SPARK_WARN("irecv: the sender's message of %d bytes (tag %d) is larger than "
-				   "the %lld-byte buffer posted; nothing was written", -req->sizes[i],
-				   req->tags[i], (long long)req->posted[i]);
+			if (-(int64_t)req->sizes[i] > req->posted[i])
+				SPARK_WARN("irecv: the sender's message of %d bytes (tag %d) is "
+					   "larger than the %lld-byte buffer posted; nothing was "
+					   "written", -req->sizes[i], req->tags[i],
+					   (long long)req->posted[i]);
+			else
+				SPARK_WARN("irecv: the sender refused its message of %d bytes (tag "
+					   "%d: its isend failed, see the sender's WARN); nothing was "
+					   "written", -req->sizes[i], req->tags[i]);
 			res = ncclInvalidUsage;
 		}
 		if (sizes != NULL)

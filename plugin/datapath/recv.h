@@ -17,6 +17,8 @@ struct spark_recv_req {
 	uint32_t n;
 	uint32_t shares;                        /* rails' shares delivered (bit mask) */
 	uint32_t cts_rail;                      /* where its CTS went */
+	uint32_t nshares;                       /* announced by its first IMM; 0: none yet */
+	uint32_t imm_size;                      /* that IMM's size field */
 	bool record;                            /* sizes are in the record */
 	int32_t sizes[SPARK_MAX_RECVS];         /* from the IMM or the record */
 	int64_t posted[SPARK_MAX_RECVS];

@@ -1,6 +1,7 @@
 /* test() and iflush(): the two calls NCCL makes on a request, whichever
  * direction it belongs to. */
 #include "api.h"
+#include "handle_check.h"
 #include "log.h"
 #include "recv.h"
 #include "send.h"
@@ -12,7 +13,9 @@ ncclResult_t spark_test(void *request, int *done, int *sizes)
 	SPARK_NOT_NULL(hdr, "request");
 	if (hdr->kind == SPARK_REQ_SEND)
 		return spark_send_test((struct spark_send_req *)hdr, done, sizes);
-	return spark_recv_test((struct spark_recv_req *)hdr, done, sizes);
+	if (hdr->kind == SPARK_REQ_RECV)
+		return spark_recv_test((struct spark_recv_req *)hdr, done, sizes);
+	return spark_req_bad(request, "test", "is not a request isend or irecv returned");
 }
 
 /* Host memory only (GB10 has no GPUDirect RDMA): the data is in place when

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "handle_check.h"
 #include "log.h"
 #include "peer.h"
 #include "send.h"
@@ -34,26 +35,84 @@ static bool slot_reusable(const struct spark_send_slot *s)
 	return s->state == SLOT_FREE || (s->state == SLOT_DONE && s->owned == 0);
 }
 
+/* A CTS the peer should never have written: WARN with the field, its value
+ * and the bound; the comm fails (-1 for read_cts). Cold: never on a good
+ * path. */
+static __attribute__((cold, noinline)) int cts_fault(struct spark_comm *c, uint64_t seq,
+						     const struct spark_wire_fault *f)
+{
+	char what[160];
+	spark_wire_fault_str(f, what, sizeof what);
+	SPARK_WARN("dev %d: clear-to-send %llu (FIFO slot %u) from the receiver is corrupt: %s "
+		   "(the peer runs another plugin version, or its memory is corrupted); the send "
+		   "comm fails", c->dev, (unsigned long long)seq, spark_slot_of(seq), what);
+	spark_comm_fail(c, ncclRemoteError);
+	return -1;
+}
+
+static __attribute__((cold, noinline)) int cts_bad_seq(struct spark_comm *c, uint64_t seq,
+						       uint32_t entry, uint64_t got)
+{
+	struct spark_wire_fault f;
+	spark_wire_fail(&f, "cts.seq", (int)entry, "==", got, seq);
+	return cts_fault(c, seq, &f);
+}
+
+static __attribute__((cold, noinline)) int cts_bad(struct spark_comm *c, uint64_t seq,
+						   const struct spark_cts_entry *e)
+{
+	struct spark_wire_fault f;
+	if (spark_cts_check(e, seq, 0, &f))
+		spark_wire_fail(&f, "cts (checks disagree)", -1, "==", 0, 0);
+	return cts_fault(c, seq, &f);
+}
+
+/* A CTS entry without the rkey of a rail the plan put a piece of it on:
+ * the receiver's registration does not cover that rail. */
+static __attribute__((cold, noinline)) void missing_key(struct spark_comm *c,
+							const struct spark_send_slot *s,
+							uint32_t entry, uint32_t rail)
+{
+	struct spark_wire_fault f;
+	spark_wire_fail(&f, "cts.rkey", (int)entry, "!=", 0, 0);
+	SPARK_WARN("dev %d: rail %s: no rkey for it in clear-to-send %llu entry %u", c->dev,
+		   c->rail[rail].hca.name, (unsigned long long)s->seq, entry);
+	cts_fault(c, s->seq, &f);
+}
+
 /* Reads the CTS entries for seq. The NIC writes them (no relaxed ordering:
  * seq, the last field, lands last); seq is read with acquire, and only then
- * the rest, so no field can be older than the seq that vouches for it. */
+ * the rest, so no field can be older than the seq that vouches for it. The
+ * entries are range-checked in the slot's own copy (the peer could rewrite
+ * the FIFO under us: what is checked is what is used). 0: not there yet;
+ * -1: corrupt (the comm has failed). */
 static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *s)
 {
 	struct spark_cts_entry *e = fifo_slot(c, spark_slot_of(seq));
-	if (__atomic_load_n(&e[0].seq, __ATOMIC_ACQUIRE) != seq)
-		return 0;
+	uint64_t got = __atomic_load_n(&e[0].seq, __ATOMIC_ACQUIRE);
+	if (got != seq) {
+		if (spark_cts_seq_state(got, seq, 0) == SPARK_CTS_PENDING)
+			return 0;
+		return cts_bad_seq(c, seq, 0, got);
+	}
 	uint32_t nreqs = e[0].nreqs;
-	if (nreqs < 1 || nreqs > SPARK_MAX_RECVS) {
-		SPARK_WARN("dev %d: CTS %llu announces %u buffers", c->dev,
-			   (unsigned long long)seq, nreqs);
-		return -1;
-	}
-	for (uint32_t i = 1; i < nreqs; i++)
-		if (__atomic_load_n(&e[i].seq, __ATOMIC_ACQUIRE) != seq)
+	if (nreqs - 1u >= SPARK_MAX_RECVS)
+		nreqs = 1;   /* copied alone: the check below names nreqs */
+	for (uint32_t i = 1; i < nreqs; i++) {
+		got = __atomic_load_n(&e[i].seq, __ATOMIC_ACQUIRE);
+		enum spark_cts_seq st = spark_cts_seq_state(got, seq, i);
+		if (st == SPARK_CTS_PENDING)
 			return 0;  /* rest of the write still landing */
-	for (uint32_t i = 0; i < nreqs; i++) {
-		s->cts[i] = e[i];
+		if (st == SPARK_CTS_BAD)
+			return cts_bad_seq(c, seq, i, got);
 	}
+	s->cts[0] = e[0];
+	for (uint32_t i = 1; i < nreqs; i++)
+		s->cts[i] = e[i];
+	/* rkeys are checked where each is used, on the rails the plan picks
+	 * (missing_key): key_rails 0 here. */
+	if (!spark_cts_ok(s->cts, seq, 0))
+		return cts_bad(c, seq, s->cts);
 	s->owned = 0;
 	s->seq = seq;
 	s->nreqs = nreqs;
@@ -213,6 +272,10 @@ static enum post_result post_single(struct spark_comm *c, struct spark_send_slot
 	for (unsigned p = 0; p < n; p++) {
 		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
 			return NO_ROOM;
+		if (s->cts[0].rkey[pc[p].rail] == 0) {
+			missing_key(c, s, 0, pc[p].rail);
+			return POSTED;   /* the comm is failed; nothing more to do */
+		}
 		used |= 1u << pc[p].rail;
 	}
 	s->npieces[0] = (uint8_t)n;
@@ -260,6 +323,12 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 		if ((used & (1u << r)) &&
 		    !spark_rail_room(&c->rail[r], ch->n[r] + (r == lead && s->record) + 1))
 			return false;
+	for (uint32_t i = 0; i < s->nreqs; i++)
+		for (uint32_t p = 0; p < s->npieces[i]; p++)
+			if (s->cts[i].rkey[s->piece[i][p].rail] == 0) {
+				missing_key(c, s, i, s->piece[i][p].rail);
+				return true;   /* the comm is failed */
+			}
 	if (s->record)
 		fill_record(s);
 	struct spark_imm imm = {spark_slot_of(s->seq), 0, spark_bits(used),
@@ -333,12 +402,15 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 			   (unsigned long long)s->cts[i].size);
 		req->size = -(int32_t)size;
 		res = ncclInvalidUsage;
-	} else if (size > 0 && mhandle == NULL) {
-		SPARK_WARN("isend: %zu bytes without a memory handle", size);
+	} else if ((size > 0 || mhandle != NULL) &&
+		   !spark_mr_usable(mhandle, c->dev, data, size)) {
+		/* Stale, foreign or the wrong handle: refused like an oversize
+		 * message (the receiver is told, nothing is written). */
 		req->size = -(int32_t)size;
-		res = ncclInvalidArgument;
+		res = spark_mr_handle_bad(mhandle, c->dev, data, size, "isend");
 	} else {
 		req->size = (int32_t)size;
+		req->idx = (uint32_t)i;
 		s->owned |= 1u << i;
 		*request = req;
 	}
@@ -346,6 +418,10 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 		s->state = SLOT_READY;
 		c->seq++;
 		send_progress(c);
+		if (c->failed != ncclSuccess) {
+			*request = NULL;   /* posting found the CTS or a rail bad */
+			return c->failed;
+		}
 	}
 	return res;
 }
@@ -395,8 +471,16 @@ static bool poll_for(struct spark_comm *c, const struct spark_send_slot *s)
 
 ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 {
+	/* A request isend handed out and test has not reported done: entry idx
+	 * of its slot, its bit still owned. Anything else (tested again after
+	 * done, or not a request) is refused before it is trusted further. */
 	struct spark_comm *c = req->hdr.comm;
-	struct spark_send_slot *s = &c->slots[req->slot];
+	uint32_t slot = req->slot, idx = req->idx;
+	struct spark_send_slot *s = &c->slots[slot % SPARK_SLOTS];
+	if (slot >= SPARK_SLOTS || idx >= SPARK_MAX_RECVS || &s->req[idx] != req)
+		return spark_req_bad(req, "test", "is not a send request of a live comm");
+	if (!(s->owned & (1u << idx)))
+		return spark_req_bad(req, "test", "was already reported done (or never handed out)");
 	if (s->state != SLOT_DONE) {
 		bool ready = poll_for(c, s);
 		spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
@@ -406,7 +490,7 @@ ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 	*done = 1;
 	if (sizes != NULL)
 		sizes[0] = req->size;
-	s->owned &= ~(1u << (uint32_t)(req - s->req));
+	s->owned &= ~(1u << idx);
 	if (slot_reusable(s))
 		s->state = SLOT_FREE;
 	return ncclSuccess;

@@ -12,6 +12,7 @@
 struct spark_send_req {
 	struct spark_req_hdr hdr;
 	uint32_t slot;
+	uint32_t idx;                   /* its entry in the slot (set when handed out) */
 	int32_t size;                   /* bytes sent; < 0: -size did not fit */
 	void *data;
 	struct spark_mr_handle *mh;

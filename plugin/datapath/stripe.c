@@ -2,12 +2,7 @@
 
 #include <stdbool.h>
 
-/* a / wa < b / wb, exactly and without dividing: bytes per weight unit are
- * times, and the planner only ever compares them. */
-static inline bool sooner(uint64_t a, uint32_t wa, uint64_t b, uint32_t wb)
-{
-	return (unsigned __int128)a * wb < (unsigned __int128)b * wa;
-}
+#define sooner spark_stripe_sooner
 
 /* Deep window: every other rail has at least this message's time on `best`
  * queued already, so it stays busy without a piece of this one. */
@@ -57,11 +52,7 @@ static uint32_t water_fill(const struct spark_stripe_policy *p, uint64_t size,
 	return use;
 }
 
-static unsigned whole_on(uint32_t rail, uint64_t size, struct spark_stripe_piece *pieces)
-{
-	pieces[0] = (struct spark_stripe_piece){.rail = rail, .offset = 0, .length = size};
-	return 1;
-}
+#define whole_on spark_stripe_whole
 
 /* Cuts at the water level, on 128-byte lines; the last rail used takes the
  * remainder, so the pieces always add up to size. */
@@ -87,10 +78,9 @@ static unsigned cut(uint64_t size, uint32_t use, const int64_t *share,
 
 /* The shallow-window case: water-fill the usable rails, cut at the level.
  * Out of line, so the common whole-message plan stays short. */
-static __attribute__((noinline)) unsigned plan_cut(const struct spark_stripe_policy *policy,
-						   uint64_t size, const uint64_t *queued,
-						   uint32_t usable, uint32_t best,
-						   struct spark_stripe_piece *pieces)
+unsigned spark_stripe_cut(const struct spark_stripe_policy *policy, uint64_t size,
+			  const uint64_t *queued, uint32_t usable, uint32_t best,
+			  struct spark_stripe_piece *pieces)
 {
 	int64_t share[SPARK_STRIPE_MAX_RAILS];
 	uint32_t use = water_fill(policy, size, queued, usable, share);
@@ -100,9 +90,9 @@ static __attribute__((noinline)) unsigned plan_cut(const struct spark_stripe_pol
 	return cut(size, use, share, pieces);
 }
 
-unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t size,
-			   const uint64_t *queued, uint32_t first,
-			   struct spark_stripe_piece *pieces)
+unsigned spark_stripe_plan_any(const struct spark_stripe_policy *policy, uint64_t size,
+			       const uint64_t *queued, uint32_t first,
+			       struct spark_stripe_piece *pieces)
 {
 	uint32_t n = policy->nrails;
 	if (n == 0 || n > SPARK_STRIPE_MAX_RAILS)
@@ -130,5 +120,5 @@ unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t si
 		return whole_on(idle != UINT32_MAX ? idle : best, size, pieces);
 	if ((usable & (usable - 1)) == 0 || others_are_busy(policy, size, queued, best, usable))
 		return whole_on(best, size, pieces);
-	return plan_cut(policy, size, queued, usable, best, pieces);
+	return spark_stripe_cut(policy, size, queued, usable, best, pieces);
 }

@@ -11,6 +11,7 @@
 #ifndef SPARK_STRIPE_H
 #define SPARK_STRIPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,9 +40,53 @@ struct spark_stripe_policy {
  * covering [0, size) exactly. queued[r]: bytes on rail r not yet completed.
  * Among rails that would finish equally soon, the first from `first` on
  * wins (round robin for an idle comm). Returns the number of pieces (>= 1),
- * or 0 when no rail has weight. */
-unsigned spark_stripe_plan(const struct spark_stripe_policy *policy, uint64_t size,
-			   const uint64_t *queued, uint32_t first,
-			   struct spark_stripe_piece *pieces);
+ * or 0 when no rail has weight. The n-rail loop; spark_stripe_plan below is
+ * the same plan with a short path for two rails. */
+unsigned spark_stripe_plan_any(const struct spark_stripe_policy *policy, uint64_t size,
+			       const uint64_t *queued, uint32_t first,
+			       struct spark_stripe_piece *pieces);
+/* The cut itself once the plan has found no rail to take the message whole:
+ * water-filling over the rails in `usable`, `best` taking it whole if one
+ * rail is left. */
+unsigned spark_stripe_cut(const struct spark_stripe_policy *policy, uint64_t size,
+			  const uint64_t *queued, uint32_t usable, uint32_t best,
+			  struct spark_stripe_piece *pieces) __attribute__((noinline));
+
+/* a / wa < b / wb, exactly and without dividing: bytes per weight unit are
+ * times, and the planner only ever compares them. */
+static inline bool spark_stripe_sooner(uint64_t a, uint32_t wa, uint64_t b, uint32_t wb)
+{
+	return (unsigned __int128)a * wb < (unsigned __int128)b * wa;
+}
+
+static inline unsigned spark_stripe_whole(uint32_t rail, uint64_t size,
+					  struct spark_stripe_piece *pieces)
+{
+	pieces[0] = (struct spark_stripe_piece){.rail = rail, .offset = 0, .length = size};
+	return 1;
+}
+
+/* spark_stripe_plan_any's decisions for the case the data path meets once
+ * per message, a Spark's two rails both up, inline and without its loop:
+ * the rail that finishes the message first (ties: `first`), whole on an
+ * idle one for a small message, whole on `best` when the other rail's queue
+ * outlasts the message there (deep window), else the cut. test_stripe.c
+ * holds the two to the same answers. */
+static inline unsigned spark_stripe_plan(const struct spark_stripe_policy *p, uint64_t size,
+					 const uint64_t *queued, uint32_t first,
+					 struct spark_stripe_piece *pieces)
+{
+	if (p->nrails != 2 || p->weight[0] == 0 || p->weight[1] == 0)
+		return spark_stripe_plan_any(p, size, queued, first, pieces);
+	uint32_t a = first & 1u, b = a ^ 1u;
+	uint64_t qa = queued[a], qb = queued[b];
+	uint32_t best = spark_stripe_sooner(qb + size, p->weight[b], qa + size, p->weight[a]) ? b : a;
+	if (size < 2 * p->min_stripe || size < 2 * SPARK_STRIPE_ALIGN)
+		return spark_stripe_whole(qa == 0 ? a : qb == 0 ? b : best, size, pieces);
+	uint32_t o = best ^ 1u;
+	if (!spark_stripe_sooner(queued[o], p->weight[o], size, p->weight[best]))
+		return spark_stripe_whole(best, size, pieces);
+	return spark_stripe_cut(p, size, queued, 3u, best, pieces);
+}
 
 #endif

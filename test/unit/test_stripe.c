@@ -281,3 +281,38 @@ Test(stripe, a_quarter_rate_half_carries_little)
 	cr_assert(share1 > 0.15 && share1 < 0.25, "one 4 MiB in flight: rail 1 carried %.3f",
 		  share1);
 }
+
+/* The inline two-rail plan takes the same decisions as the n-rail loop, for
+ * every shape: idle and deep queues, small and large messages, ties, equal
+ * and unequal weights, a rail of weight 0, `first` beyond the rail count. */
+Test(stripe, the_two_rail_short_path_agrees_with_the_loop)
+{
+	uint64_t rng = 0x243f6a8885a308d3ull;
+	static const uint64_t sizes[] = {0, 1, 255, 256, 64 * KiB - 1, 64 * KiB, 64 * KiB + 128,
+					 128 * KiB, 1 * MiB, 0x7fffffff};
+	struct spark_stripe_piece a[SPARK_STRIPE_MAX_RAILS], b[SPARK_STRIPE_MAX_RAILS];
+	for (int i = 0; i < 200000; i++) {
+		struct spark_stripe_policy p = two_rails(0, 0, (next_random(&rng) % 3) * 32 * KiB);
+		for (uint32_t r = 0; r < 2; r++)
+			p.weight[r] = next_random(&rng) % 8 == 0 ? 0
+				      : next_random(&rng) % 2 ? 13000
+							      : 1 + (uint32_t)(next_random(&rng) % 30000);
+		uint64_t q[SPARK_STRIPE_MAX_RAILS] = {0};
+		for (uint32_t r = 0; r < 2; r++) {
+			uint64_t pick = next_random(&rng) % 4;
+			q[r] = pick == 0 ? 0 : pick == 1 ? sizes[next_random(&rng) % 10]
+					       : next_random(&rng) % (pick == 2 ? 512 * KiB : 1ull << 40);
+		}
+		if (next_random(&rng) % 4 == 0)
+			q[1] = q[0];   /* ties */
+		uint64_t size = next_random(&rng) % 2 ? sizes[next_random(&rng) % 10]
+						      : next_random(&rng) % (4 * MiB);
+		uint32_t first = (uint32_t)(next_random(&rng) % 5);
+		unsigned na = spark_stripe_plan(&p, size, q, first, a);
+		unsigned nb = spark_stripe_plan_any(&p, size, q, first, b);
+		cr_assert_eq(na, nb, "case %d: %u pieces, the loop %u", i, na, nb);
+		for (unsigned k = 0; k < na; k++)
+			cr_assert(a[k].rail == b[k].rail && a[k].offset == b[k].offset &&
+				  a[k].length == b[k].length, "case %d piece %u differs", i, k);
+	}
+}

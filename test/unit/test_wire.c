@@ -305,3 +305,194 @@ Test(wire, size_in_the_immediate_at_every_boundary)
 	struct spark_imm zero = {0, 0, 1, 0};
 	cr_assert_eq(spark_imm_encode(&zero), 0u);
 }
+
+/* ---- range checks of what the peer writes ---- */
+
+static struct spark_cts_entry cts_entry(uint64_t seq, uint32_t nreqs)
+{
+	struct spark_cts_entry e;
+	memset(&e, 0, sizeof e);
+	e.addr = 0x7f0000010000ull;
+	e.size = 65536;
+	e.rkey[0] = 0x11;
+	e.rkey[1] = 0x22;
+	e.tag = -7;
+	e.nreqs = nreqs;
+	e.seq = seq;
+	return e;
+}
+
+/* The fault check and the data path's branch-free form give one answer;
+ * returns it, and the fault's field. */
+static bool cts_verdict(const struct spark_cts_entry *e, uint64_t seq, uint32_t keys,
+			const char **field)
+{
+	struct spark_wire_fault f = {0};
+	bool ok = spark_cts_check(e, seq, keys, &f);
+	cr_assert_eq(spark_cts_ok(e, seq, keys), ok, "the two checks disagree (%s)",
+		     ok ? "ok" : f.field);
+	*field = ok ? NULL : f.field;
+	if (!ok) {
+		char text[160];
+		spark_wire_fault_str(&f, text, sizeof text);
+		cr_assert(strstr(text, f.field) != NULL, "the text names the field: %s", text);
+	}
+	return ok;
+}
+
+Test(wire, cts_seq_says_landed_pending_or_corrupt)
+{
+	cr_assert_eq(spark_cts_seq_state(5, 5, 0), SPARK_CTS_LANDED);
+	cr_assert_eq(spark_cts_seq_state(0, 5, 0), SPARK_CTS_PENDING, "never written");
+	cr_assert_eq(spark_cts_seq_state(0, 64, 0), SPARK_CTS_PENDING, "slot 0's first use");
+	cr_assert_eq(spark_cts_seq_state(1, 65, 0), SPARK_CTS_PENDING, "the previous use");
+	cr_assert_eq(spark_cts_seq_state(0, 65, 0), SPARK_CTS_BAD, "entry 0 is written every use");
+	cr_assert_eq(spark_cts_seq_state(1, 129, 0), SPARK_CTS_BAD, "two uses back, entry 0");
+	cr_assert_eq(spark_cts_seq_state(1, 129, 3), SPARK_CTS_PENDING, "two uses back, entry 3");
+	cr_assert_eq(spark_cts_seq_state(0, 129, 3), SPARK_CTS_PENDING);
+	cr_assert_eq(spark_cts_seq_state(6, 5, 0), SPARK_CTS_BAD, "a later seq");
+	cr_assert_eq(spark_cts_seq_state(69, 5, 1), SPARK_CTS_BAD, "a later use");
+	cr_assert_eq(spark_cts_seq_state(4, 5, 0), SPARK_CTS_BAD, "another slot's seq");
+	cr_assert_eq(spark_cts_seq_state(2, 67, 2), SPARK_CTS_BAD, "another slot's older seq");
+	cr_assert_eq(spark_cts_seq_state(UINT64_MAX, 5, 0), SPARK_CTS_BAD);
+}
+
+Test(wire, cts_entries_are_range_checked)
+{
+	const char *field;
+	struct spark_cts_entry e[SPARK_MAX_RECVS];
+	for (int i = 0; i < SPARK_MAX_RECVS; i++)
+		e[i] = cts_entry(70, 1);
+	cr_assert(cts_verdict(e, 70, 3, &field), "a good entry");
+	cr_assert(cts_verdict(e, 70, 0, &field), "no key rails");
+	e[0].nreqs = 0;
+	cr_assert(!cts_verdict(e, 70, 3, &field) && strcmp(field, "cts.nreqs") == 0);
+	e[0].nreqs = SPARK_MAX_RECVS + 1;
+	cr_assert(!cts_verdict(e, 70, 3, &field) && strcmp(field, "cts.nreqs") == 0, "nreqs 9");
+	e[0].nreqs = UINT32_MAX;
+	cr_assert(!cts_verdict(e, 70, 3, &field), "nreqs wrapping to 0");
+	for (uint32_t n = 1; n <= SPARK_MAX_RECVS; n++) {
+		for (uint32_t i = 0; i < SPARK_MAX_RECVS; i++)
+			e[i] = cts_entry(70, n);
+		cr_assert(cts_verdict(e, 70, 3, &field), "%u buffers", n);
+		e[n - 1].nreqs = n + 1;
+		cr_assert(!cts_verdict(e, 70, 3, &field) && strcmp(field, "cts.nreqs") == 0,
+			  "entry %u disagrees on nreqs", n - 1);
+		e[n - 1] = cts_entry(n == 1 ? 71 : 6, n);
+		cr_assert(!cts_verdict(e, 70, 3, &field) && strcmp(field, "cts.seq") == 0,
+			  "entry %u has another seq", n - 1);
+		e[n - 1] = cts_entry(70, n);
+		e[n - 1].addr = 0;
+		cr_assert(!cts_verdict(e, 70, 3, &field) && strcmp(field, "cts.addr") == 0);
+		e[n - 1].size = 0;
+		cr_assert(cts_verdict(e, 70, 3, &field), "a 0-byte buffer is never written");
+		e[n - 1] = cts_entry(70, n);
+		e[n - 1].rkey[1] = 0;
+		cr_assert(!cts_verdict(e, 70, 3, &field) && strcmp(field, "cts.rkey") == 0);
+		cr_assert(cts_verdict(e, 70, 1, &field), "rail 1 is not posted on");
+		e[n - 1] = cts_entry(70, n);
+	}
+	struct spark_cts_entry x = cts_entry(70, 1);
+	x.addr = UINT64_MAX - 65535;               /* addr + size = 2^64 exactly */
+	cr_assert(!cts_verdict(&x, 70, 3, &field) && strcmp(field, "cts.size") == 0, "wraps");
+	x.addr = UINT64_MAX - 65536;               /* ends at the last byte */
+	cr_assert(cts_verdict(&x, 70, 3, &field));
+	x = cts_entry(70, 1);
+	x.size = UINT64_MAX;
+	cr_assert(!cts_verdict(&x, 70, 3, &field), "size 2^64 - 1");
+	x = cts_entry(70, 1);
+	x.tag = INT32_MIN;
+	cr_assert(cts_verdict(&x, 70, 3, &field), "any tag");
+	x.rkey[2] = x.rkey[3] = 0;
+	cr_assert(!cts_verdict(&x, 70, 0xf, &field), "a key rail without its rkey");
+	cr_assert(!cts_verdict(&x, 70, 1u << SPARK_WIRE_MAX_RAILS, &field),
+		  "a key rail beyond the wire's rails");
+}
+
+static bool record_verdict(const struct spark_cmpl_record *r, uint64_t seq, uint32_t n,
+			   const int64_t *posted, const char *want)
+{
+	struct spark_wire_fault f = {0};
+	bool ok = spark_record_check(r, seq, n, posted, &f);
+	if (!ok && want != NULL)
+		cr_assert_str_eq(f.field, want);
+	return ok;
+}
+
+Test(wire, completion_record_is_range_checked)
+{
+	int64_t posted[SPARK_MAX_RECVS] = {100, 0, 1 << 20, 0x7fffffff, 5, 5, 5, 5};
+	struct spark_cmpl_record r;
+	memset(&r, 0, sizeof r);
+	r.seq = 130;
+	r.nreqs = 4;
+	r.sizes[0] = 100;
+	r.sizes[1] = 0;
+	r.sizes[2] = 1 << 20;
+	r.sizes[3] = 0x7fffffff;
+	cr_assert(record_verdict(&r, 130, 4, posted, NULL), "every size at its bound");
+	r.sizes[4] = 1000;  /* beyond nreqs: not looked at */
+	cr_assert(record_verdict(&r, 130, 4, posted, NULL));
+	cr_assert(!record_verdict(&r, 66, 4, posted, "record.seq"), "the previous use's seq");
+	cr_assert(!record_verdict(&r, 130, 3, posted, "record.nreqs"));
+	cr_assert(!record_verdict(&r, 130, 5, posted, "record.nreqs"));
+	r.sizes[0] = 101;
+	cr_assert(!record_verdict(&r, 130, 4, posted, "record.sizes"), "one byte over");
+	r.sizes[0] = -101;
+	cr_assert(record_verdict(&r, 130, 4, posted, NULL), "a refused message");
+	r.sizes[0] = -1;
+	cr_assert(record_verdict(&r, 130, 4, posted, NULL), "refused for another reason");
+	r.sizes[0] = INT32_MIN;
+	cr_assert(!record_verdict(&r, 130, 4, posted, "record.sizes"), "no negation");
+	r.sizes[0] = 100;
+	r.sizes[1] = 1;
+	cr_assert(!record_verdict(&r, 130, 4, posted, "record.sizes"), "into a 0-byte buffer");
+}
+
+static bool imm_verdict(struct spark_imm imm, struct spark_imm_expect x, const char *want)
+{
+	struct spark_wire_fault f = {0};
+	bool ok = spark_imm_check(&imm, &x, &f);
+	cr_assert_eq(spark_imm_ok(&imm, &x), ok, "the two checks disagree (%s)",
+		     ok ? "ok" : f.field);
+	if (!ok && want != NULL)
+		cr_assert(strncmp(f.field, want, strlen(want)) == 0, "%s, not %s", f.field, want);
+	return ok;
+}
+
+Test(wire, immediate_is_range_checked)
+{
+	struct spark_imm_expect one = {2, 1, 65536, 0, 0};
+	cr_assert(imm_verdict((struct spark_imm){5, 0, 1, 65536}, one, NULL), "at the bound");
+	cr_assert(imm_verdict((struct spark_imm){5, 1, 1, 0}, one, NULL), "whole on rail 1");
+	cr_assert(imm_verdict((struct spark_imm){5, 1, 2, 4096}, one, NULL));
+	cr_assert(!imm_verdict((struct spark_imm){5, 0, 1, 65537}, one, "imm.size"), "1 over");
+	cr_assert(!imm_verdict((struct spark_imm){5, 0, 1, SPARK_IMM_SIZE_MAX}, one, "imm.size"));
+	cr_assert(imm_verdict((struct spark_imm){5, 0, 1, SPARK_IMM_IN_RECORD}, one, NULL));
+	struct spark_imm_expect none = {2, 0, 0, 0, 0};
+	cr_assert(!imm_verdict((struct spark_imm){5, 0, 1, 0}, none, "imm.slot"), "nothing posted");
+	struct spark_imm_expect one_rail = {1, 1, 65536, 0, 0};
+	cr_assert(!imm_verdict((struct spark_imm){5, 1, 1, 10}, one_rail, "imm.share"));
+	cr_assert(!imm_verdict((struct spark_imm){5, 0, 2, 10}, one_rail, "imm.nshares"));
+	struct spark_imm_expect group = {2, 3, 100, 0, 0};
+	cr_assert(!imm_verdict((struct spark_imm){5, 0, 1, 10}, group, "imm.size"), "a group's size");
+	cr_assert(imm_verdict((struct spark_imm){5, 0, 2, SPARK_IMM_IN_RECORD}, group, NULL));
+	struct spark_imm_expect second = {2, 1, 65536, 2, 4096};
+	cr_assert(imm_verdict((struct spark_imm){5, 1, 2, 4096}, second, NULL), "the other share");
+	cr_assert(!imm_verdict((struct spark_imm){5, 1, 1, 4096}, second, "imm.nshares"));
+	cr_assert(!imm_verdict((struct spark_imm){5, 1, 2, 4095}, second, "imm.size"));
+	cr_assert(!imm_verdict((struct spark_imm){5, 1, 2, SPARK_IMM_IN_RECORD}, second, "imm.size"));
+	struct spark_imm_expect big = {2, 1, 0x7fffffff, 0, 0};
+	cr_assert(imm_verdict((struct spark_imm){5, 0, 1, SPARK_IMM_SIZE_MAX}, big, NULL));
+	struct spark_imm_expect empty = {2, 1, 0, 0, 0};
+	cr_assert(imm_verdict((struct spark_imm){5, 0, 1, 0}, empty, NULL), "0 into 0");
+	cr_assert(!imm_verdict((struct spark_imm){5, 0, 1, 1}, empty, "imm.size"));
+	/* Every IMM a 32-bit value can decode to: the two checks agree. */
+	for (uint64_t v = 0; v < (1ull << 32); v += 0x10001) {
+		struct spark_imm imm;
+		spark_imm_decode((uint32_t)v, &imm);
+		imm_verdict(imm, one, NULL);
+		imm_verdict(imm, second, NULL);
+		imm_verdict(imm, one_rail, NULL);
+	}
+}
