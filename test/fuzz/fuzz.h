@@ -103,6 +103,18 @@ static inline void fuzz_rail_check(const struct spark_rail_info *r, uint32_t i)
 	FUZZ_CHECK(r->addr != 0, "rail %u: NULL address", i);
 }
 
+/* A refused wire struct (wire.h's range checks): the fault names a field
+ * and a rule, and its text stays NUL-terminated in a buffer of len bytes. */
+static inline void fuzz_fault_check(const struct spark_wire_fault *f, int len)
+{
+	FUZZ_CHECK(f->field != NULL && f->field[0] != 0 && f->rule != NULL && f->rule[0] != 0,
+		   "a fault that names no field or rule");
+	char *text = fuzz_reason_alloc(len);
+	spark_wire_fault_str(f, text, len);
+	fuzz_reason_check(text, len);
+	free(text);
+}
+
 /* A rail as a Spark describes it (seeds). */
 static inline void fuzz_rail_example(struct spark_rail_info *r, const char *name, uint8_t subnet)
 {

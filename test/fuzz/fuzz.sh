@@ -14,7 +14,7 @@
 set -uo pipefail
 cc=${FUZZ_CC:-clang}
 build=${FUZZ_BUILD:-build-fuzz}
-secs=${FUZZ_SECONDS:-25}
+secs=${FUZZ_SECONDS:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 here=${here#"$PWD"/}   # relative in the messages when run from the top (make)
 mode=${1:?usage: fuzz.sh probe|run|corpus NAME...}; shift
@@ -48,7 +48,6 @@ fuzz_one() {
 	local execs new
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n1)
 	new=$(sed -nE 's/^stat::new_units_added: *([0-9]+).*/\1/p' "$log" | tail -n1)
-	total=$((total + ${execs:-0}))
 	if [ $rc -ne 0 ]; then
 		printf '  FAIL  fuzz_%-12s %12s inputs, then a finding (log: %s)\n' "$name" "${execs:-?}" "$log"
 		grep -aE 'property violated|ERROR: |SUMMARY: |runtime error: ' "$log" | head -n 5 | sed 's/^/        | /'
@@ -77,10 +76,26 @@ probe) probe; exit $? ;;
 run|corpus) ;;
 *) echo "fuzz.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
-total=0; failed=0
-echo "fuzzing: $# harnesses, ${secs}s each ($cc, ASan+UBSan; logs in $build/logs/)"
+failed=0; total=0
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+[ "$jobs" -le $# ] || jobs=$#
+mkdir -p "$build/logs"
+echo "fuzzing: $# harnesses, ${secs}s each, $jobs at a time ($cc, ASan+UBSan; logs in $build/logs/)"
+# Each harness is one process: FUZZ_JOBS of them at once (default: one per
+# core), their lines printed in order once all are done.
+running=0
 for n in "$@"; do
-	fuzz_one "$n" || failed=$((failed + 1))
+	if [ $running -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+	{ fuzz_one "$n" >"$build/logs/$n.line" 2>&1; echo $? >"$build/logs/$n.rc"; } &
+	running=$((running + 1))
+done
+wait
+for n in "$@"; do
+	cat "$build/logs/$n.line"
+	[ "$(cat "$build/logs/$n.rc")" = 0 ] || failed=$((failed + 1))
+	e=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$build/logs/$n.log" | tail -n1)
+	total=$((total + ${e:-0}))
 done
 echo "fuzz: $total inputs executed over $# harnesses, $failed with findings"
 [ $failed -eq 0 ]

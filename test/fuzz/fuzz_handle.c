@@ -3,7 +3,6 @@
  * then one byte choosing the reason buffer's length. Accepted handles
  * re-encode to the same public bytes and hold only values connect can use. */
 #include "fuzz.h"
-#include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,6 @@
  * Accepted messages hold only values the rails can be built from, every byte
  * the decoder took re-encodes the same, and decode(encode(m)) == m. */
 #include "fuzz.h"
-#include "wire.h"
 
 #define FIXED_NONCE 0x0123456789abcdefull
 enum { HDR = 32, RAIL = SPARK_NAME_LEN + 48 };

@@ -2,7 +2,6 @@
  * trusts only its decoded fields; they must stay in their ranges and the
  * coding must lose nothing but the unused bits. Input: 8 bytes, host order. */
 #include "fuzz.h"
-#include "wire.h"
 
 /* Bits the encoder uses: kind 0-7, rail 8-11, slot 16-31, released 32-47,
  * share 48-51. */

@@ -2,7 +2,8 @@
 # test/fuzz/fuzz_<name>.c, with its kept corpus in test/fuzz/corpus/<name>/
 # (docs/reliability.md, Fuzzing). Adding a harness is adding that file.
 #
-#   make fuzz         each harness FUZZ_SECONDS (default 25) from its corpus:
+#   make fuzz         each harness FUZZ_SECONDS (default 30) from its corpus,
+#                     FUZZ_JOBS at a time (default: one per core),
 #                     built by clang with -fsanitize=fuzzer,address,undefined
 #                     into build-fuzz/; skipped, with the reason, without
 #                     clang or its libFuzzer runtime (an error under CI=true)
@@ -14,8 +15,10 @@
 # a replay driver (replay.c) and runs it over the seeds and the kept corpus.
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 25
+FUZZ_SECONDS ?= 30
 FUZZ_CORPUS_SECONDS ?= 600
+# Harnesses at once; empty: one per core.
+FUZZ_JOBS ?=
 FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 # Every decoder lives in the plugin's pure sources; they all link in.
@@ -54,7 +57,7 @@ fuzz fuzz-corpus:
 	if [ $$rc -ne 0 ]; then echo "fuzz: an error in CI, which installs clang's runtime (install-deps.sh --all)"; exit 1; fi; \
 	echo "building $(FUZZ_BUILD)/ ($(FUZZ_CC), -fsanitize=fuzzer,address,undefined)"; \
 	$(MAKE) fuzz-build || exit 1; \
-	FUZZ_CC=$(FUZZ_CC) FUZZ_BUILD=$(FUZZ_BUILD) \
+	FUZZ_CC=$(FUZZ_CC) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(FUZZ_JOBS) \
 	FUZZ_SECONDS=$(if $(filter fuzz,$@),$(FUZZ_SECONDS),$(FUZZ_CORPUS_SECONDS)) \
 		test/fuzz/fuzz.sh $(if $(filter fuzz,$@),run,corpus) $(FUZZ_NAMES)
 
