@@ -67,7 +67,11 @@ static void check_accepted(const uint8_t *in, enum spark_msg_kind want, uint64_t
 	char reason[SPARK_REASON_LEN];
 	FUZZ_CHECK(spark_msg_decode(out, want, nonce, &again, reason, sizeof reason) == 0,
 		   "its own encoding refused: %s", reason);
-	FUZZ_CHECK(memcmp(m, &again, sizeof again) == 0, "decode(encode(m)) != m");
+	FUZZ_CHECK(again.kind == m->kind && again.nonce == m->nonce && again.nrails == m->nrails &&
+			   again.rail_mask == m->rail_mask &&
+			   memcmp(again.peer_rail, m->peer_rail, sizeof m->peer_rail) == 0 &&
+			   memcmp(again.rail, m->rail, sizeof m->rail) == 0,
+		   "decode(encode(m)) != m");
 	free(out);
 }
 

@@ -39,8 +39,9 @@ static uint32_t most_pairs(bool reach[MAXR][MAXR], uint32_t i, uint32_t n, uint3
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *in = fuzz_take(data, size, 0, HDR + 2 * MAXR * RAIL_BYTES);
-	uint32_t nl = in[0] % (MAXR + 1), np = in[1] % (MAXR + 1);
-	int len = 1 + in[2];
+	uint32_t nl = fuzz_byte(data, size, 0, 0) % (MAXR + 1);
+	uint32_t np = fuzz_byte(data, size, 1, 0) % (MAXR + 1);
+	int len = 1 + fuzz_byte(data, size, 2, 0);
 	struct spark_rail_info local[MAXR], peer[MAXR];
 	for (uint32_t i = 0; i < MAXR; i++) {
 		rail_from(in + HDR + i * RAIL_BYTES, &local[i]);
@@ -52,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t cl = nl < SPARK_WIRE_MAX_RAILS ? nl : SPARK_WIRE_MAX_RAILS;
 	uint32_t cp = np < SPARK_WIRE_MAX_RAILS ? np : SPARK_WIRE_MAX_RAILS;
 	bool reach[MAXR][MAXR] = {{false}};
+	/* cppcheck takes fuzz_byte's default (0) as every count. */
+	// cppcheck-suppress knownConditionTrueFalse
 	for (uint32_t i = 0; i < cl; i++)
 		for (uint32_t j = 0; j < cp; j++) {
 			reach[i][j] = spark_rails_reach(&local[i], &peer[j]);
