@@ -5,7 +5,7 @@
 # ($BUILD/install-deps.log from make) named when something fails.
 #
 #   install-deps.sh                 build + test with gcc (what `make test` needs)
-#   install-deps.sh --clang         + clang (`make CC=clang`)
+#   install-deps.sh --clang         + clang and its runtimes (`make CC=clang`, `make fuzz`)
 #   install-deps.sh --lint          + cppcheck, clang-tidy, bear (`make lint`)
 #   install-deps.sh --cross aarch64 + Debian 12 arm64 cross toolchain, arm64 libraries,
 #                                   qemu-user with binfmt_misc (`make cross-aarch64`,
@@ -28,7 +28,9 @@ PACKAGES=(
 	python3             # bench report formatting
 	valgrind            # scripts/cpucost.sh: instructions per message (callgrind)
 )
-CLANG_PACKAGES=(clang)
+# libclang-rt-dev: libFuzzer and clang's sanitizer runtimes (libclang_rt.fuzzer-x86_64.a
+# is in libclang-rt-14-dev on Debian 12), only a Recommends of clang's own packages.
+CLANG_PACKAGES=(clang libclang-rt-dev)
 LINT_PACKAGES=(cppcheck clang-tidy clang bear)
 
 args=("$@")

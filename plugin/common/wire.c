@@ -137,6 +137,12 @@ int spark_rail_info_decode(const uint8_t *p, uint32_t i, struct spark_rail_info 
 	size_t nlen = strnlen((const char *)p, SPARK_NAME_LEN);
 	if (nlen == 0 || nlen == SPARK_NAME_LEN || !spark_hca_name_valid((const char *)p, (int)nlen))
 		return fail(reason, len, "rail %u: malformed HCA name", i);
+	/* Our encoder pads with zeros: anything else is corruption (and the
+	 * frame would not re-encode to its own bytes). */
+	for (size_t k = nlen + 1; k < SPARK_NAME_LEN; k++)
+		if (p[k] != 0)
+			return fail(reason, len, "rail %u: byte %zu after the HCA name is %#x, not 0",
+				    i, k, p[k]);
 	memcpy(r->name, p, nlen + 1);
 	p += SPARK_NAME_LEN;
 	memcpy(r->gid, p, 16);
