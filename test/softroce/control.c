@@ -47,6 +47,8 @@ int sr_control_apply(const char *line)
 				set_link(p, x, down);
 		return 0;
 	}
+	if (n == 4 && strcmp(b, "mtu") == 0)
+		return sr_netdev_set_mtu(h, x, c);     /* this end's netdev only */
 	if (n == 4 && strcmp(b, "rate") == 0) {
 		double f;
 		if (sr_parse_double(c, &f) || f <= 0 || f > 1)

@@ -22,6 +22,8 @@ SR_EXPORT struct ibv_device **ibv_get_device_list(int *num)
 {
 	SR_LOCK();
 	int rc = sr_proc_init();
+	if (!rc)
+		rc = sr_netdev_setup();
 	int n = rc ? 0 : sr_g.nhca;
 	struct ibv_device **list = calloc((size_t)n + 1, sizeof(struct ibv_device *));
 	if (!list) {
@@ -225,13 +227,14 @@ static int fill_port_attr(struct sr_ctx *c, uint8_t port, struct ibv_port_attr *
 {
 	if (port != 1)
 		return EINVAL;
+	sr_netdev_poll();
 	sr_control_poll();
 	struct sr_device *d = c->sdev;
 	bool up = sr_port_active(sr_g.host_idx, sr_g.host, d->hca_idx);
 	memset(a, 0, sizeof(*a));
 	a->state = up ? IBV_PORT_ACTIVE : IBV_PORT_DOWN;
 	a->max_mtu = IBV_MTU_4096;
-	a->active_mtu = d->cfg.mtu;
+	a->active_mtu = sr_port_mtu(sr_g.host_idx, d->hca_idx, &d->cfg);
 	a->gid_tbl_len = SR_GID_TBL_LEN;
 	a->port_cap_flags = IBV_PORT_CM_SUP | IBV_PORT_IP_BASED_GIDS;
 	a->max_msg_sz = 1u << 30;

@@ -124,6 +124,7 @@ static void run_once(uint64_t *wake)
 {
 	uint64_t now = sr_now_ns();
 	if (now - sr_g.last_ctl_ns >= SR_TICK_NS) {
+		sr_netdev_poll();
 		sr_control_poll();
 		sr_sysfs_refresh();
 	}

@@ -302,7 +302,8 @@ static int check_values(struct sr_qp *qp, const struct ibv_qp_attr *a, int mask)
 	if ((mask & IBV_QP_ACCESS_FLAGS) && (a->qp_access_flags & ~(unsigned)QP_ACCESS_KNOWN))
 		return EINVAL;
 	if ((mask & IBV_QP_PATH_MTU) &&
-	    (a->path_mtu < IBV_MTU_256 || a->path_mtu > qp->ctx->sdev->cfg.mtu))
+	    (a->path_mtu < IBV_MTU_256 ||
+	     a->path_mtu > sr_port_mtu(sr_g.host_idx, qp->ctx->sdev->hca_idx, &qp->ctx->sdev->cfg)))
 		return EINVAL;
 	if ((mask & IBV_QP_DEST_QPN) && a->dest_qp_num > 0xffffff)
 		return EINVAL;

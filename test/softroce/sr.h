@@ -80,6 +80,7 @@ void sr_hca_gids(const struct sr_hca_cfg *c, int octet, int hca_idx,
 struct sr_shm_port {
 	uint32_t link_down;       /* fault: down at this end */
 	uint32_t rate_ppm;        /* fault: fraction of link cap × 1e6, 0 = unset */
+	uint32_t netdev_mtu;      /* control "mtu": the netdev's MTU, 0 = the topology's */
 	uint64_t xmit_bytes, rcv_bytes, xmit_pkts, rcv_pkts;
 };
 
@@ -393,6 +394,17 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 /* control.c */
 void sr_control_poll(void);
 int sr_control_apply(const char *line);
+
+/* netdev.c: SOFTROCE_NETDEV=real, each HCA following a real interface of the
+ * process's network namespace (link state, MTU) through control lines. */
+int sr_netdev_setup(void);             /* validates the variable; 0 or -EINVAL */
+bool sr_netdev_real(void);             /* wire.c: the hosts may be in other namespaces */
+void sr_netdev_poll(void);             /* lock held: the 5 ms tick and query_port */
+int sr_netdev_set_mtu(int host_idx, int hca_idx, const char *bytes);  /* "mtu" line */
+/* The active MTU of a port: the topology's, lowered to what the netdev's MTU
+ * leaves for RoCE payload once an MTU was set (0 when it leaves none). */
+enum ibv_mtu sr_port_mtu(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
+int sr_port_netdev_mtu(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
 
 /* context ops (filled in at open) */
 /* misc.c: a registration makes a later ibv_fork_init too late (EINVAL). */

@@ -80,8 +80,9 @@ static void pci_dir(const struct sr_hca_cfg *c, char *out, size_t n)
 	snprintf(out, n, "%s/sys/%s/devices/pci%.4s:00/%s", sr_g.fabric, sr_g.host, c->pci, c->pci);
 }
 
-static void build_pci(const struct sr_hca_cfg *c)
+static void build_pci(int idx)
 {
+	const struct sr_hca_cfg *c = &sr_g.hca[idx];
 	char dir[700], net[760];
 	static const char *speeds[] = { "", "2.5 GT/s PCIe", "5.0 GT/s PCIe", "8.0 GT/s PCIe",
 					"16.0 GT/s PCIe", "32.0 GT/s PCIe", "64.0 GT/s PCIe" };
@@ -101,9 +102,7 @@ static void build_pci(const struct sr_hca_cfg *c)
 	sr_hca_mac(sr_g.octet, c->id, mac);
 	put_file(net, "address", "%02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2],
 		 mac[3], mac[4], mac[5]);
-	static const int mtu_bytes[] = { 0, 256, 512, 1024, 2048, 4096 };
-	put_file(net, "mtu", "%d\n", c->netdev_mtu > 0 ? c->netdev_mtu
-			: mtu_bytes[c->mtu] + (c->mtu == IBV_MTU_4096 ? 4904 : 0));
+	put_file(net, "mtu", "%d\n", sr_port_netdev_mtu(sr_g.host_idx, idx, c));
 }
 
 static void build_port(const struct sr_hca_cfg *c, const char *ib)
@@ -147,7 +146,7 @@ static void build_hca(int idx)
 	char ib[700], pci[700], link[800], uv[700], g[64];
 	snprintf(ib, sizeof(ib), "%s/sys/%s/class/infiniband/%s", sr_g.fabric, sr_g.host, c->name);
 	mkdirs(ib);
-	build_pci(c);
+	build_pci(idx);
 	pci_dir(c, pci, sizeof(pci));
 	snprintf(link, sizeof(link), "%s/device", ib);
 	unlink(link);
@@ -182,7 +181,7 @@ static void refresh_hca(int idx)
 		__atomic_load_n(&p->rcv_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->xmit_pkts, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_pkts, __ATOMIC_RELAXED),
-		up, 0,
+		up, (uint64_t)sr_port_netdev_mtu(sr_g.host_idx, idx, c),
 	};
 	if (seen[idx].valid && memcmp(now, seen[idx].v, sizeof(now)) == 0)
 		return;
@@ -205,6 +204,12 @@ static void refresh_hca(int idx)
 		pci_dir(c, pci, sizeof(pci));
 		snprintf(net, sizeof(net), "%s/net/%s", pci, c->netdev);
 		put_file(net, "operstate", "%s\n", up ? "up" : "down");
+	}
+	if (!seen[idx].valid || seen[idx].v[5] != now[5]) {   /* the netdev's MTU */
+		char pci[700], net[800];
+		pci_dir(c, pci, sizeof(pci));
+		snprintf(net, sizeof(net), "%s/net/%s", pci, c->netdev);
+		put_file(net, "mtu", "%llu\n", (unsigned long long)now[5]);
 	}
 	memcpy(seen[idx].v, now, sizeof(now));
 	seen[idx].valid = true;
@@ -241,9 +246,11 @@ void sr_sysfs_cleanup(void)
 		}
 		char pci[700];
 		pci_dir(c, pci, sizeof(pci));
-		snprintf(path, sizeof(path), "%s/net/%s/operstate.%d.tmp", pci, c->netdev,
-			 (int)getpid());
-		unlink(path);
+		for (int k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/net/%s/%s.%d.tmp", pci, c->netdev,
+				 k ? "mtu" : "operstate", (int)getpid());
+			unlink(path);
+		}
 	}
 }
 
