@@ -127,9 +127,7 @@ touch "$work/stop"
 rc_b=0 rc_a=0
 wait "${pids[1]}" || rc_b=$?
 wait "${pids[2]}" || rc_a=$?
-kill "${pids[0]}" 2>/dev/null || true
-wait "${pids[0]}" 2>/dev/null || true
-pids=()
+pids=("${pids[0]}")                # the event watcher stays for the address part
 cat "$work/a.out" "$work/b.out"
 [ "$rc_a" -eq 0 ] && [ "$rc_b" -eq 0 ] || fail "nn-xfer exit: send $rc_a, recv $rc_b"
 grep -q 'every byte right' "$work/b.out" || fail "receiver did not check every byte"
@@ -140,9 +138,30 @@ say "back up: ACTIVE on both hosts, PORT_ACTIVE raised; $(grep -o '[0-9]* messag
 on a ip link set enp1s0f0np0 mtu 1500
 wait_for "active_mtu 1024 at MTU 1500" port_is a rocep1s0f0 "PORT_ACTIVE 1024"
 port_is b rocep1s0f0 "PORT_ACTIVE 4096" || fail "host b's MTU followed host a's netdev"
+# softroce-run inside the namespace (ip netns exec mounted that namespace's
+# /sys): /sys/class/net keeps the real veth, the emulated PCI function's
+# net/ directory shows the MTU it follows.
+run=$BUILD/softroce/softroce-run
+[ "$(on a "$run" -- cat /sys/class/net/enp1s0f0np0/mtu)" = 1500 ] ||
+	fail "softroce-run hides the namespace's veth"
+emu_mtu() {
+	[ "$(on a "$run" -- cat /sys/class/infiniband/rocep1s0f0/device/net/enp1s0f0np0/mtu)" = "$1" ]
+}
+wait_for "the emulated sysfs MTU" emu_mtu 1500
 on a ip link set enp1s0f0np0 mtu 9000
 wait_for "active_mtu 4096 at MTU 9000" port_is a rocep1s0f0 "PORT_ACTIVE 4096"
 say "veth MTU 1500: active_mtu 1024 (3) on host a, 4096 on host b; 9000: 4096 again"
+
+# The IPv4 GIDs are the netdev's address, as in the kernel's RoCE GID table.
+gid3() { on "$1" ibv_devinfo -v -d "$2" | grep -o 'GID\[  3\]:.*' || true; }
+gid3_is() { [ "$(gid3 "$1" "$2")" = "$3" ]; }
+on a ip addr del 192.168.101.1/24 dev enP2p1s0f0np0
+wait_for "no GID 3 once the address is gone" gid3_is a roceP2p1s0f0 ""
+wait_for "IBV_EVENT_GID_CHANGE" grep -q GID_CHANGE "$work/events"
+on a ip addr add 192.168.101.7/24 dev enP2p1s0f0np0
+wait_for "GID 3 of the new address" gid3_is a roceP2p1s0f0 $'GID[  3]:\t\t::ffff:192.168.101.7, RoCE v2'
+gid3_is b roceP2p1s0f0 $'GID[  3]:\t\t::ffff:192.168.101.2, RoCE v2' || fail "host b's GID 3: $(gid3 b roceP2p1s0f0)"
+say "address removed: no IPv4 GID, GID_CHANGE raised; 192.168.101.7 added: GID 3 ::ffff:192.168.101.7"
 
 cleanup
 trap - EXIT

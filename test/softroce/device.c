@@ -136,6 +136,7 @@ SR_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *dev)
 	sr_g.ctxs = c;
 	sr_g.nctx++;
 	c->port_state_seen = sr_port_active(sr_g.host_idx, sr_g.host, d->hca_idx);
+	sr_netdev_gid_changed(c);          /* the GIDs as they are at open */
 	SR_UNLOCK();
 	return ctx;
 }
@@ -277,7 +278,9 @@ static int gid_entry(struct ibv_context *ctx, uint32_t port, uint32_t index, str
 	memset(out, 0, sizeof(*out));
 	if (index >= SR_MAX_GIDS)
 		return 0;
-	sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);
+	struct sr_hca_cfg now = d->cfg;
+	sr_netdev_overlay(sr_g.host_idx, d->hca_idx, &now);
+	sr_hca_gids(&now, d->octet, now.id, gids);
 	*out = gids[index];
 	return 0;
 }

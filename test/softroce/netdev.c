@@ -3,9 +3,9 @@
  * real interface of that name in the calling process's network namespace
  * (`ip netns` + veth pairs as the cables): every tick (and every
  * query_port) reads its link state and MTU and applies a change as the
- * control line that says it ("<host> <hca> down|up", "<host> <hca> mtu N"),
- * so port state, async events, sysfs and routing follow through the one
- * path that faults take.
+ * control line that says it ("<host> <hca> down|up", "<host> <hca> mtu N",
+ * "<host> <hca> addr A.B.C.D|none"), so port state, GIDs, async events,
+ * sysfs and routing follow through the one path that faults take.
  *
  * Link state: up = IFF_UP and IFF_RUNNING (operstate up).  A veth loses its
  * carrier when its peer end goes down, so `ip link set X down` on either
@@ -15,6 +15,7 @@
  * netlink and ioctls always answer for the process's own namespace. */
 #include "sr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -33,6 +34,8 @@ struct sr_netdev_seen {
 	bool known;          /* link state applied at least once */
 	bool up;
 	int mtu;             /* last applied, 0 = none yet */
+	bool v4_known;
+	uint32_t v4;         /* last applied address (network order), 0 = none */
 };
 
 static struct {
@@ -91,6 +94,18 @@ static int if_mtu(int sock, const char *name)
 	return ioctl(sock, SIOCGIFMTU, &r) == 0 ? r.ifr_mtu : -1;
 }
 
+/* The netdev's IPv4 address, as the kernel's RoCE GID table takes it: the
+ * first one the interface lists (its primary); 0 for none. softroce's table
+ * has one IPv4 pair (v1 at gid_index-1, v2 at gid_index); a second address
+ * gets no entries of its own. */
+static uint32_t if_v4(const struct ifaddrs *list, const char *name)
+{
+	for (const struct ifaddrs *a = list; a; a = a->ifa_next)
+		if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET && strcmp(a->ifa_name, name) == 0)
+			return ((const struct sockaddr_in *)(const void *)a->ifa_addr)->sin_addr.s_addr;
+	return 0;
+}
+
 static void follow(int i, const struct ifaddrs *list, int sock)
 {
 	const struct sr_hca_cfg *c = &sr_g.hca[i];
@@ -111,6 +126,16 @@ static void follow(int i, const struct ifaddrs *list, int sock)
 	if (mtu > 0 && mtu != s->mtu) {
 		apply("%s %s mtu %d", sr_g.host, c->name, mtu);
 		s->mtu = mtu;
+	}
+	uint32_t v4 = if_v4(list, c->netdev);
+	if (!s->v4_known || v4 != s->v4) {
+		char text[INET_ADDRSTRLEN] = "none";
+		struct in_addr in = { .s_addr = v4 };
+		if (v4)
+			inet_ntop(AF_INET, &in, text, sizeof(text));
+		apply("%s %s addr %s", sr_g.host, c->name, text);
+		s->v4_known = true;
+		s->v4 = v4;
 	}
 }
 
@@ -140,6 +165,50 @@ int sr_netdev_set_mtu(int host_idx, int hca_idx, const char *bytes)
 	__atomic_store_n(&sr_g.shm->host[host_idx].port[hca_idx].netdev_mtu, (uint32_t)mtu,
 			 __ATOMIC_RELEASE);
 	return 0;
+}
+
+int sr_netdev_set_addr(int host_idx, int hca_idx, const char *addr)
+{
+	struct in_addr in = { 0 };
+	if (strcmp(addr, "none") != 0 && (inet_pton(AF_INET, addr, &in) != 1 || in.s_addr == 0))
+		return -EINVAL;
+	__atomic_store_n(&sr_g.shm->host[host_idx].port[hca_idx].netdev_v4,
+			 1ull << 32 | in.s_addr, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t sr_netdev_v4(int host_idx, int hca_idx)
+{
+	return __atomic_load_n(&sr_g.shm->host[host_idx].port[hca_idx].netdev_v4,
+			       __ATOMIC_ACQUIRE);
+}
+
+void sr_netdev_overlay(int host_idx, int hca_idx, struct sr_hca_cfg *c)
+{
+	uint64_t v4 = sr_netdev_v4(host_idx, hca_idx);
+	if (!v4)
+		return;                    /* no line yet: the topology's address */
+	c->v4_addr = (uint32_t)v4;
+	c->ipv4 = c->v4_addr != 0;
+}
+
+bool sr_netdev_gid_changed(struct sr_ctx *c)
+{
+	const struct sr_device *d = c->sdev;
+	uint64_t v4 = sr_netdev_v4(sr_g.host_idx, d->hca_idx);
+	if (c->gid_init && v4 == c->gid_seen)
+		return false;                  /* the common case: nothing new */
+	struct sr_hca_cfg now = d->cfg;
+	struct sr_gid gids[SR_MAX_GIDS];
+	sr_netdev_overlay(sr_g.host_idx, d->hca_idx, &now);
+	sr_hca_gids(&now, d->octet, now.id, gids);
+	const struct sr_gid *g = &gids[now.gid_index];
+	bool changed = c->gid_init && (g->valid != c->v4_gid_seen.valid ||
+				       memcmp(&g->gid, &c->v4_gid_seen.gid, sizeof(g->gid)) != 0);
+	c->gid_init = true;
+	c->gid_seen = v4;
+	c->v4_gid_seen = *g;
+	return changed;
 }
 
 int sr_port_netdev_mtu(int host_idx, int hca_idx, const struct sr_hca_cfg *c)

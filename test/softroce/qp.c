@@ -332,7 +332,9 @@ static int check_values(struct sr_qp *qp, const struct ibv_qp_attr *a, int mask)
 		    memcmp(&ah->grh.dgid, &zero, sizeof(zero)) == 0)
 			return EINVAL;
 		const struct sr_device *d = qp->ctx->sdev;
-		sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);
+		struct sr_hca_cfg now = d->cfg;
+		sr_netdev_overlay(sr_g.host_idx, d->hca_idx, &now);
+		sr_hca_gids(&now, d->octet, now.id, gids);
 		if (ah->grh.sgid_index >= SR_MAX_GIDS || !gids[ah->grh.sgid_index].valid)
 			return EINVAL;
 	}

@@ -105,10 +105,11 @@ static void build_pci(int idx)
 	put_file(net, "mtu", "%d\n", sr_port_netdev_mtu(sr_g.host_idx, idx, c));
 }
 
+static void put_gids(const struct sr_hca_cfg *c, const char *port);
+
 static void build_port(const struct sr_hca_cfg *c, const char *ib)
 {
 	char port[760], sub[800];
-	struct sr_gid gids[SR_MAX_GIDS];
 	snprintf(port, sizeof(port), "%s/ports/1", ib);
 	snprintf(sub, sizeof(sub), "%s/gids", port);
 	mkdirs(sub);
@@ -121,6 +122,14 @@ static void build_port(const struct sr_hca_cfg *c, const char *ib)
 	put_file(port, "link_layer", "Ethernet\n");
 	put_file(port, "rate", "200 Gb/sec (4X HDR)\n");
 	put_file(port, "lid", "0x0\n");
+	put_gids(c, port);
+}
+
+/* An entry that is not valid has no types/N and ndevs/N, as in the kernel's
+ * tree (whose files there fail to read). */
+static void put_gids(const struct sr_hca_cfg *c, const char *port)
+{
+	struct sr_gid gids[SR_MAX_GIDS];
 	sr_hca_gids(c, sr_g.octet, c->id, gids);
 	for (int i = 0; i < SR_SYSFS_GIDS; i++) {
 		char name[64], text[64];
@@ -130,8 +139,14 @@ static void build_port(const struct sr_hca_cfg *c, const char *ib)
 		gid_str(valid ? &gids[i].gid : &zero, text, sizeof(text));
 		snprintf(name, sizeof(name), "gids/%d", i);
 		put_file(port, name, "%s\n", text);
-		if (!valid)
+		if (!valid) {
+			char path[900];
+			snprintf(path, sizeof(path), "%s/gid_attrs/types/%d", port, i);
+			unlink(path);
+			snprintf(path, sizeof(path), "%s/gid_attrs/ndevs/%d", port, i);
+			unlink(path);
 			continue;
+		}
 		snprintf(name, sizeof(name), "gid_attrs/types/%d", i);
 		put_file(port, name, "%s\n",
 			 gids[i].type == IBV_GID_TYPE_ROCE_V2 ? "RoCE v2" : "IB/RoCE v1");
@@ -168,7 +183,7 @@ static void build_hca(int idx)
 	put_file(uv, "abi_version", "1\n");
 }
 
-struct sr_sysfs_seen { uint64_t v[6]; bool valid; };
+struct sr_sysfs_seen { uint64_t v[7]; bool valid; };
 static struct sr_sysfs_seen seen[SR_MAX_HCAS];
 
 static void refresh_hca(int idx)
@@ -176,12 +191,13 @@ static void refresh_hca(int idx)
 	const struct sr_hca_cfg *c = &sr_g.hca[idx];
 	const struct sr_shm_port *p = &sr_g.shm->host[sr_g.host_idx].port[idx];
 	bool up = sr_port_active(sr_g.host_idx, sr_g.host, idx);
-	uint64_t now[6] = {
+	uint64_t now[7] = {
 		__atomic_load_n(&p->xmit_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->xmit_pkts, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_pkts, __ATOMIC_RELAXED),
 		up, (uint64_t)sr_port_netdev_mtu(sr_g.host_idx, idx, c),
+		sr_netdev_v4(sr_g.host_idx, idx),
 	};
 	if (seen[idx].valid && memcmp(now, seen[idx].v, sizeof(now)) == 0)
 		return;
@@ -210,6 +226,14 @@ static void refresh_hca(int idx)
 		pci_dir(c, pci, sizeof(pci));
 		snprintf(net, sizeof(net), "%s/net/%s", pci, c->netdev);
 		put_file(net, "mtu", "%llu\n", (unsigned long long)now[5]);
+	}
+	if (seen[idx].valid ? seen[idx].v[6] != now[6] : now[6] != 0) {   /* its address */
+		struct sr_hca_cfg live = *c;
+		bool swap = swap_mode;
+		sr_netdev_overlay(sr_g.host_idx, idx, &live);
+		swap_mode = false;         /* rare: plain renames, no temporaries left */
+		put_gids(&live, port);
+		swap_mode = swap;
 	}
 	memcpy(seen[idx].v, now, sizeof(now));
 	seen[idx].valid = true;
