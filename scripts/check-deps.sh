@@ -49,6 +49,7 @@ command -v ibv_rc_pingpong >/dev/null || need ibverbs-utils "verbs tools (ibv_rc
 command -v ib_write_bw >/dev/null || need perftest "perftest (ib_write_bw: softroce's outside clients)"
 [ -e /usr/lib/python3/dist-packages/pyverbs ] || need python3-pyverbs "pyverbs (python3-pyverbs: softroce's outside clients)"
 command -v python3 >/dev/null     || need python3 "python3"
+command -v ip >/dev/null          || need iproute2 "ip (iproute2: test/netns's namespaces)"
 command -v gnuplot >/dev/null     || need gnuplot-nox "gnuplot (make bench's plots)"
 [ $clang -eq 0 ] || command -v clang >/dev/null || need clang "clang"
 if [ $lint -eq 1 ]; then

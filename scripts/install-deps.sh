@@ -22,6 +22,7 @@ PACKAGES=(
 	ibverbs-utils       # ibv_devinfo, ibv_rc_pingpong: conformance checks of softroce
 	perftest            # ib_write_bw & co.: outside clients of softroce (check-perftest.sh)
 	python3-pyverbs     # rdma-core's Python binding: outside client of softroce (check-pyverbs.sh)
+	iproute2            # ip netns / veth: two hosts as two namespaces (test/netns/check-netns.sh)
 	gnuplot-nox         # make bench: build/bench/bandwidth.png and latency.png
 	libhwloc-dev        # not used by the build since the PCIe link comes from sysfs; kept (issue 10 names it)
 	libcriterion-dev    # unit and integration tests

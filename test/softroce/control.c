@@ -47,6 +47,10 @@ int sr_control_apply(const char *line)
 				set_link(p, x, down);
 		return 0;
 	}
+	if (n == 4 && strcmp(b, "mtu") == 0)
+		return sr_netdev_set_mtu(h, x, c);     /* this end's netdev only */
+	if (n == 4 && strcmp(b, "addr") == 0)
+		return sr_netdev_set_addr(h, x, c);
 	if (n == 4 && strcmp(b, "rate") == 0) {
 		double f;
 		if (sr_parse_double(c, &f) || f <= 0 || f > 1)
@@ -96,6 +100,8 @@ static void tail_control(void)
 static void port_events(void)
 {
 	for (struct sr_ctx *c = sr_g.ctxs; c; c = c->next) {
+		if (sr_netdev_gid_changed(c))
+			sr_async_push(c, IBV_EVENT_GID_CHANGE, NULL);
 		uint32_t up = sr_port_active(sr_g.host_idx, sr_g.host, c->sdev->hca_idx);
 		if (up == c->port_state_seen)
 			continue;

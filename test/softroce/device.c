@@ -22,6 +22,8 @@ SR_EXPORT struct ibv_device **ibv_get_device_list(int *num)
 {
 	SR_LOCK();
 	int rc = sr_proc_init();
+	if (!rc)
+		rc = sr_netdev_setup();
 	int n = rc ? 0 : sr_g.nhca;
 	struct ibv_device **list = calloc((size_t)n + 1, sizeof(struct ibv_device *));
 	if (!list) {
@@ -134,6 +136,7 @@ SR_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *dev)
 	sr_g.ctxs = c;
 	sr_g.nctx++;
 	c->port_state_seen = sr_port_active(sr_g.host_idx, sr_g.host, d->hca_idx);
+	sr_netdev_gid_changed(c);          /* the GIDs as they are at open */
 	SR_UNLOCK();
 	return ctx;
 }
@@ -225,13 +228,14 @@ static int fill_port_attr(struct sr_ctx *c, uint8_t port, struct ibv_port_attr *
 {
 	if (port != 1)
 		return EINVAL;
+	sr_netdev_poll();
 	sr_control_poll();
 	struct sr_device *d = c->sdev;
 	bool up = sr_port_active(sr_g.host_idx, sr_g.host, d->hca_idx);
 	memset(a, 0, sizeof(*a));
 	a->state = up ? IBV_PORT_ACTIVE : IBV_PORT_DOWN;
 	a->max_mtu = IBV_MTU_4096;
-	a->active_mtu = d->cfg.mtu;
+	a->active_mtu = sr_port_mtu(sr_g.host_idx, d->hca_idx, &d->cfg);
 	a->gid_tbl_len = SR_GID_TBL_LEN;
 	a->port_cap_flags = IBV_PORT_CM_SUP | IBV_PORT_IP_BASED_GIDS;
 	a->max_msg_sz = 1u << 30;
@@ -274,7 +278,9 @@ static int gid_entry(struct ibv_context *ctx, uint32_t port, uint32_t index, str
 	memset(out, 0, sizeof(*out));
 	if (index >= SR_MAX_GIDS)
 		return 0;
-	sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);
+	struct sr_hca_cfg now = d->cfg;
+	sr_netdev_overlay(sr_g.host_idx, d->hca_idx, &now);
+	sr_hca_gids(&now, d->octet, now.id, gids);
 	*out = gids[index];
 	return 0;
 }

@@ -149,8 +149,10 @@ static void deliver(const struct sr_pend *p, uint64_t now)
 static void run_once(uint64_t *wake)
 {
 	uint64_t now = sr_now_ns();
-	if (now - sr_g.last_ctl_ns >= SR_TICK_NS)
+	if (now - sr_g.last_ctl_ns >= SR_TICK_NS) {
+		sr_netdev_poll();
 		sr_control_poll();
+	}
 	*wake = sr_g.last_ctl_ns + SR_TICK_NS;
 	bool frozen = __atomic_load_n(&sr_g.shm->host[sr_g.host_idx].frozen, __ATOMIC_ACQUIRE);
 	while (heap_len && heap[0]->at <= now) {

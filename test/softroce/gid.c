@@ -40,13 +40,13 @@ uint64_t sr_hca_guid(int octet, int hca_id)
 	return g;
 }
 
-static void gid_v4(union ibv_gid *g, const char *subnet, int octet)
+static void gid_v4(union ibv_gid *g, const struct sr_hca_cfg *c, int octet)
 {
 	char addr[64];
-	struct in_addr a;
-	snprintf(addr, sizeof(addr), "%s.%d", subnet, octet);
+	struct in_addr a = { .s_addr = c->v4_addr };
+	snprintf(addr, sizeof(addr), "%s.%d", c->subnet, octet);
 	memset(g, 0, sizeof(*g));
-	if (inet_pton(AF_INET, addr, &a) != 1)
+	if (!c->v4_addr && inet_pton(AF_INET, addr, &a) != 1)
 		return;
 	g->raw[10] = 0xff;
 	g->raw[11] = 0xff;
@@ -79,10 +79,10 @@ void sr_hca_gids(const struct sr_hca_cfg *c, int octet, int hca_id,
 	}
 	if (c->ipv4 && c->active) {
 		int v2 = c->gid_index;
-		gid_v4(&gids[v2 - 1].gid, c->subnet, octet);
+		gid_v4(&gids[v2 - 1].gid, c, octet);
 		gids[v2 - 1].type = IBV_GID_TYPE_ROCE_V1;
 		gids[v2 - 1].valid = true;
-		gid_v4(&gids[v2].gid, c->subnet, octet);
+		gid_v4(&gids[v2].gid, c, octet);
 		gids[v2].type = IBV_GID_TYPE_ROCE_V2;
 		gids[v2].valid = true;
 	}

@@ -302,7 +302,8 @@ static int check_values(struct sr_qp *qp, const struct ibv_qp_attr *a, int mask)
 	if ((mask & IBV_QP_ACCESS_FLAGS) && (a->qp_access_flags & ~(unsigned)QP_ACCESS_KNOWN))
 		return EINVAL;
 	if ((mask & IBV_QP_PATH_MTU) &&
-	    (a->path_mtu < IBV_MTU_256 || a->path_mtu > qp->ctx->sdev->cfg.mtu))
+	    (a->path_mtu < IBV_MTU_256 ||
+	     a->path_mtu > sr_port_mtu(sr_g.host_idx, qp->ctx->sdev->hca_idx, &qp->ctx->sdev->cfg)))
 		return EINVAL;
 	if ((mask & IBV_QP_DEST_QPN) && a->dest_qp_num > 0xffffff)
 		return EINVAL;
@@ -331,7 +332,9 @@ static int check_values(struct sr_qp *qp, const struct ibv_qp_attr *a, int mask)
 		    memcmp(&ah->grh.dgid, &zero, sizeof(zero)) == 0)
 			return EINVAL;
 		const struct sr_device *d = qp->ctx->sdev;
-		sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);
+		struct sr_hca_cfg now = d->cfg;
+		sr_netdev_overlay(sr_g.host_idx, d->hca_idx, &now);
+		sr_hca_gids(&now, d->octet, now.id, gids);
 		if (ah->grh.sgid_index >= SR_MAX_GIDS || !gids[ah->grh.sgid_index].valid)
 			return EINVAL;
 	}

@@ -80,7 +80,9 @@ static bool same_l3(const struct sr_qp *qp)
 {
 	struct sr_gid gids[SR_MAX_GIDS];
 	const struct sr_device *d = qp->ctx->sdev;
-	sr_hca_gids(&d->cfg, d->octet, d->cfg.id, gids);
+	struct sr_hca_cfg now = d->cfg;
+	sr_netdev_overlay(sr_g.host_idx, d->hca_idx, &now);
+	sr_hca_gids(&now, d->octet, now.id, gids);
 	const uint8_t *s = gids[qp->ah.grh.sgid_index].gid.raw, *t = qp->ah.grh.dgid.raw;
 	bool s4 = s[10] == 0xff && s[11] == 0xff, t4 = t[10] == 0xff && t[11] == 0xff;
 	if (s4 != t4)
@@ -97,6 +99,8 @@ static int route(struct sr_qp *qp)
 	if (!qp->dst_known || qp->dst_host != host || qp->dst_hca != hca || qp->dst_pid != pid) {
 		struct sr_hca_cfg hcas[SR_MAX_HCAS];
 		int octet, n = sr_host_cfg(host, hcas, &octet);
+		if (hca < n)
+			sr_netdev_overlay(host, hca, &hcas[hca]);
 		qp->dst_known = true;
 		qp->dst_host = host;
 		qp->dst_hca = hca;

@@ -46,6 +46,8 @@ struct sr_hca_cfg {
 	int link_group;                   /* which PCIe x4 link (PCI domain) */
 	int cable;                        /* which physical port/cable */
 	bool spark;                       /* one of the four Spark functions */
+	uint32_t v4_addr;                 /* != 0: the IPv4 GIDs' address (network order),
+					   * the netdev's (netdev.c); 0: subnet.octet */
 };
 
 struct sr_set_line { char host[SR_NAME_MAX]; char hca[SR_NAME_MAX]; char kv[256]; };
@@ -80,6 +82,9 @@ void sr_hca_gids(const struct sr_hca_cfg *c, int octet, int hca_idx,
 struct sr_shm_port {
 	uint32_t link_down;       /* fault: down at this end */
 	uint32_t rate_ppm;        /* fault: fraction of link cap × 1e6, 0 = unset */
+	uint32_t netdev_mtu;      /* control "mtu": the netdev's MTU, 0 = the topology's */
+	uint64_t netdev_v4;       /* control "addr": 0 = the topology's, else 1 << 32 |
+				   * the address (network order; 0 = none) */
 	uint64_t xmit_bytes, rcv_bytes, xmit_pkts, rcv_pkts;
 };
 
@@ -163,6 +168,9 @@ struct sr_ctx {
 	struct sr_device *sdev;
 	int async_rd, async_wr;      /* pipe */
 	uint32_t port_state_seen;
+	bool gid_init;               /* the two below are set (at open) */
+	uint64_t gid_seen;           /* netdev_v4 when the IPv4 GID was last looked at */
+	struct sr_gid v4_gid_seen;   /* the RoCE v2 IPv4 GID then (IBV_EVENT_GID_CHANGE) */
 	struct verbs_context vctx;   /* must stay last: ibv_context is its last field */
 };
 
@@ -395,6 +403,24 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 /* control.c */
 void sr_control_poll(void);
 int sr_control_apply(const char *line);
+
+/* netdev.c: SOFTROCE_NETDEV=real, each HCA following a real interface of the
+ * process's network namespace (link state, MTU) through control lines. */
+int sr_netdev_setup(void);             /* validates the variable; 0 or -EINVAL */
+bool sr_netdev_real(void);             /* wire.c: the hosts may be in other namespaces */
+void sr_netdev_poll(void);             /* lock held: the 5 ms tick and query_port */
+int sr_netdev_set_mtu(int host_idx, int hca_idx, const char *bytes);  /* "mtu" line */
+int sr_netdev_set_addr(int host_idx, int hca_idx, const char *addr);  /* "addr" line */
+/* The HCA of a host as it is now: its IPv4 GIDs follow its netdev's address. */
+void sr_netdev_overlay(int host_idx, int hca_idx, struct sr_hca_cfg *c);
+uint64_t sr_netdev_v4(int host_idx, int hca_idx);
+/* True once per change of the context's IPv4 GIDs (an address added, removed
+ * or replaced), not for a line that names the address the port already had. */
+bool sr_netdev_gid_changed(struct sr_ctx *c);
+/* The active MTU of a port: the topology's, lowered to what the netdev's MTU
+ * leaves for RoCE payload once an MTU was set (0 when it leaves none). */
+enum ibv_mtu sr_port_mtu(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
+int sr_port_netdev_mtu(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
 
 /* context ops (filled in at open) */
 /* misc.c: a registration makes a later ibv_fork_init too late (EINVAL). */

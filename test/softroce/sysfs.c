@@ -80,8 +80,9 @@ static void pci_dir(const struct sr_hca_cfg *c, char *out, size_t n)
 	snprintf(out, n, "%s/sys/%s/devices/pci%.4s:00/%s", sr_g.fabric, sr_g.host, c->pci, c->pci);
 }
 
-static void build_pci(const struct sr_hca_cfg *c)
+static void build_pci(int idx)
 {
+	const struct sr_hca_cfg *c = &sr_g.hca[idx];
 	char dir[700], net[760];
 	static const char *speeds[] = { "", "2.5 GT/s PCIe", "5.0 GT/s PCIe", "8.0 GT/s PCIe",
 					"16.0 GT/s PCIe", "32.0 GT/s PCIe", "64.0 GT/s PCIe" };
@@ -101,15 +102,14 @@ static void build_pci(const struct sr_hca_cfg *c)
 	sr_hca_mac(sr_g.octet, c->id, mac);
 	put_file(net, "address", "%02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2],
 		 mac[3], mac[4], mac[5]);
-	static const int mtu_bytes[] = { 0, 256, 512, 1024, 2048, 4096 };
-	put_file(net, "mtu", "%d\n", c->netdev_mtu > 0 ? c->netdev_mtu
-			: mtu_bytes[c->mtu] + (c->mtu == IBV_MTU_4096 ? 4904 : 0));
+	put_file(net, "mtu", "%d\n", sr_port_netdev_mtu(sr_g.host_idx, idx, c));
 }
+
+static void put_gids(const struct sr_hca_cfg *c, const char *port);
 
 static void build_port(const struct sr_hca_cfg *c, const char *ib)
 {
 	char port[760], sub[800];
-	struct sr_gid gids[SR_MAX_GIDS];
 	snprintf(port, sizeof(port), "%s/ports/1", ib);
 	snprintf(sub, sizeof(sub), "%s/gids", port);
 	mkdirs(sub);
@@ -122,6 +122,14 @@ static void build_port(const struct sr_hca_cfg *c, const char *ib)
 	put_file(port, "link_layer", "Ethernet\n");
 	put_file(port, "rate", "200 Gb/sec (4X HDR)\n");
 	put_file(port, "lid", "0x0\n");
+	put_gids(c, port);
+}
+
+/* An entry that is not valid has no types/N and ndevs/N, as in the kernel's
+ * tree (whose files there fail to read). */
+static void put_gids(const struct sr_hca_cfg *c, const char *port)
+{
+	struct sr_gid gids[SR_MAX_GIDS];
 	sr_hca_gids(c, sr_g.octet, c->id, gids);
 	for (int i = 0; i < SR_SYSFS_GIDS; i++) {
 		char name[64], text[64];
@@ -131,8 +139,14 @@ static void build_port(const struct sr_hca_cfg *c, const char *ib)
 		gid_str(valid ? &gids[i].gid : &zero, text, sizeof(text));
 		snprintf(name, sizeof(name), "gids/%d", i);
 		put_file(port, name, "%s\n", text);
-		if (!valid)
+		if (!valid) {
+			char path[900];
+			snprintf(path, sizeof(path), "%s/gid_attrs/types/%d", port, i);
+			unlink(path);
+			snprintf(path, sizeof(path), "%s/gid_attrs/ndevs/%d", port, i);
+			unlink(path);
 			continue;
+		}
 		snprintf(name, sizeof(name), "gid_attrs/types/%d", i);
 		put_file(port, name, "%s\n",
 			 gids[i].type == IBV_GID_TYPE_ROCE_V2 ? "RoCE v2" : "IB/RoCE v1");
@@ -147,7 +161,7 @@ static void build_hca(int idx)
 	char ib[700], pci[700], link[800], uv[700], g[64];
 	snprintf(ib, sizeof(ib), "%s/sys/%s/class/infiniband/%s", sr_g.fabric, sr_g.host, c->name);
 	mkdirs(ib);
-	build_pci(c);
+	build_pci(idx);
 	pci_dir(c, pci, sizeof(pci));
 	snprintf(link, sizeof(link), "%s/device", ib);
 	unlink(link);
@@ -169,7 +183,7 @@ static void build_hca(int idx)
 	put_file(uv, "abi_version", "1\n");
 }
 
-struct sr_sysfs_seen { uint64_t v[6]; bool valid; };
+struct sr_sysfs_seen { uint64_t v[7]; bool valid; };
 static struct sr_sysfs_seen seen[SR_MAX_HCAS];
 
 static void refresh_hca(int idx)
@@ -177,12 +191,13 @@ static void refresh_hca(int idx)
 	const struct sr_hca_cfg *c = &sr_g.hca[idx];
 	const struct sr_shm_port *p = &sr_g.shm->host[sr_g.host_idx].port[idx];
 	bool up = sr_port_active(sr_g.host_idx, sr_g.host, idx);
-	uint64_t now[6] = {
+	uint64_t now[7] = {
 		__atomic_load_n(&p->xmit_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->xmit_pkts, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_pkts, __ATOMIC_RELAXED),
-		up, 0,
+		up, (uint64_t)sr_port_netdev_mtu(sr_g.host_idx, idx, c),
+		sr_netdev_v4(sr_g.host_idx, idx),
 	};
 	if (seen[idx].valid && memcmp(now, seen[idx].v, sizeof(now)) == 0)
 		return;
@@ -205,6 +220,20 @@ static void refresh_hca(int idx)
 		pci_dir(c, pci, sizeof(pci));
 		snprintf(net, sizeof(net), "%s/net/%s", pci, c->netdev);
 		put_file(net, "operstate", "%s\n", up ? "up" : "down");
+	}
+	if (!seen[idx].valid || seen[idx].v[5] != now[5]) {   /* the netdev's MTU */
+		char pci[700], net[800];
+		pci_dir(c, pci, sizeof(pci));
+		snprintf(net, sizeof(net), "%s/net/%s", pci, c->netdev);
+		put_file(net, "mtu", "%llu\n", (unsigned long long)now[5]);
+	}
+	if (seen[idx].valid ? seen[idx].v[6] != now[6] : now[6] != 0) {   /* its address */
+		struct sr_hca_cfg live = *c;
+		bool swap = swap_mode;
+		sr_netdev_overlay(sr_g.host_idx, idx, &live);
+		swap_mode = false;         /* rare: plain renames, no temporaries left */
+		put_gids(&live, port);
+		swap_mode = swap;
 	}
 	memcpy(seen[idx].v, now, sizeof(now));
 	seen[idx].valid = true;
@@ -241,9 +270,11 @@ void sr_sysfs_cleanup(void)
 		}
 		char pci[700];
 		pci_dir(c, pci, sizeof(pci));
-		snprintf(path, sizeof(path), "%s/net/%s/operstate.%d.tmp", pci, c->netdev,
-			 (int)getpid());
-		unlink(path);
+		for (int k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/net/%s/%s.%d.tmp", pci, c->netdev,
+				 k ? "mtu" : "operstate", (int)getpid());
+			unlink(path);
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 /* softroce: the wire.  Each process listens on an abstract unix stream socket
  * named after the fabric and its pid (abstract: no path length limit, gone
- * when the process dies).  Frames are [u32 length][struct sr_msg][payload];
+ * when the process dies); with SOFTROCE_NETDEV=real on $fabric/wire/<pid>,
+ * which reaches across network namespaces.  Frames are [u32 length][struct sr_msg][payload];
  * writes never block: what does not fit stays in a per-peer buffer. */
 #include "sr.h"
 
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,10 +38,39 @@ static socklen_t sock_addr(int pid, struct sockaddr_un *sa)
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 }
 
+/* The name as a path in the fabric directory, for hosts in network
+ * namespaces of their own (SOFTROCE_NETDEV=real): each namespace has its own
+ * abstract names, a path is seen from all of them. 0 when it does not fit. */
+static socklen_t path_addr(int pid, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/wire/%d", sr_g.fabric, pid);
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+		return 0;
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+}
+
+static int bound_path_pid;       /* >0: this pid's path socket is ours to unlink */
+
 int sr_wire_open(void)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sock_addr(getpid(), &sa);
+	if (sr_netdev_real()) {
+		len = path_addr(getpid(), &sa);
+		char dir[600];
+		snprintf(dir, sizeof(dir), "%s/wire", sr_g.fabric);
+		if (!len) {
+			fprintf(stderr, "softroce: SOFTROCE_NETDEV=real: a socket path in %s would "
+				"pass %zu bytes: use a shorter SOFTROCE_FABRIC\n", dir,
+				sizeof(sa.sun_path) - 1);
+			return -ENAMETOOLONG;
+		}
+		if (mkdir(dir, 0777) && errno != EEXIST)
+			return -errno;
+		unlink(sa.sun_path);      /* a dead process's, whose pid we now have */
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -48,6 +79,7 @@ int sr_wire_open(void)
 		close(fd);
 		return -e;
 	}
+	bound_path_pid = sa.sun_path[0] ? getpid() : 0;
 	sr_g.listen_fd = fd;
 	return 0;
 }
@@ -74,6 +106,10 @@ void sr_wire_close(void)
 	if (sr_g.listen_fd >= 0)
 		close(sr_g.listen_fd);
 	sr_g.listen_fd = -1;
+	struct sockaddr_un sa;
+	if (bound_path_pid == getpid() && path_addr(bound_path_pid, &sa))
+		unlink(sa.sun_path);
+	bound_path_pid = 0;
 }
 
 /* fork child: the inherited sockets belong to the parent. */
@@ -113,8 +149,16 @@ static struct sr_conn *conn_to(int pid)
 	if (fd < 0)
 		return NULL;
 	if (connect(fd, (struct sockaddr *)&sa, len)) {
-		close(fd);                  /* dead or unknown process: packet lost */
-		return NULL;
+		/* A host in another network namespace listens on a path. */
+		close(fd);
+		len = path_addr(pid, &sa);
+		fd = len ? socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0)
+			return NULL;        /* dead or unknown process: packet lost */
 	}
 	int sz = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));

@@ -1,0 +1,13 @@
+# Two emulated Sparks as two network namespaces (check-netns.sh): nn-xfer is
+# one host of a two-host transfer through the plugin's v8 table, a process of
+# its own so that each host can run in its own namespace (ip netns exec).
+NN_XFER := $(BUILD)/test/netns/nn-xfer
+
+$(BUILD)/obj/test/netns/%.o: EXTRA_CFLAGS += -Iinclude -Itest/datapath
+
+$(NN_XFER): $(BUILD)/obj/test/netns/nn_xfer.o $(DP_HARNESS_OBJ) $(PLUGIN_SO) $(BUILD)/softroce/libibverbs.so.1
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS_BASE) -ldl
+
+TEST_DEPS    += $(NN_XFER)
+TEST_SCRIPTS += test/netns/check-netns.sh
