@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "failback.h"
 #include "log.h"
+#include "rail_match.h"
 
 #define CAUSE_PORT_DOWN "its port went down (cable unplugged, PCIe link down or the peer's " \
 			"NIC reset)"
