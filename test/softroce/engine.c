@@ -280,6 +280,7 @@ static void sysfs_stop(void)
 	pthread_join(sysfs_tick.thread, NULL);
 	pthread_cond_destroy(&sysfs_tick.cv);
 	sysfs_tick.running = false;
+	sr_sysfs_refresh();   /* the counters as the NIC leaves them, not a tick older */
 }
 
 /* Called with the lock held. */
