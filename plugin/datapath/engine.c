@@ -55,7 +55,10 @@ ncclResult_t spark_rail_post_failed(struct spark_comm *c, uint32_t r, uint32_t n
 	struct spark_rail *rail = &c->rail[r];
 	SPARK_WARN("dev %d rail %s: ibv_post_send of %u WRs failed: %s (SQ %u/%d used)", c->dev,
 		   rail->hca.name, nwr, strerror(rc), rail->sq_used, SPARK_SQ_DEPTH);
-	spark_comm_fail(c, ncclSystemError);
+	char why[SPARK_REASON_LEN];
+	snprintf(why, sizeof why, "rail %s: ibv_post_send failed: %s", rail->hca.name,
+		 strerror(rc));
+	spark_comm_fail_why(c, ncclSystemError, why);
 	return ncclSystemError;
 }
 
