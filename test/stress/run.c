@@ -70,6 +70,9 @@ void st_setup(struct st_run *r, uint64_t native_msgs, uint64_t slow_msgs, uint64
 	uint64_t seed = env_u64("SPARK_STRESS_SEED", 0);
 	r->cfg.seed = seed * 1000003ull + salt;
 	r->slow = slow_reason();
+	/* Slow runs (qemu at load 28 once stood still for over 60 s in the
+	 * middle of a run that then went on) get four times the time. */
+	r->stall_s = r->slow ? 240 : 60;
 	const char *mix = getenv("SPARK_STRESS_MIX");
 	if (mix == NULL || *mix == '\0')
 		mix = r->slow ? "slow" : "ci";
@@ -147,7 +150,7 @@ void st_run_traffic(struct st_run *r, const char *test)
 			 sizeof r->cfg.scaled - strlen(r->cfg.scaled), ", no faults (qemu)");
 	st_faults_init(&f, &p, r->cfg.seed, r->cfg.msgs, nfaults, r->failback);
 	dp_sync(&p);
-	st_traffic_run(t, p.is_b ? NULL : st_faults_hook, &f, false, 60);
+	st_traffic_run(t, p.is_b ? NULL : st_faults_hook, &f, false, r->stall_s);
 	if (!p.is_b)
 		st_faults_finish(&f);
 	struct st_figures fig, peer;

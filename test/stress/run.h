@@ -8,6 +8,7 @@ struct st_run {
 	struct st_config cfg;
 	bool live, failback, no_faults;
 	const char *slow;              /* why the run is scaled down, or NULL */
+	double stall_s;                /* no request moved this long: a hang */
 };
 
 /* From SPARK_STRESS_*: native_msgs messages (0: no end), slow_msgs when the

@@ -106,7 +106,7 @@ static void fatal_run(const char *test, enum st_fault kind, bool idle, uint64_t 
 	dp_sync(&p);
 	if (p.is_b)
 		fatal_host_b(&p, t, &x, fd0);
-	st_traffic_run(t, st_fatal_hook, &x, true, 60);
+	st_traffic_run(t, st_fatal_hook, &x, true, r.stall_s);
 	DP_CHECK(x.at != 0, "the fault was never injected");
 	double resumed = x.at;
 	if (kind == ST_F_STOP_LONG) {      /* b learns of it once it runs again */
@@ -142,8 +142,8 @@ static void fatal_run(const char *test, enum st_fault kind, bool idle, uint64_t 
 }
 
 #define FATAL(name, kind)                                                                  \
-	Test(stress, name##_busy, .timeout = 300) { fatal_run(#name "_busy", kind, false, __LINE__); } \
-	Test(stress, name##_idle, .timeout = 300) { fatal_run(#name "_idle", kind, true, __LINE__); }
+	Test(stress, name##_busy, .timeout = 600) { fatal_run(#name "_busy", kind, false, __LINE__); } \
+	Test(stress, name##_idle, .timeout = 600) { fatal_run(#name "_idle", kind, true, __LINE__); }
 
 FATAL(peer_killed, ST_F_KILL)
 FATAL(both_rails_down, ST_F_BOTH_DOWN)
@@ -202,7 +202,7 @@ Test(stress, flapped_rail_carries_traffic_again, .timeout = 600)
 	struct st_fatal x = {.p = &p, .kind = ST_F_NONE, .script = flap_then_other,
 			     .script_ctx = &s};
 	dp_sync(&p);
-	st_traffic_run(t, st_fatal_hook, &x, false, 60);
+	st_traffic_run(t, st_fatal_hook, &x, false, r.stall_s);
 	struct st_figures fig, peer;
 	st_traffic_close(t, &fig);
 	st_check_released(fd0);

@@ -88,8 +88,8 @@ static void redraw_window(struct st_comm *c)
 static void fail_comm(struct st_traffic *t, struct st_comm *c, ncclResult_t res,
 		      const char *what)
 {
-	DP_CHECK(t->expect_fail, "comm %d (%s) %s: error %d (seed %llu)", c->idx,
-		 c->send ? "send" : "recv", what, (int)res, (unsigned long long)t->cfg.seed);
+	DP_CHECK(t->expect_fail, "comm %d (%s) %s: error %d (SPARK_STRESS_SEED=%s)", c->idx,
+		 c->send ? "send" : "recv", what, (int)res, getenv("SPARK_STRESS_SEED"));
 	c->failed = true;
 	c->err = res;
 	c->err_at = dp_now();
@@ -363,8 +363,8 @@ static void hang(struct st_traffic *t, const char *why)
 			fprintf(stderr, "[%s] comm %d (%s): %d groups open, %llu messages planned\n",
 				dp_host(), i, t->c[i].send ? "send" : "recv", t->c[i].qn,
 				(unsigned long long)t->c[i].plan.msgs);
-	DP_CHECK(false, "%d comms neither done nor failed %s (seed %llu): a hang",
-		 st_traffic_alive(t), why, (unsigned long long)t->cfg.seed);
+	DP_CHECK(false, "%d comms neither done nor failed %s (SPARK_STRESS_SEED=%s): a hang",
+		 st_traffic_alive(t), why, getenv("SPARK_STRESS_SEED"));
 }
 
 void st_traffic_run(struct st_traffic *t, st_hook hook, void *ctx, bool expect_fail,
