@@ -272,7 +272,7 @@ static enum post_result post_single(struct spark_comm *c, struct spark_send_slot
 	for (unsigned p = 0; p < n; p++) {
 		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
 			return NO_ROOM;
-		if (s->cts[0].rkey[pc[p].rail] == 0) {
+		if (s->cts[0].rkey[c->rail[pc[p].rail].peer_rail] == 0) {
 			missing_key(c, s, 0, pc[p].rail);
 			return POSTED;   /* the comm is failed; nothing more to do */
 		}
@@ -325,7 +325,7 @@ static bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 			return false;
 	for (uint32_t i = 0; i < s->nreqs; i++)
 		for (uint32_t p = 0; p < s->npieces[i]; p++)
-			if (s->cts[i].rkey[s->piece[i][p].rail] == 0) {
+			if (s->cts[i].rkey[c->rail[s->piece[i][p].rail].peer_rail] == 0) {
 				missing_key(c, s, i, s->piece[i][p].rail);
 				return true;   /* the comm is failed */
 			}
