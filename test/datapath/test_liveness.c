@@ -348,6 +348,9 @@ Test(liveness, a_failed_comm_tells_its_peer_why, .timeout = 60)
 		DP_CHECK(fd >= 0, "no bootstrap socket found");
 		DP_CHECK(send(fd, junk, sizeof junk, MSG_NOSIGNAL) == (ssize_t)sizeof junk, "send");
 		dp_sync(&t.p);
+		/* Only once a has failed: a receive posted earlier would let a's
+		 * isend match its clear-to-send before a reads the junk. */
+		dp_sync(&t.p);
 		capture_stderr(log, sizeof log, b_waits_for_data, &t);
 		DP_CHECK(strstr(log, "failed its side of this comm") != NULL &&
 			 strstr(log, "malformed control frame") != NULL,
@@ -360,6 +363,7 @@ Test(liveness, a_failed_comm_tells_its_peer_why, .timeout = 60)
 	/* a waits for a clear-to-send and reads the junk instead. */
 	cr_assert_eq(isend_error(&t), ncclRemoteError);
 	dp_sync(&t.p);
-	close_comm(&t);
+	close_comm(&t);   /* FAILED has gone out by now (at the latest at close) */
+	dp_sync(&t.p);
 	cr_assert(dp_pair_finish(&t.p, 0), "host b failed");
 }
