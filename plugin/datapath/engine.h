@@ -43,11 +43,16 @@ static inline ncclResult_t spark_rail_post(struct spark_comm *c, uint32_t r,
 {
 	struct spark_rail *rail = &c->rail[r];
 	bool signal = force_signal || rail->unsignaled + nwr >= SPARK_SQ_DEPTH / 2;
-	struct spark_wr_id id = {kind, r, slot, signal ? rail->unsignaled + nwr : 0, share};
+	/* Only the last WR frees SQ entries: a QP in error flushes every WR,
+	 * signaled or not, each with its own CQE, and a chain whose every WR
+	 * carried the count would free it once per WR. */
+	struct spark_wr_id id = {kind, r, slot, 0, share};
+	uint64_t wr_id_mid = spark_wr_id_encode(&id);
+	id.released = signal ? rail->unsignaled + nwr : 0;
 	uint64_t wr_id = spark_wr_id_encode(&id);
 	for (uint32_t i = 0; i + 1 < nwr; i++) {
 		chain[i].next = &chain[i + 1];
-		chain[i].wr_id = wr_id;
+		chain[i].wr_id = wr_id_mid;
 	}
 	chain[nwr - 1].next = NULL;
 	chain[nwr - 1].wr_id = wr_id;
