@@ -18,7 +18,12 @@ static int hca_of(const char *name)
 
 static void set_link(int host, int hca, uint32_t down)
 {
-	__atomic_store_n(&sr_g.shm->host[host].port[hca].link_down, down, __ATOMIC_RELEASE);
+	struct sr_shm_port *port = &sr_g.shm->host[host].port[hca];
+	/* The generation first: a packet stamped after it and before the
+	 * store is dropped too (it was sent as the link went). */
+	if (down && !__atomic_load_n(&port->link_down, __ATOMIC_ACQUIRE))
+		__atomic_fetch_add(&port->down_gen, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&port->link_down, down, __ATOMIC_RELEASE);
 }
 
 int sr_control_apply(const char *line)

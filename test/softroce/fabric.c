@@ -257,6 +257,13 @@ int sr_host_cfg(int host_idx, struct sr_hca_cfg *hcas, int *octet)
 	return sr_topo_host_hcas(&sr_g.topo, name, hcas);
 }
 
+uint32_t sr_port_down_gen(int host_idx, int hca_idx)
+{
+	if (host_idx < 0 || host_idx >= SR_MAX_HOSTS || hca_idx < 0 || hca_idx >= SR_MAX_HCAS)
+		return 0;
+	return __atomic_load_n(&sr_g.shm->host[host_idx].port[hca_idx].down_gen, __ATOMIC_ACQUIRE);
+}
+
 bool sr_port_active(int host_idx, const char *host, int hca_idx)
 {
 	struct sr_hca_cfg hcas[SR_MAX_HCAS];

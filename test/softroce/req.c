@@ -373,6 +373,7 @@ static void send_segment(struct sr_qp *qp, struct sr_swqe *w, uint32_t psn, uint
 		return;
 	}
 	fill_header(qp, w, psn, off, len, &m);
+	m.link_gen = sr_port_down_gen(sr_g.host_idx, qp->ctx->sdev->hca_idx);
 	const void *payload;
 	void *tmp;
 	if (segment_payload(w, &m, off, read, &payload, &tmp))

@@ -30,6 +30,7 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 	m.src_pid = (int32_t)getpid();
 	m.src_host = (uint16_t)sr_g.host_idx;
 	m.src_hca = (uint16_t)from->ctx->sdev->hca_idx;
+	m.link_gen = sr_port_down_gen(sr_g.host_idx, m.src_hca);
 	m.nak = nak;
 	m.rnr_us = rnr;
 	m.payload_len = plen;

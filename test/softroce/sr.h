@@ -81,6 +81,8 @@ void sr_hca_gids(const struct sr_hca_cfg *c, int octet, int hca_idx,
 /* ---- shared fabric state ------------------------------------------------- */
 struct sr_shm_port {
 	uint32_t link_down;       /* fault: down at this end */
+	uint32_t down_gen;        /* times the link went down: a packet sent before
+				   * one of them is lost, however short the outage */
 	uint32_t rate_ppm;        /* fault: fraction of link cap × 1e6, 0 = unset */
 	uint32_t netdev_mtu;      /* control "mtu": the netdev's MTU, 0 = the topology's */
 	uint64_t netdev_v4;       /* control "addr": 0 = the topology's, else 1 << 32 |
@@ -318,6 +320,7 @@ struct sr_msg {
 	uint8_t nak;                 /* enum sr_nak */
 	uint8_t niov;
 	uint32_t imm;
+	uint32_t link_gen;           /* the sender's port down_gen when it was sent */
 	uint64_t raddr;              /* remote address of this segment */
 	uint32_t rkey;
 	uint32_t seg_len;
@@ -344,6 +347,8 @@ void sr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fabric.c */
 int sr_fabric_map(void);
 int sr_fabric_host_idx(const char *name, bool create);
+/* How many times (host, hca)'s link went down (0 for indices out of range). */
+uint32_t sr_port_down_gen(int host_idx, int hca_idx);
 bool sr_port_active(int host_idx, const char *host, int hca_idx);
 double sr_port_rate(int host_idx, int hca_idx, const struct sr_hca_cfg *c);
 uint32_t sr_qpn_alloc(int hca_idx);
