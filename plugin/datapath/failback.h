@@ -2,7 +2,8 @@
  * once, where the transport's retries would take tens of seconds), and
  * failback when the port is ACTIVE again (a fresh QP pair set up through the
  * bootstrap socket's control frames, the rail re-admitted). No thread: the
- * engine looks from polls that found nothing to do (the comm waits anyway),
+ * engine looks from polls that found nothing to do (the comm waits anyway;
+ * send.c also from an isend that found no clear-to-send),
  * every SPARK_PORT_POLLS such polls a clock reading, every
  * SPARK_PORT_CHECK_NS a drain of the HCAs' async events (devctx.h). */
 #ifndef SPARK_FAILBACK_H

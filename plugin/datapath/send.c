@@ -444,8 +444,14 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 		if (!slot_reusable(s))
 			return ncclSuccess;        /* previous use still live: retry */
 		int rc = read_cts(c, c->seq, s);
-		if (rc == 0)
-			spark_peer_check(c, spark_now_ns());   /* no CTS yet: is the peer there? */
+		if (rc == 0) {
+			/* No CTS yet: is the peer there, and are our ports? A sender
+			 * waiting for a clear-to-send has nothing in flight and calls
+			 * no test(), so the engine's idle polls never look at the
+			 * ports for it: both rails down would go unseen here. */
+			spark_peer_check(c, spark_now_ns());
+			spark_port_watch(c);
+		}
 		if (rc <= 0)
 			return rc < 0 ? ncclRemoteError : c->failed;
 	}

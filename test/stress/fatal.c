@@ -60,10 +60,35 @@ static void inject(struct st_fatal *x)
 	st_traffic_set_deadline(x->t, x->at + x->bound);
 }
 
+/* The peer's NICs frozen while nothing is in flight: its process lives and
+ * heartbeats, and no work request of either side is out to time out, so no
+ * comm can tell a frozen NIC from a peer with nothing to send (and nothing
+ * is lost: a thaw would carry on). For quiet_s (past the peer timeout) no
+ * comm may fail: a live peer taken for dead would be the bug. Then host a
+ * posts work again, as NCCL's next operation does: its clear-to-sends and
+ * data find no answer, the RC retries run out on both rails, and from that
+ * work on the bound counts. */
+static void freeze_idle_step(struct st_fatal *x, double now)
+{
+	if (now < x->at + x->quiet_s)
+		return;
+	struct st_figures f;
+	st_traffic_figures(x->t, &f);
+	DP_CHECK(f.failed_comms == 0, "%d comms failed while the peer's NICs were frozen with "
+		 "nothing in flight: its process lives, nothing could have timed out",
+		 f.failed_comms);
+	st_traffic_phase(x->t, ST_RUN);
+	x->at = now;
+	st_traffic_set_deadline(x->t, now + x->bound);
+	x->state = 9;
+}
+
 static void hook_a(struct st_fatal *x)
 {
 	struct note n;
 	double now = dp_now();
+	if (x->state == 10)
+		return freeze_idle_step(x, now);
 	if (x->state == 0 && x->script != NULL) {
 		if (x->script(x)) {             /* the script is done: end in step */
 			st_traffic_phase(x->t, ST_DRAIN);
@@ -102,7 +127,7 @@ static void hook_a(struct st_fatal *x)
 		x->state = 3;
 	} else if (x->state == 3 && now >= x->ready_at) {
 		inject(x);
-		x->state = 9;
+		x->state = x->kind == ST_F_FREEZE_LONG ? 10 : 9;
 	}
 }
 

@@ -11,6 +11,7 @@ struct st_fatal {
 	bool idle;                      /* strike while every comm only waits */
 	uint64_t trigger;               /* host a's completed messages first */
 	double bound;                   /* s from the fault to the last comm's error */
+	double quiet_s;                 /* idle NIC freeze: s in which no comm may fail */
 	double at, ready_at;            /* dp_now() of the fault (0: not yet) */
 	int state;
 	bool peer_quiet, peer_posted, ending;

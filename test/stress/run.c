@@ -117,6 +117,7 @@ void st_add(struct st_figures *a, const struct st_figures *b)
 	a->bad_sizes += b->bad_sizes;
 	a->failed_comms += b->failed_comms;
 	a->idle_comms += b->idle_comms;
+	a->aborted_comms += b->aborted_comms;
 	a->comms += b->comms;
 	if (b->seconds > a->seconds)
 		a->seconds = b->seconds;

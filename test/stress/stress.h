@@ -73,6 +73,7 @@ struct st_figures {
 	int faults, survived;
 	int comms, failed_comms;
 	int idle_comms;                /* ST_IDLE: comms this side had nothing open on */
+	int aborted_comms;             /* given up after this host's first error (NCCL's abort) */
 	double first_err, last_err;    /* dp_now() of this host's first / last comm error */
 	double seconds;
 };
@@ -96,6 +97,10 @@ struct st_traffic *st_traffic_open(struct dp_pair *p, const ncclNet_v8_t *net,
 void st_traffic_run(struct st_traffic *t, st_hook hook, void *ctx, bool expect_fail,
 		    double stall_s);
 void st_traffic_set_deadline(struct st_traffic *t, double deadline);
+/* NCCL's reaction to a net error: the communicator is aborted, so once a
+ * comm of this host failed, the comms still waiting are given up (counted
+ * in aborted_comms) and the run ends; the caller then closes them all. */
+void st_traffic_abort_on_error(struct st_traffic *t);
 uint64_t st_traffic_done(const struct st_traffic *t);   /* messages completed here */
 void st_traffic_phase(struct st_traffic *t, enum st_phase ph);
 /* ST_DRAIN's end: each comm opens groups up to the larger of both hosts'

@@ -45,7 +45,7 @@ struct st_traffic {
 	uint64_t done;
 	double t0, deadline, last_move;
 	double stall_s;
-	bool expect_fail;
+	bool expect_fail, abort_on_error;
 	enum st_phase phase;
 };
 
@@ -356,6 +356,19 @@ int st_traffic_alive(const struct st_traffic *t)
 
 void st_traffic_set_deadline(struct st_traffic *t, double deadline) { t->deadline = deadline; }
 
+void st_traffic_abort_on_error(struct st_traffic *t) { t->abort_on_error = true; }
+
+static void abort_rest(struct st_traffic *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct st_comm *c = &t->c[i];
+		if (!c->failed && !c->finished) {
+			c->finished = true;
+			t->fig.aborted_comms++;
+		}
+	}
+}
+
 static void hang(struct st_traffic *t, const char *why)
 {
 	for (int i = 0; i < t->n; i++)
@@ -395,6 +408,8 @@ void st_traffic_run(struct st_traffic *t, st_hook hook, void *ctx, bool expect_f
 		}
 		if (hook != NULL)
 			hook(ctx, t);
+		if (t->abort_on_error && t->fig.failed_comms > 0)
+			abort_rest(t);
 		/* Nothing moved: let the emulated NICs (threads of both hosts) run. */
 		double now = dp_now();
 		if (moved) {
