@@ -276,7 +276,7 @@ static bool poll_rail(struct spark_comm *c, uint32_t r)
 	return any;
 }
 
-void spark_engine_poll(struct spark_comm *c)
+bool spark_engine_poll(struct spark_comm *c)
 {
 	bool any = false;
 	c->clock_ns = 0;
@@ -293,4 +293,5 @@ void spark_engine_poll(struct spark_comm *c)
 		c->ops->progress(c);
 	else if (!any)
 		spark_port_watch(c);   /* the comm waits: time to look at its ports */
+	return any;
 }

@@ -240,8 +240,7 @@ static __attribute__((noinline)) ncclResult_t recv_test_poll(struct spark_recv_r
 							    int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
-	spark_engine_poll(c);
-	spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
+	spark_peer_watch(c, spark_engine_poll(c));   /* busy or not: frames come */
 	if (req->state == RREQ_DONE)
 		return recv_report(req, done, sizes);
 	return c->failed;

@@ -563,8 +563,7 @@ static __attribute__((noinline)) ncclResult_t send_test_poll(struct spark_send_r
 							    int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
-	spark_engine_poll(c);
-	spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
+	spark_peer_watch(c, spark_engine_poll(c));   /* busy or not: frames come */
 	if (s->state == SLOT_DONE)
 		return send_report(req, s, idx, done, sizes);
 	return c->failed;
