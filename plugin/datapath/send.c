@@ -322,7 +322,8 @@ static inline void slot_posted(struct spark_send_slot *s, uint32_t used, uint32_
 /* The common case: one buffer whose size rides in the immediate, one WR per
  * rail it goes over (whole: one WR in all, with no loop), each closing its
  * share. */
-static enum post_result post_single(struct spark_comm *c, struct spark_send_slot *s)
+static inline __attribute__((always_inline)) enum post_result post_single(struct spark_comm *c,
+									   struct spark_send_slot *s)
 {
 	const struct spark_send_req *req = &s->req[0];
 	if (s->nreqs != 1 || req->size <= 0 || (uint32_t)req->size > SPARK_IMM_SIZE_MAX)
