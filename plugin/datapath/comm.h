@@ -175,6 +175,7 @@ struct spark_comm {
 	uint64_t clock_ns;              /* engine: this poll's clock reading; 0 = none yet */
 	uint32_t weight_updates;        /* send: weights.updates the policy last copied */
 	uint64_t next_peer_check_ns;    /* peer.c: when to look at the socket again */
+	uint32_t peer_busy_polls;       /* peer.h: polls with progress since the last check */
 	uint64_t peer_gone_ns;          /* when the peer's socket closed; 0 = open */
 	uint32_t port_polls;            /* failback.h: idle polls since the last port look */
 	uint64_t next_port_ns;          /* failback.c: when to drain the port events again */

@@ -99,10 +99,13 @@ static const char *kind_name(enum spark_wr_kind k)
 	}
 }
 
-/* Only wr_id, status, vendor_err and qp_num are valid in an error CQE. */
-static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc,
-			 const struct spark_wr_id *id)
+/* Only wr_id, status, vendor_err and qp_num are valid in an error CQE. Cold,
+ * and decodes wr_id itself: handle_wc's decoded copy stays in registers. */
+static __attribute__((cold, noinline)) void report_error(struct spark_comm *c, uint32_t r,
+							 const struct ibv_wc *wc)
 {
+	struct spark_wr_id idv, *id = &idv;
+	spark_wr_id_decode(wc->wr_id, id);
 	if (c->failed != ncclSuccess && wc->status == IBV_WC_WR_FLUSH_ERR)
 		return; /* the flush that follows the first error */
 	char local[INET6_ADDRSTRLEN] = "?", remote[INET6_ADDRSTRLEN] = "?";
@@ -122,7 +125,10 @@ static void report_error(struct spark_comm *c, uint32_t r, const struct ibv_wc *
 	spark_comm_fail_why(c, ncclRemoteError, why);
 }
 
-static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc);
+/* Inlined into both its callers: drain_rail (cold) made it a two-caller
+ * function GCC kept out of line, a call per CQE on the hot poll_rail. */
+static inline __attribute__((always_inline)) void handle_wc(struct spark_comm *c, uint32_t r,
+							    const struct ibv_wc *wc);
 
 /* The rails of the connection and why each left, for the WARN that ends
  * the comm ("rocep1s0f0 (port down ...) and roceP2p1s0f0 (the same)"), and
@@ -214,7 +220,8 @@ static bool rail_failover(struct spark_comm *c, uint32_t r, int wc_status)
 			       "exhausted: link down or the peer's NIC reset)");
 }
 
-static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
+static inline __attribute__((always_inline)) void handle_wc(struct spark_comm *c, uint32_t r,
+							    const struct ibv_wc *wc)
 {
 	struct spark_wr_id id;
 	spark_wr_id_decode(wc->wr_id, &id);
@@ -229,7 +236,7 @@ static void handle_wc(struct spark_comm *c, uint32_t r, const struct ibv_wc *wc)
 	rail->signaled_inflight -= id.released > 0;
 	if (wc->status != IBV_WC_SUCCESS) {
 		if (!rail_failover(c, r, wc->status))
-			report_error(c, r, wc, &id);
+			report_error(c, r, wc);
 		return;
 	}
 	if (id.kind == SPARK_WR_DATA) {
@@ -272,7 +279,7 @@ static bool poll_rail(struct spark_comm *c, uint32_t r)
 	return any;
 }
 
-void spark_engine_poll(struct spark_comm *c)
+bool spark_engine_poll(struct spark_comm *c)
 {
 	bool any = false;
 	c->clock_ns = 0;
@@ -289,4 +296,5 @@ void spark_engine_poll(struct spark_comm *c)
 		c->ops->progress(c);
 	else if (!any)
 		spark_port_watch(c);   /* the comm waits: time to look at its ports */
+	return any;
 }

@@ -24,7 +24,8 @@ struct spark_wc_ops {
 	void (*ctl)(struct spark_comm *c, const struct spark_ctl *f);
 };
 
-void spark_engine_poll(struct spark_comm *c);
+/* True when the poll completed something (progress). */
+bool spark_engine_poll(struct spark_comm *c);
 static inline bool spark_rail_room(const struct spark_rail *r, uint32_t nwr)
 {
 	return r->sq_used + nwr <= SPARK_SQ_DEPTH;

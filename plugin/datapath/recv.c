@@ -125,14 +125,26 @@ static __attribute__((cold, noinline)) void wire_fault(struct spark_comm *c, uin
 	spark_comm_fail(c, ncclRemoteError);
 }
 
-static __attribute__((cold, noinline)) void imm_bad(struct spark_comm *c,
-						    const struct spark_imm *imm,
-						    const struct spark_imm_expect *x)
+/* What an IMM for req must fit. */
+static inline struct spark_imm_expect imm_expect(const struct spark_comm *c,
+						 const struct spark_recv_req *req)
 {
+	return (struct spark_imm_expect){c->nrails, req->state == RREQ_POSTED ? req->n : 0,
+					 req->posted[0], req->nshares, req->imm_size};
+}
+
+/* From the raw immediate and the untouched req, both decoded again here:
+ * on_imm's copies stay in registers, none stored on its common path. */
+static __attribute__((cold, noinline)) void imm_bad(struct spark_comm *c, uint32_t v,
+						    const struct spark_recv_req *req)
+{
+	struct spark_imm imm;
+	spark_imm_decode(v, &imm);
+	struct spark_imm_expect x = imm_expect(c, req);
 	struct spark_wire_fault f;
-	if (spark_imm_check(imm, x, &f))
+	if (spark_imm_check(&imm, &x, &f))
 		spark_wire_fail(&f, "imm (checks disagree)", -1, "==", 0, 0);
-	wire_fault(c, imm->slot, "immediate", &f);
+	wire_fault(c, imm.slot, "immediate", &f);
 }
 
 /* Every share is in: the sizes from the record (written as the payload of
@@ -183,10 +195,9 @@ static void on_imm(struct spark_comm *c, uint32_t rail, uint32_t v)
 	uint32_t bit = 1u << imm.share;
 	if (req->shares & bit)
 		return duplicate_share(c, imm.share, imm.slot);
-	struct spark_imm_expect x = {c->nrails, req->state == RREQ_POSTED ? req->n : 0,
-				     req->posted[0], req->nshares, req->imm_size};
+	struct spark_imm_expect x = imm_expect(c, req);
 	if (!spark_imm_ok(&imm, &x))
-		return imm_bad(c, &imm, &x);
+		return imm_bad(c, v, req);
 	req->nshares = imm.nshares;
 	req->imm_size = imm.size;
 	if (imm.size != SPARK_IMM_IN_RECORD)
@@ -240,8 +251,7 @@ static __attribute__((noinline)) ncclResult_t recv_test_poll(struct spark_recv_r
 							    int *done, int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
-	spark_engine_poll(c);
-	spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
+	spark_peer_watch(c, spark_engine_poll(c));   /* busy or not: frames come */
 	if (req->state == RREQ_DONE)
 		return recv_report(req, done, sizes);
 	return c->failed;

@@ -322,7 +322,8 @@ static inline void slot_posted(struct spark_send_slot *s, uint32_t used, uint32_
 /* The common case: one buffer whose size rides in the immediate, one WR per
  * rail it goes over (whole: one WR in all, with no loop), each closing its
  * share. */
-static enum post_result post_single(struct spark_comm *c, struct spark_send_slot *s)
+static inline __attribute__((always_inline)) enum post_result post_single(struct spark_comm *c,
+									   struct spark_send_slot *s)
 {
 	const struct spark_send_req *req = &s->req[0];
 	if (s->nreqs != 1 || req->size <= 0 || (uint32_t)req->size > SPARK_IMM_SIZE_MAX)
@@ -569,8 +570,7 @@ static __attribute__((noinline)) ncclResult_t send_test_poll(struct spark_send_r
 							    int *sizes)
 {
 	struct spark_comm *c = req->hdr.comm;
-	spark_engine_poll(c);
-	spark_peer_check(c, spark_engine_clock(c));   /* busy or not: frames come */
+	spark_peer_watch(c, spark_engine_poll(c));   /* busy or not: frames come */
 	if (s->state == SLOT_DONE)
 		return send_report(req, s, idx, done, sizes);
 	return c->failed;

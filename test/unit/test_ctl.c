@@ -112,6 +112,7 @@ static void no_nul(uint8_t *b) { memset(b + SPARK_CTL_HDR, 'a', SPARK_REASON_LEN
 static void ctrl_char(uint8_t *b) { b[SPARK_CTL_HDR + 2] = 0x1b; }
 static void after_nul(uint8_t *b) { b[SPARK_CTL_SIZE - 1] = 'z'; }
 static void payload_set(uint8_t *b) { b[SPARK_CTL_HDR + 5] = 1; }
+static void payload_last(uint8_t *b) { b[SPARK_CTL_SIZE - 1] = 1; }
 static void info_tail(uint8_t *b) { b[SPARK_CTL_HDR + SPARK_RAIL_INFO_SIZE] = 1; }
 static void info_qpn(uint8_t *b) { memset(b + SPARK_CTL_HDR + SPARK_NAME_LEN + 24, 0, 4); }
 static void info_name(uint8_t *b) { b[SPARK_CTL_HDR] = 0; }
@@ -135,6 +136,10 @@ Test(ctl, refuses_every_malformed_field)
 	refused(SPARK_CTL_FAILED, after_nul, 42, "after the reason");
 	refused(SPARK_CTL_HEARTBEAT, payload_set, 42, "HEARTBEAT: byte 5");
 	refused(SPARK_CTL_REJOIN_DONE, payload_set, 42, "REJOIN_DONE: byte 5");
+	/* the last byte: past every all-zero word, named exactly */
+	char last[64];
+	snprintf(last, sizeof last, "HEARTBEAT: byte %d is 0x1,", SPARK_REASON_LEN - 1);
+	refused(SPARK_CTL_HEARTBEAT, payload_last, 42, last);
 	refused(SPARK_CTL_REJOIN, info_tail, 42, "REJOIN: byte");
 	refused(SPARK_CTL_REJOIN_ACK, info_qpn, 42, "QPN");
 	refused(SPARK_CTL_REJOIN, info_name, 42, "malformed HCA name");
