@@ -10,6 +10,7 @@
 #include "failback.h"
 #include "log.h"
 #include "rail_match.h"
+#include "send.h"
 
 #define CAUSE_PORT_DOWN "its port went down (cable unplugged, PCIe link down or the peer's " \
 			"NIC reset)"
@@ -163,6 +164,23 @@ static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 	}
 }
 
+/* Sender: a share re-sent after a rail loss is still in flight. Until it is
+ * acknowledged no rail comes back: the share may also have landed before the
+ * loss (its ACK lost with the rail), so the receiver may have completed that
+ * receive and NCCL reposted the buffer; the copy re-sent on the survivor must
+ * then land before any later message into that buffer, which holds while the
+ * survivor is the only rail (one QP delivers in order), not once a rail that
+ * came back could carry the later message past it. */
+static bool resends_in_flight(const struct spark_comm *c)
+{
+	for (uint32_t i = 0; i < SPARK_SLOTS; i++) {
+		const struct spark_send_slot *s = &c->slots[i];
+		if (s->state == SLOT_POSTED && (s->moved & s->rails_pending) != 0)
+			return true;
+	}
+	return false;
+}
+
 /* Sender, from the tick: failed rails whose port is up try to come back,
  * on a port event or when the backoff after a refusal has passed. */
 static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_port_state *st,
@@ -177,8 +195,13 @@ static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_p
 		j->step = REJOIN_IDLE;
 		j->retry_ns = now + backoff_ns(j->tries++);
 	}
-	if (j->step == REJOIN_IDLE && (event || now >= j->retry_ns))
-		rejoin_start(c, r, now);
+	if (j->step != REJOIN_IDLE || !(event || now >= j->retry_ns))
+		return;
+	if (resends_in_flight(c)) {
+		j->retry_ns = now;   /* the next tick looks again */
+		return;
+	}
+	rejoin_start(c, r, now);
 }
 
 /* Receiver: REJOIN. Its side of the rail goes too if it still looked up
