@@ -48,6 +48,10 @@ static const struct param_def table[] = {
 	/* At least 2 s: a peer heartbeats every min(1 s, its timeout / 4). */
 	{"NCCL_SPARK_PEER_TIMEOUT", K_INT, FIELD(peer_timeout), 30, 2, 3600, 0, NULL,
 	 "seconds, an integer 2..3600", true},
+	/* Off by default until a re-sent share can no longer overwrite a reused
+	 * buffer (docs/reliability.md, "Known defect"): re-admitted rails make
+	 * losses with shares in flight far more frequent. */
+	{"NCCL_SPARK_FAILBACK", K_BOOL, FIELD(failback), 0, 0, 1, 0, NULL, "0 or 1", true},
 };
 
 #define NPARAMS ((int)(sizeof table / sizeof table[0]))
@@ -222,9 +226,9 @@ void spark_params_log(const struct spark_params *p)
 	SPARK_INFO(NCCL_INIT | NCCL_ENV,
 		   "config: HCA=%s PAIRS=%s GID_INDEX=%d PCI_PATH=%s MLX5DV=%d MIN_STRIPE=%ld "
 		   "ADAPTIVE_WEIGHTS=%d IB_TIMEOUT=%d IB_RETRY_CNT=%d IB_TC=%d IB_SL=%d "
-		   "PEER_TIMEOUT=%d",
+		   "PEER_TIMEOUT=%d FAILBACK=%d",
 		   p->hca.set ? "(filter)" : "(all)", p->pairs.set ? "(explicit)" : "(auto)",
 		   p->gid_index, pci_path_choices[p->pci_path], p->mlx5dv, p->min_stripe,
 		   p->adaptive_weights, p->ib_timeout, p->ib_retry_cnt, p->ib_tc, p->ib_sl,
-		   p->peer_timeout);
+		   p->peer_timeout, p->failback);
 }

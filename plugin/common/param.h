@@ -30,6 +30,7 @@ struct spark_params {
 	int ib_tc;                        /* NCCL_SPARK_IB_TC */
 	int ib_sl;                        /* NCCL_SPARK_IB_SL */
 	int peer_timeout;                 /* NCCL_SPARK_PEER_TIMEOUT, seconds */
+	int failback;                     /* NCCL_SPARK_FAILBACK: re-admit a rail that returns */
 };
 
 /* Fills p from env (an environ-style NULL-terminated "NAME=value" array).

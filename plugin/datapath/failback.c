@@ -3,12 +3,14 @@
 #include <infiniband/verbs.h>
 #include <string.h>
 
+#include "api.h"
 #include "ctl.h"
 #include "ctl_send.h"
 #include "devctx.h"
 #include "engine.h"
 #include "failback.h"
 #include "log.h"
+#include "param.h"
 #include "rail_match.h"
 #include "send.h"
 
@@ -187,7 +189,7 @@ static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_p
 			  bool event, uint64_t now)
 {
 	struct spark_rejoin *j = &c->rail[r].rejoin;
-	if (c->kind != SPARK_COMM_SEND || !st->up || c->fd < 0)
+	if (c->kind != SPARK_COMM_SEND || !st->up || c->fd < 0 || !spark_params()->failback)
 		return;
 	if (j->step == REJOIN_SENT && now - j->sent_ns > SPARK_REJOIN_ANSWER_NS) {
 		SPARK_INFO(NCCL_NET, "dev %d: rail %s: no answer to rejoin epoch %u; trying again",

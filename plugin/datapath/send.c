@@ -597,10 +597,11 @@ ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 
 /* Rail `share`'s part of slot s again, on the next rail up (keys of that
  * rail from the CTS entry), closed by an IMM naming the same share, so the
- * receiver counts it once even if the original had landed. Known window: a
- * share that landed but whose ACK was lost is written twice with the same
- * bytes; harmful only if the receiver reused the buffer within that round
- * trip. */
+ * receiver counts it once even if the original had landed. Known defect: a
+ * share that landed but whose ACK was lost is written twice; if the receiver
+ * completed that receive and NCCL reused the buffer meanwhile, the copy
+ * overwrites newer data (docs/reliability.md, "Known defect": the fix is a
+ * re-send the receiver confirms). */
 static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t share)
 {
 	uint32_t to = next_up_rail(c, share);

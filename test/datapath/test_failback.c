@@ -20,7 +20,8 @@
 #define RETRY_TIMEOUT_S 44.0
 #define HANG_S 20.0
 
-static const char *const long_retry_env[] = {"NCCL_SPARK_IB_TIMEOUT=30", NULL};
+static const char *const long_retry_env[] = {"NCCL_SPARK_IB_TIMEOUT=30", "NCCL_SPARK_FAILBACK=1",
+					     NULL};
 
 struct run {
 	struct dp_pair p;

@@ -143,16 +143,6 @@ static void deliver(const struct sr_pend *p, uint64_t now)
 	 * on it and re-sent its bytes elsewhere). */
 	if (sr_port_down_gen(p->m.src_host, p->m.src_hca) != p->m.link_gen)
 		return;
-	/* Nor does a packet outlive its sender: this heap holds packets booked
-	 * for a wire time that may not have begun yet, and a QP moved to the
-	 * error state (or destroyed) transmits nothing more, so what it had
-	 * not delivered is gone, as a ConnectX discards its unsent WQEs. Only
-	 * requests: a responder's NAK is sent as it enters the error state. */
-	if (p->m.type == SR_M_REQ) {
-		const struct sr_shm_qpn *src = sr_qpn_lookup(p->m.src_qpn);
-		if (src == NULL || !__atomic_load_n(&src->receiving, __ATOMIC_ACQUIRE))
-			return;
-	}
 	if (p->m.type == SR_M_REQ) {
 		sr_resp_rx(&p->m, p->payload, now);
 		return;

@@ -18,7 +18,7 @@
  * "live" (both sides error within NCCL_SPARK_PEER_TIMEOUT, the idle side
  * too), "failback" (a flapped rail is re-admitted), or "live,failback".
  * SPARK_STRESS_FAULTS=live|failback|all turns them on for one run. */
-#define ST_FAULTS_MERGED "live,failback"
+#define ST_FAULTS_MERGED "live"
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
@@ -136,7 +136,8 @@ void st_check_released(int fd0)
 void st_run_traffic(struct st_run *r, const char *test)
 {
 	struct dp_pair p;
-	dp_pair_start(&p, NULL);
+	static const char *const failback_env[] = {"NCCL_SPARK_FAILBACK=1", NULL};
+	dp_pair_start(&p, r->failback ? failback_env : NULL);
 	const ncclNet_v8_t *net = dp_load_plugin();
 	int fd0 = st_fd_count();
 	struct st_traffic *t = st_traffic_open(&p, net, &r->cfg);

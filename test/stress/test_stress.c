@@ -229,7 +229,8 @@ Test(stress, flapped_rail_carries_traffic_again, .timeout = 600)
 	if (!r.failback)
 		cr_skip_test("needs failback (SPARK_STRESS_FAULTS=failback or all)");
 	struct dp_pair p;
-	dp_pair_start(&p, NULL);
+	static const char *const failback_env[] = {"NCCL_SPARK_FAILBACK=1", NULL};
+	dp_pair_start(&p, failback_env);
 	const ncclNet_v8_t *net = dp_load_plugin();
 	int fd0 = st_fd_count();
 	struct st_traffic *t = st_traffic_open(&p, net, &r.cfg);

@@ -173,6 +173,14 @@ Test(param, peer_timeout)
 	cr_assert_eq(load_bad("NCCL_SPARK_PEER_TIMEOUT=5s", "seconds").peer_timeout, 30);
 }
 
+Test(param, failback)
+{
+	cr_assert_eq(load((const char *[]){NULL}, 0).failback, 0);
+	const char *env[] = {"NCCL_SPARK_FAILBACK=1", NULL};
+	cr_assert_eq(load(env, 0).failback, 1);
+	cr_assert_eq(load_bad("NCCL_SPARK_FAILBACK=2", "0 or 1").failback, 0);
+}
+
 Test(param, unknown_variable_is_reported)
 {
 	const char *env[] = {"NCCL_SPARK_GID_IDX=3", "NCCL_IB_HCA=mlx5", NULL};
