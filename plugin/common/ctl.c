@@ -5,32 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wire_bytes.h"
+
 #define CTL_MAGIC 0x53504346u      /* "SPCF" */
 #define BYTE_ORDER_PROBE 0x01020304u
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-
-static int fail(char *reason, int len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *reason, int len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(reason, (size_t)len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 enum payload { PAY_NONE, PAY_REASON, PAY_INFO };
 
@@ -98,14 +77,14 @@ static int reason_decode(const uint8_t *p, struct spark_ctl *f, char *reason, in
 {
 	size_t n = strnlen((const char *)p, SPARK_REASON_LEN);
 	if (n == SPARK_REASON_LEN)
-		return fail(reason, len, "%s: reason without its NUL", spark_ctl_kind_name(f->kind));
+		return spark_refuse(reason, len, "%s: reason without its NUL", spark_ctl_kind_name(f->kind));
 	for (size_t i = 0; i < n; i++)
 		if (p[i] < 0x20 || p[i] >= 0x7f)
-			return fail(reason, len, "%s: reason byte %zu is %#x, not printable",
+			return spark_refuse(reason, len, "%s: reason byte %zu is %#x, not printable",
 				    spark_ctl_kind_name(f->kind), i, p[i]);
 	for (size_t i = n; i < SPARK_REASON_LEN; i++)
 		if (p[i] != 0)
-			return fail(reason, len, "%s: byte %zu after the reason is %#x, not 0",
+			return spark_refuse(reason, len, "%s: byte %zu after the reason is %#x, not 0",
 				    spark_ctl_kind_name(f->kind), i, p[i]);
 	memcpy(f->reason, p, n + 1);
 	return 0;
@@ -124,7 +103,7 @@ static int zeros(const uint8_t *p, size_t from, size_t to, const char *what, cha
 	}
 	for (size_t i = from; i < to; i++)
 		if (p[i] != 0)
-			return fail(reason, len, "%s: byte %zu is %#x, not 0: corrupted", what, i,
+			return spark_refuse(reason, len, "%s: byte %zu is %#x, not 0: corrupted", what, i,
 				    p[i]);
 	return 0;
 }
@@ -134,16 +113,16 @@ static int header_decode(const uint8_t *in, uint64_t want_seq, struct spark_ctl 
 {
 	uint32_t probe;
 	if (get32(in) != CTL_MAGIC)
-		return fail(reason, len, "not a Spark control frame (magic %#x)", get32(in));
+		return spark_refuse(reason, len, "not a Spark control frame (magic %#x)", get32(in));
 	if (get16(in + 4) != SPARK_WIRE_VERSION)
-		return fail(reason, len, "control frame version %u, we speak %u", get16(in + 4),
+		return spark_refuse(reason, len, "control frame version %u, we speak %u", get16(in + 4),
 			    SPARK_WIRE_VERSION);
 	uint32_t kind = get16(in + 6);
 	if (kind < SPARK_CTL_HEARTBEAT || kind > SPARK_CTL_KIND_MAX)
-		return fail(reason, len, "control frame kind %u (1..%d)", kind, SPARK_CTL_KIND_MAX);
+		return spark_refuse(reason, len, "control frame kind %u (1..%d)", kind, SPARK_CTL_KIND_MAX);
 	memcpy(&probe, in + 8, 4);
 	if (probe != BYTE_ORDER_PROBE)
-		return fail(reason, len, "control frame in the other byte order (probe %#x)", probe);
+		return spark_refuse(reason, len, "control frame in the other byte order (probe %#x)", probe);
 	f->kind = (enum spark_ctl_kind)kind;
 	f->rail = get32(in + 12);
 	f->epoch = get32(in + 16);
@@ -151,13 +130,13 @@ static int header_decode(const uint8_t *in, uint64_t want_seq, struct spark_ctl 
 	if (zeros(in, 20, 24, "control frame header", reason, len) != 0)
 		return -1;
 	if (f->seq != want_seq)
-		return fail(reason, len, "%s frame number %llu, expected %llu: frames lost or "
+		return spark_refuse(reason, len, "%s frame number %llu, expected %llu: frames lost or "
 			    "repeated", spark_ctl_kind_name(kind), (unsigned long long)f->seq,
 			    (unsigned long long)want_seq);
 	if (has_rail(kind) ? f->rail >= SPARK_MAX_RAILS : f->rail != 0)
-		return fail(reason, len, "%s: rail %u", spark_ctl_kind_name(kind), f->rail);
+		return spark_refuse(reason, len, "%s: rail %u", spark_ctl_kind_name(kind), f->rail);
 	if (!has_epoch(kind) && f->epoch != 0)
-		return fail(reason, len, "%s: epoch %u where none belongs",
+		return spark_refuse(reason, len, "%s: epoch %u where none belongs",
 			    spark_ctl_kind_name(kind), f->epoch);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hca_spec.h"
+#include "wire_bytes.h"
 
 #define HANDLE_MAGIC 0x5350484bu   /* "SPHK" */
 #define MSG_MAGIC 0x5350434du      /* "SPCM" */
@@ -12,30 +13,6 @@
 
 _Static_assert(SPARK_HANDLE_STAGE_OFF + 16 <= SPARK_HANDLE_SIZE, "handle scratch fits");
 
-/* Big-endian field access: the handle and handshake are byte strings. */
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-
-static int fail(char *reason, int len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *reason, int len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(reason, (size_t)len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 void spark_handle_encode(const struct spark_handle *h, uint8_t out[SPARK_HANDLE_SIZE])
 {
@@ -53,9 +30,9 @@ int spark_handle_decode(const uint8_t in[SPARK_HANDLE_SIZE], struct spark_handle
 			char *reason, int len)
 {
 	if (get32(in) != HANDLE_MAGIC)
-		return fail(reason, len, "not a Spark handle (magic %#x)", get32(in));
+		return spark_refuse(reason, len, "not a Spark handle (magic %#x)", get32(in));
 	if (get16(in + 4) != SPARK_WIRE_VERSION)
-		return fail(reason, len, "handle version %u, this plugin speaks %u", get16(in + 4),
+		return spark_refuse(reason, len, "handle version %u, this plugin speaks %u", get16(in + 4),
 			    SPARK_WIRE_VERSION);
 	memset(h, 0, sizeof *h);
 	h->family = get16(in + 6);
@@ -64,22 +41,22 @@ int spark_handle_decode(const uint8_t in[SPARK_HANDLE_SIZE], struct spark_handle
 	memcpy(h->addr, in + 12, 16);
 	h->nonce = get64(in + 32);
 	if (h->family != 2 /* AF_INET */ && h->family != 10 /* AF_INET6 */)
-		return fail(reason, len, "handle address family %u", h->family);
+		return spark_refuse(reason, len, "handle address family %u", h->family);
 	if (h->port == 0)
-		return fail(reason, len, "handle port 0");
+		return spark_refuse(reason, len, "handle port 0");
 	/* A listener's device fuses at most SPARK_MAX_RAILS rails: more is a
 	 * corrupted handle, not a bigger peer (the connector also checks the
 	 * count against the listener's REPLY). */
 	if (h->nrails < 1 || h->nrails > SPARK_MAX_RAILS)
-		return fail(reason, len, "handle rail count %u (1..%d)", h->nrails, SPARK_MAX_RAILS);
+		return spark_refuse(reason, len, "handle rail count %u (1..%d)", h->nrails, SPARK_MAX_RAILS);
 	if (h->family == 2)
 		for (int i = 4; i < 16; i++)
 			if (h->addr[i] != 0)
-				return fail(reason, len, "IPv4 handle with address byte %d set", i);
+				return spark_refuse(reason, len, "IPv4 handle with address byte %d set", i);
 	for (int i = 11; i < SPARK_HANDLE_PUBLIC; i++) {
 		bool used = (i >= 12 && i < 28) || (i >= 32 && i < 40);
 		if (!used && in[i] != 0)
-			return fail(reason, len, "handle byte %d is %#x, not 0: corrupted", i, in[i]);
+			return spark_refuse(reason, len, "handle byte %d is %#x, not 0: corrupted", i, in[i]);
 	}
 	return 0;
 }
@@ -136,12 +113,12 @@ int spark_rail_info_decode(const uint8_t *p, uint32_t i, struct spark_rail_info 
 {
 	size_t nlen = strnlen((const char *)p, SPARK_NAME_LEN);
 	if (nlen == 0 || nlen == SPARK_NAME_LEN || !spark_hca_name_valid((const char *)p, (int)nlen))
-		return fail(reason, len, "rail %u: malformed HCA name", i);
+		return spark_refuse(reason, len, "rail %u: malformed HCA name", i);
 	/* Our encoder pads with zeros: anything else is corruption (and the
 	 * frame would not re-encode to its own bytes). */
 	for (size_t k = nlen + 1; k < SPARK_NAME_LEN; k++)
 		if (p[k] != 0)
-			return fail(reason, len, "rail %u: byte %zu after the HCA name is %#x, not 0",
+			return spark_refuse(reason, len, "rail %u: byte %zu after the HCA name is %#x, not 0",
 				    i, k, p[k]);
 	memcpy(r->name, p, nlen + 1);
 	p += SPARK_NAME_LEN;
@@ -154,17 +131,17 @@ int spark_rail_info_decode(const uint8_t *p, uint32_t i, struct spark_rail_info 
 	r->rkey = get32(p + 36);
 	r->addr = get64(p + 40);
 	if (gid_zero(r->gid))
-		return fail(reason, len, "rail %u (%s): zero GID", i, r->name);
+		return spark_refuse(reason, len, "rail %u (%s): zero GID", i, r->name);
 	if (r->prefix > 32)
-		return fail(reason, len, "rail %u (%s): subnet prefix /%u", i, r->name, r->prefix);
+		return spark_refuse(reason, len, "rail %u (%s): subnet prefix /%u", i, r->name, r->prefix);
 	if (r->qpn == 0 || r->qpn > 0xffffff)
-		return fail(reason, len, "rail %u (%s): QPN %#x", i, r->name, r->qpn);
+		return spark_refuse(reason, len, "rail %u (%s): QPN %#x", i, r->name, r->qpn);
 	if (r->psn > 0xffffff)
-		return fail(reason, len, "rail %u (%s): PSN %#x beyond 24 bits", i, r->name, r->psn);
+		return spark_refuse(reason, len, "rail %u (%s): PSN %#x beyond 24 bits", i, r->name, r->psn);
 	if (!power_of_two_mtu(r->mtu))
-		return fail(reason, len, "rail %u (%s): MTU %u", i, r->name, r->mtu);
+		return spark_refuse(reason, len, "rail %u (%s): MTU %u", i, r->name, r->mtu);
 	if (r->addr == 0)
-		return fail(reason, len, "rail %u (%s): NULL buffer address", i, r->name);
+		return spark_refuse(reason, len, "rail %u (%s): NULL buffer address", i, r->name);
 	return 0;
 }
 
@@ -183,24 +160,24 @@ static int header_decode(const uint8_t *in, enum spark_msg_kind want, uint64_t n
 {
 	uint32_t probe;
 	if (get32(in) != MSG_MAGIC)
-		return fail(reason, len, "not a Spark handshake message (magic %#x)", get32(in));
+		return spark_refuse(reason, len, "not a Spark handshake message (magic %#x)", get32(in));
 	if (get16(in + 4) != SPARK_WIRE_VERSION)
-		return fail(reason, len, "peer speaks version %u, we speak %u", get16(in + 4),
+		return spark_refuse(reason, len, "peer speaks version %u, we speak %u", get16(in + 4),
 			    SPARK_WIRE_VERSION);
 	if (get16(in + 6) != want)
-		return fail(reason, len, "expected %s, got %s (%u)", kind_name(want),
+		return spark_refuse(reason, len, "expected %s, got %s (%u)", kind_name(want),
 			    kind_name(get16(in + 6)), get16(in + 6));
 	memcpy(&probe, in + 8, 4);
 	if (probe != BYTE_ORDER_PROBE)
-		return fail(reason, len, "peer has the other byte order (probe %#x)", probe);
+		return spark_refuse(reason, len, "peer has the other byte order (probe %#x)", probe);
 	m->kind = want;
 	m->nrails = get32(in + 12);
 	m->rail_mask = get32(in + 16);
 	m->nonce = get64(in + 24);
 	if (want != SPARK_MSG_REPLY && m->rail_mask != 0)
-		return fail(reason, len, "%s with rail mask %#x", kind_name(want), m->rail_mask);
+		return spark_refuse(reason, len, "%s with rail mask %#x", kind_name(want), m->rail_mask);
 	if (m->nonce != nonce)
-		return fail(reason, len, "nonce %#llx, expected %#llx: a stale or foreign peer",
+		return spark_refuse(reason, len, "nonce %#llx, expected %#llx: a stale or foreign peer",
 			    (unsigned long long)m->nonce, (unsigned long long)nonce);
 	return 0;
 }
@@ -214,11 +191,11 @@ static int pairing_decode(const uint8_t *in, struct spark_conn_msg *m, char *rea
 		uint8_t b = in[20 + i];
 		bool kept = (m->rail_mask & (1u << i)) != 0;
 		if (!kept && b != 0)
-			return fail(reason, len, "rail %u not kept but paired (%u)", i, b);
+			return spark_refuse(reason, len, "rail %u not kept but paired (%u)", i, b);
 		if (!kept)
 			continue;
 		if (b < 1 || b > SPARK_WIRE_MAX_RAILS || (seen & (1u << (b - 1))))
-			return fail(reason, len, "rail %u kept with pairing byte %u (1..%d, each once)",
+			return spark_refuse(reason, len, "rail %u kept with pairing byte %u (1..%d, each once)",
 				    i, b, SPARK_WIRE_MAX_RAILS);
 		seen |= 1u << (b - 1);
 		m->peer_rail[i] = (uint8_t)(b - 1);
@@ -236,9 +213,9 @@ int spark_msg_decode(const uint8_t in[SPARK_MSG_SIZE], enum spark_msg_kind want,
 	if (want == SPARK_MSG_READY)
 		return 0;
 	if (m->nrails < 1 || m->nrails > SPARK_WIRE_MAX_RAILS)
-		return fail(reason, len, "rail count %u (1..%d)", m->nrails, SPARK_WIRE_MAX_RAILS);
+		return spark_refuse(reason, len, "rail count %u (1..%d)", m->nrails, SPARK_WIRE_MAX_RAILS);
 	if (want == SPARK_MSG_REPLY && (m->rail_mask >> m->nrails) != 0)
-		return fail(reason, len, "rail mask %#x for %u rails", m->rail_mask, m->nrails);
+		return spark_refuse(reason, len, "rail mask %#x for %u rails", m->rail_mask, m->nrails);
 	for (uint32_t i = 0; i < m->nrails; i++) {
 		/* A HELLO and a refusal (mask 0) describe every rail. */
 		bool described = want == SPARK_MSG_HELLO || m->rail_mask == 0 ||
