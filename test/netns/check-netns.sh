@@ -44,12 +44,23 @@ pids=()
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	# A pid above may be `ip netns exec`'s, not its child's: everything
+	# still running in the namespaces goes too, before its files are removed
+	# (a softroce process left behind keeps writing into the fabric).
+	local ns i
+	for ns in "$nsa" "$nsb"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+	done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
+	for i in $(seq 50); do
+		[ -z "$(ip netns pids "$nsa" 2>/dev/null)$(ip netns pids "$nsb" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
 	# Deleting a namespace destroys its veths, and with them their peers.
 	ip netns del "$nsa" 2>/dev/null || true
 	ip netns del "$nsb" 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
 }
 trap cleanup EXIT
 
