@@ -60,7 +60,12 @@ cleanup() {
 	# Deleting a namespace destroys its veths, and with them their peers.
 	ip netns del "$nsa" 2>/dev/null || true
 	ip netns del "$nsb" 2>/dev/null || true
-	rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
+	# A killed process's last writes can still be landing: retry for a while.
+	for i in $(seq 20); do
+		rm -rf "$work" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	echo "netns: warning: could not remove $work (something still writes there)" >&2
 }
 trap cleanup EXIT
 
