@@ -126,6 +126,11 @@ static uint64_t xmit(const struct run *t, const char *hca)
  * could not finish in 20 s by waiting for RETRY_EXC. */
 Test(failback, port_down_fails_over_before_the_retry_timeout, .timeout = 90)
 {
+	/* Its bound is a time: under qemu (10-20x slower) softroce's go-back-N
+	 * resends swamp it (test_dp.c's NATIVE_ONLY); the aarch64 run took
+	 * 44.2 s once, which is left to look into (docs/building.md). */
+	if (dp_under_qemu())
+		cr_skip_test("needs native timing (softroce retransmits under qemu)");
 	struct run t;
 	run_start(&t);
 	stream(&t, 16, ~0u, NULL);
