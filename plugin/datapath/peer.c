@@ -27,33 +27,11 @@
 #include "log.h"
 #include "param.h"
 #include "peer.h"
+#include "pending.h"
 
 static const char *dir_name(const struct spark_comm *c)
 {
 	return c->kind == SPARK_COMM_SEND ? "send" : "recv";
-}
-
-/* "192.168.100.2:41234" of the socket's far end, for the WARN. */
-static void peer_name(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage sa;
-	socklen_t sl = sizeof sa;
-	memset(&sa, 0, sizeof sa);
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	snprintf(out, len, "?");
-	if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0)
-		return;
-	if (sa.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)&sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-		port = ntohs(s4->sin_port);
-	} else if (sa.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-		port = ntohs(s6->sin6_port);
-	}
-	snprintf(out, len, "%s:%u", ip, port);
 }
 
 static void on_frame(struct spark_comm *c, const struct spark_ctl *f)
@@ -63,7 +41,7 @@ static void on_frame(struct spark_comm *c, const struct spark_ctl *f)
 	case SPARK_CTL_HEARTBEAT:
 		return;
 	case SPARK_CTL_FAILED:
-		peer_name(c->fd, peer, sizeof peer);
+		spark_peer_name(c->fd, peer, sizeof peer);
 		SPARK_WARN("dev %d: %s comm: the peer %s failed its side of this comm: %s", c->dev,
 			   dir_name(c), peer, f->reason);
 		c->ctl_chan.told_failed = true;   /* nothing to tell a peer that gave up */
@@ -89,7 +67,7 @@ static bool take_frame(struct spark_comm *c)
 	ch->rx_off = 0;
 	if (spark_ctl_decode(ch->rx_buf, ch->rx_seq, &f, reason, sizeof reason) != 0) {
 		char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
-		peer_name(c->fd, peer, sizeof peer);
+		spark_peer_name(c->fd, peer, sizeof peer);
 		SPARK_WARN("dev %d: %s comm: malformed control frame from the peer %s: %s; its "
 			   "bootstrap stream cannot be trusted, the comm fails (a different plugin "
 			   "version on the peer, or something else writing to this connection)",
@@ -134,7 +112,7 @@ static void timed_out(struct spark_comm *c, uint64_t now, int timeout_s)
 {
 	char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
 	double quiet = (double)(now - c->peer_seen_ns) / 1e9;
-	peer_name(c->fd, peer, sizeof peer);
+	spark_peer_name(c->fd, peer, sizeof peer);
 	SPARK_WARN("dev %d: %s comm: nothing from the peer %s for %.1f s (limit %d s): its "
 		   "process was killed (a forked child may still hold its socket), is frozen, or "
 		   "its host is unreachable; the comm fails. Raise NCCL_SPARK_PEER_TIMEOUT if the "
