@@ -53,6 +53,10 @@ static void inject(struct st_fatal *x)
 		break;
 	case ST_F_FREEZE_LONG:
 		st_control(x->p, "b freeze");
+		/* Work in flight towards the frozen NICs from here on, even if
+		 * every window was full and every clear-to-send had landed. */
+		if (!x->idle)
+			st_traffic_room_for_one(x->t);
 		break;
 	default:
 		DP_CHECK(false, "not a fatal fault");
@@ -78,6 +82,7 @@ static void freeze_idle_step(struct st_fatal *x, double now)
 		 "nothing in flight: its process lives, nothing could have timed out",
 		 f.failed_comms);
 	st_traffic_phase(x->t, ST_RUN);
+	st_traffic_room_for_one(x->t);  /* the idle receive may fill its window */
 	x->at = now;
 	st_traffic_set_deadline(x->t, now + x->bound);
 	x->state = 9;

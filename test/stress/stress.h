@@ -103,6 +103,10 @@ void st_traffic_set_deadline(struct st_traffic *t, double deadline);
 void st_traffic_abort_on_error(struct st_traffic *t);
 uint64_t st_traffic_done(const struct st_traffic *t);   /* messages completed here */
 void st_traffic_phase(struct st_traffic *t, enum st_phase ph);
+/* Every live comm may open one more group than it has open now (its window
+ * may be full, every clear-to-send of it landed: then it has nothing in
+ * flight that could time out). What NCCL's next operation does. */
+void st_traffic_room_for_one(struct st_traffic *t);
 /* ST_DRAIN's end: each comm opens groups up to the larger of both hosts'
  * counts (the peer's, from st_traffic_groups there), so every open group
  * has its other half; then quiet = nothing open. */

@@ -303,6 +303,15 @@ uint64_t st_traffic_done(const struct st_traffic *t) { return t->done; }
 
 void st_traffic_phase(struct st_traffic *t, enum st_phase ph) { t->phase = ph; }
 
+void st_traffic_room_for_one(struct st_traffic *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct st_comm *c = &t->c[i];
+		if (!c->failed && !c->finished && c->win <= c->qn && c->qn < ST_WIN_MAX)
+			c->win = c->qn + 1;
+	}
+}
+
 void st_traffic_finish(struct st_traffic *t)
 {
 	for (int i = 0; i < t->n; i++)
@@ -373,8 +382,12 @@ static void hang(struct st_traffic *t, const char *why)
 {
 	for (int i = 0; i < t->n; i++)
 		if (!t->c[i].failed && !t->c[i].finished)
-			fprintf(stderr, "[%s] comm %d (%s): %d groups open, %llu messages planned\n",
+			fprintf(stderr, "[%s] comm %d (%s): %d groups open (the oldest: %d of %d "
+				"posted, %d tested), %llu messages planned\n",
 				dp_host(), i, t->c[i].send ? "send" : "recv", t->c[i].qn,
+				t->c[i].qn ? t->c[i].q[t->c[i].qh].posted : 0,
+				t->c[i].qn ? t->c[i].q[t->c[i].qh].g.n : 0,
+				t->c[i].qn ? t->c[i].q[t->c[i].qh].tested : 0,
 				(unsigned long long)t->c[i].plan.msgs);
 	DP_CHECK(false, "%d comms neither done nor failed %s (SPARK_STRESS_SEED=%s): a hang",
 		 st_traffic_alive(t), why, getenv("SPARK_STRESS_SEED"));
