@@ -15,7 +15,7 @@ PLUGIN_DIRS := plugin/common plugin/discovery plugin/connect plugin/datapath plu
 PLUGIN_INC := -Iinclude $(addprefix -I,$(PLUGIN_DIRS))
 
 # Logic with no verbs, sysfs-free: unit-tested on its own (test/unit).
-PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire.c plugin/common/ctl.c \
+PLUGIN_PURE_SRCS := plugin/common/log.c plugin/common/param.c plugin/common/wire.c plugin/common/ctl.c plugin/common/ctl_rx.c \
 	plugin/discovery/pci.c plugin/discovery/gid.c plugin/discovery/hca_spec.c \
 	plugin/discovery/pairs_spec.c plugin/discovery/hca.c plugin/discovery/pairing.c \
 	plugin/discovery/sysfs.c plugin/discovery/hexfields.c \

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ctl.h"
+#include "ctl_rx.h"
 #include "hca.h"
 #include "nccl/err.h"
 #include "stripe.h"
@@ -148,9 +149,7 @@ struct spark_ctl_chan {
 	uint64_t tx_seq;                /* frames begun on the socket (tx_lock) */
 	uint8_t tx_buf[SPARK_CTL_SIZE]; /* the frame being written (tx_lock) */
 	uint32_t tx_off, tx_len;        /* its bytes written, its length; equal: none */
-	uint64_t rx_seq;                /* frames decoded */
-	uint8_t rx_buf[SPARK_CTL_SIZE]; /* a frame read in part */
-	uint32_t rx_off;
+	struct spark_ctl_rx rx;         /* frames decoded, a frame read in part */
 	bool told_failed;               /* FAILED sent, or the failure came from the peer */
 	bool heartbeat;                 /* registered with the heartbeat thread */
 	char fail_reason[SPARK_REASON_LEN];  /* why the comm failed, for the peer */

@@ -9,16 +9,15 @@
  *    or its host is unreachable;
  *  - the peer said FAILED: its side of the comm is dead;
  *  - a frame does not decode: the stream cannot be trusted;
+ *  - the stream ends inside a frame: the peer died writing it;
  *  - EOF, and work is still pending SPARK_PEER_GRACE_NS later: the peer
  *    closed its comm or died (the grace covers a peer that closed right
  *    after its last operation, whose completions may still be on their way).
  * When this comm failed, for whatever reason, the peer is told (FAILED). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/socket.h>
 
 #include "api.h"
@@ -58,53 +57,63 @@ static void on_frame(struct spark_comm *c, const struct spark_ctl *f)
 	}
 }
 
-/* A complete frame in rx_buf. False when it did not decode (comm failed). */
-static bool take_frame(struct spark_comm *c)
+static void malformed(struct spark_comm *c, const char *reason)
 {
-	struct spark_ctl_chan *ch = &c->ctl_chan;
-	struct spark_ctl f;
-	char reason[SPARK_REASON_LEN];
-	ch->rx_off = 0;
-	if (spark_ctl_decode(ch->rx_buf, ch->rx_seq, &f, reason, sizeof reason) != 0) {
-		char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
-		spark_peer_name(c->fd, peer, sizeof peer);
-		SPARK_WARN("dev %d: %s comm: malformed control frame from the peer %s: %s; its "
-			   "bootstrap stream cannot be trusted, the comm fails (a different plugin "
-			   "version on the peer, or something else writing to this connection)",
-			   c->dev, dir_name(c), peer, reason);
-		snprintf(why, sizeof why, "malformed control frame from this side: %.100s", reason);
-		spark_comm_fail_why(c, ncclRemoteError, why);
-		return false;
-	}
-	ch->rx_seq++;
-	on_frame(c, &f);
-	return true;
+	char peer[INET6_ADDRSTRLEN + 8], why[SPARK_REASON_LEN];
+	spark_peer_name(c->fd, peer, sizeof peer);
+	SPARK_WARN("dev %d: %s comm: malformed control frame from the peer %s: %s; its "
+		   "bootstrap stream cannot be trusted, the comm fails (a different plugin "
+		   "version on the peer, or something else writing to this connection)",
+		   c->dev, dir_name(c), peer, reason);
+	snprintf(why, sizeof why, "malformed control frame from this side: %.100s", reason);
+	spark_comm_fail_why(c, ncclRemoteError, why);
 }
 
-/* Every complete frame the socket holds; a partial one stays in rx_buf. */
+/* The peer's socket closed. In mid-frame, its writer stopped inside a frame
+ * (a clean close never does that: frames go out whole): it died, and no more
+ * can come, so the comm fails now. At a frame's end it may have closed its
+ * comm after its last operation: spark_peer_poll gives it the grace. */
+static void closed(struct spark_comm *c, uint64_t now, const char *reason)
+{
+	c->peer_gone_ns = now;
+	if (c->ctl_chan.rx.off == 0) {
+		SPARK_INFO(NCCL_NET, "dev %d: the peer closed its connection (%s)", c->dev, reason);
+		return;
+	}
+	char peer[INET6_ADDRSTRLEN + 8];
+	spark_peer_name(c->fd, peer, sizeof peer);
+	SPARK_WARN("dev %d: %s comm: the connection to the peer %s ended inside a control frame "
+		   "(%s): the peer process died while writing it, or something else closed this "
+		   "connection; the comm fails", c->dev, dir_name(c), peer, reason);
+	spark_comm_fail_why(c, ncclRemoteError, "the connection ended inside a control frame");
+}
+
+/* Every complete frame the socket holds; a partial one stays in ctl_chan.rx. */
 static void drain(struct spark_comm *c, uint64_t now)
 {
-	struct spark_ctl_chan *ch = &c->ctl_chan;
-	for (int frames = 0; frames < SPARK_PEER_MAX_FRAMES && c->peer_gone_ns == 0;) {
-		ssize_t n = recv(c->fd, ch->rx_buf + ch->rx_off, SPARK_CTL_SIZE - ch->rx_off,
-				 MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+	char reason[SPARK_REASON_LEN];
+	for (int frames = 0; frames < SPARK_PEER_MAX_FRAMES && c->peer_gone_ns == 0; frames++) {
+		struct spark_ctl f;
+		bool heard = false;
+		enum spark_ctl_rx_got got = spark_ctl_rx_next(&c->ctl_chan.rx, c->fd, &f, &heard,
+							      reason, sizeof reason);
+		if (heard)
+			c->peer_seen_ns = now;
+		switch (got) {
+		case SPARK_CTL_RX_FRAME:
+			on_frame(c, &f);
+			if (c->failed != ncclSuccess)
+				return;
+			break;
+		case SPARK_CTL_RX_AGAIN:
 			return;
-		if (n <= 0) {
-			c->peer_gone_ns = now;
-			SPARK_INFO(NCCL_NET, "dev %d: the peer closed its connection (%s)", c->dev,
-				   n == 0 ? "EOF" : strerror(errno));
+		case SPARK_CTL_RX_CLOSED:
+			closed(c, now, reason);
+			return;
+		case SPARK_CTL_RX_BAD:
+			malformed(c, reason);
 			return;
 		}
-		c->peer_seen_ns = now;
-		ch->rx_off += (uint32_t)n;
-		if (ch->rx_off < SPARK_CTL_SIZE)
-			continue;
-		frames++;
-		if (!take_frame(c) || c->failed != ncclSuccess)
-			return;
 	}
 }
 
