@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dp_harness.h"
+#include "nn_fifos.h"
 
 #define MiB (1024ul * 1024ul)
 #define SLOT (4 * MiB)
@@ -59,26 +60,6 @@ static void progress(const struct xfer *x)
 	DP_CHECK(f != NULL, "%s: %s", tmp, strerror(errno));
 	fprintf(f, "%ld\n", x->done);
 	DP_CHECK(fclose(f) == 0 && rename(tmp, path) == 0, "%s: %s", path, strerror(errno));
-}
-
-static void open_fifos(struct dp_pair *p, const char *dir, bool recv)
-{
-	char ab[300], ba[300];
-	snprintf(ab, sizeof ab, "%s/a2b", dir);
-	snprintf(ba, sizeof ba, "%s/b2a", dir);
-	memset(p, 0, sizeof *p);
-	p->pipe_ab[0] = p->pipe_ab[1] = p->pipe_ba[0] = p->pipe_ba[1] = -1;
-	p->is_b = recv;
-	/* Both open a2b first: each open of a FIFO waits for the other end. */
-	if (recv) {
-		p->pipe_ab[0] = open(ab, O_RDONLY | O_CLOEXEC);
-		p->pipe_ba[1] = open(ba, O_WRONLY | O_CLOEXEC);
-	} else {
-		p->pipe_ab[1] = open(ab, O_WRONLY | O_CLOEXEC);
-		p->pipe_ba[0] = open(ba, O_RDONLY | O_CLOEXEC);
-	}
-	DP_CHECK(p->pipe_ab[recv ? 0 : 1] >= 0 && p->pipe_ba[recv ? 1 : 0] >= 0,
-		 "FIFOs in %s: %s", dir, strerror(errno));
 }
 
 /* One step of the receiver: post (until stop), or complete the oldest. */
@@ -168,7 +149,7 @@ int main(int argc, char **argv)
 	x.total = -1;
 	snprintf(x.dir, sizeof x.dir, "%s", argv[2]);
 	struct dp_pair p;
-	open_fifos(&p, x.dir, x.recv);
+	nn_open_fifos(&p, x.dir, x.recv);
 	x.net = dp_load_plugin();
 	int ndev = 0;
 	DP_OK(x.net->devices(&ndev));
