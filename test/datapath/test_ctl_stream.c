@@ -78,9 +78,10 @@ Test(ctl_stream, a_stream_cut_inside_a_frame_fails_the_comm_with_a_warn, .timeou
 	void *comm = p.is_b ? dp_connect_send(&p, net, 0) : dp_connect_recv(&p, net, 0), *mh;
 	DP_OK(net->regMr(comm, buf, MSG, NCCL_PTR_HOST, &mh));
 	if (p.is_b) {
+		static const uint8_t magic[4] = {'S', 'P', 'C', 'F'};
 		uint8_t part[CUT];
 		memset(part, 0, sizeof part);
-		memcpy(part, "SPCF", 4);
+		memcpy(part, magic, sizeof magic);
 		int fd = bootstrap_fd();
 		DP_CHECK(fd >= 0, "no bootstrap socket found");
 		dp_sync(&p);                       /* a's receive is posted */

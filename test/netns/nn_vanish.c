@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 	struct dp_pair p;
 	const char *timeout = getenv("NCCL_SPARK_PEER_TIMEOUT");
 	h.is_b = argv[1][0] == 'b';
-	h.bound = 3.0 * (timeout != NULL ? atof(timeout) : 30.0) + 10.0;
+	h.bound = 3.0 * (timeout != NULL ? strtod(timeout, NULL) : 30.0) + 10.0;
 	snprintf(h.dir, sizeof h.dir, "%s", argv[2]);
 	nn_open_fifos(&p, h.dir, h.is_b);
 	connect_both(&h, &p);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl_rx.h"
@@ -114,7 +115,11 @@ static void take(struct link *l)
 }
 
 /* Unix sockets deliver at once; loopback TCP within a moment. */
-static void settle(void) { usleep(2000); }
+static void settle(void)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+	nanosleep(&ts, NULL);
+}
 
 /* Each frame received re-encodes to the bytes sent, in order. */
 static void check_all(const struct link *l, int n, uint8_t wire[][SPARK_CTL_SIZE])
