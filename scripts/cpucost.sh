@@ -9,14 +9,23 @@
 # plugin + libc + the verbs provider, here softroce), and the post_send /
 # poll_cq / post_recv calls made.
 #   scripts/cpucost.sh [ROUNDS]          (default 64 rounds = 512 messages)
+#   CPUCOST_KEEP=DIR scripts/cpucost.sh keeps the profiles in DIR.
 # Needs valgrind (scripts/install-deps.sh installs it).
 set -euo pipefail
 BUILD=${BUILD:-build}
 ROUNDS=${1:-64}
 command -v valgrind >/dev/null || { echo "cpucost: valgrind is not installed" >&2; exit 1; }
-make -s -j2 BUILD="$BUILD" "$BUILD/test/cpucost/spark_cpucost" "$BUILD/libnccl-net-spark.so" >/dev/null
-out=$(mktemp -d /tmp/cpucost-XXXXXX)
-trap 'rm -rf "$out"' EXIT
+make -s -j2 BUILD="$BUILD" "$BUILD/test/cpucost/spark_cpucost" "$BUILD/libnccl-net-spark.so" \
+	"$BUILD/softroce/libibverbs.so.1" >/dev/null
+# CPUCOST_KEEP=DIR keeps the callgrind profiles there (for callgrind_annotate).
+if [ -n "${CPUCOST_KEEP:-}" ]; then
+	out=$CPUCOST_KEEP
+	mkdir -p "$out"
+	rm -f "$out"/cg.*
+else
+	out=$(mktemp -d /tmp/cpucost-XXXXXX)
+	trap 'rm -rf "$out"' EXIT
+fi
 CPUCOST_ROUNDS=$ROUNDS valgrind --tool=callgrind --collect-atstart=no \
 	--callgrind-out-file="$out/cg.%p" "$BUILD/test/cpucost/spark_cpucost" 2>"$out/log" ||
 	{ cat "$out/log" >&2; exit 1; }

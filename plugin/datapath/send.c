@@ -254,7 +254,9 @@ static void fill_record(struct spark_send_slot *s)
 		s->rec.sizes[i] = s->req[i].size;
 }
 
-static inline void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t r, uint64_t *now)
+static inline __attribute__((always_inline)) void posted_on(struct spark_comm *c,
+							  struct spark_send_slot *s, uint32_t r,
+							  uint64_t *now)
 {
 	/* A rail that was idle starts its busy time now; one that was busy
 	 * starts when its previous chain completes (weights.c). */
@@ -347,6 +349,22 @@ static inline __attribute__((always_inline)) enum post_result post_single(struct
 		post_share(c, s, r, 0, size, slot | size << 8, &now);
 		return POSTED;
 	}
+	if (n == 2) {   /* cut in two (SPARK_MAX_RAILS): both checked, then one WR on each */
+		uint32_t a = pc[0].rail, b = pc[1].rail;
+		if (!spark_rail_room(&c->rail[a], 1) || !spark_rail_room(&c->rail[b], 1))
+			return NO_ROOM;
+		if (s->cts[0].rkey[c->rail[a].peer_rail] == 0 ||
+		    s->cts[0].rkey[c->rail[b].peer_rail] == 0) {
+			missing_key(c, s, 0, s->cts[0].rkey[c->rail[a].peer_rail] == 0 ? a : b);
+			return POSTED;
+		}
+		slot_posted(s, 1u << a | 1u << b, a, false);
+		c->small_rail = next_up_rail(c, c->small_rail);
+		uint32_t imm = slot | 1u << 7 | size << 8;
+		if (post_share(c, s, a, 0, (uint32_t)pc[0].length, imm, &now))
+			post_share(c, s, b, pc[1].offset, (uint32_t)pc[1].length, imm, &now);
+		return POSTED;
+	}
 	uint32_t used = 0;
 	for (unsigned p = 0; p < n; p++) {
 		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
@@ -410,7 +428,8 @@ static __attribute__((noinline)) bool post_chains(struct spark_comm *c,
 
 /* Puts a READY slot on the wire; false when a rail's send queue is too full
  * (retried once completions free it). */
-static inline bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
+static inline __attribute__((always_inline)) bool post_slot(struct spark_comm *c,
+							     struct spark_send_slot *s)
 {
 	enum post_result single = post_single(c, s);
 	if (single != NOT_SINGLE)
