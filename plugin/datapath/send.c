@@ -437,7 +437,8 @@ static inline __attribute__((always_inline)) bool post_slot(struct spark_comm *c
 	return post_chains(c, s);
 }
 
-static void send_progress(struct spark_comm *c)
+/* Posts the READY slots behind the oldest one not yet posted, in order. */
+static __attribute__((noinline)) void post_waiting(struct spark_comm *c)
 {
 	while (c->post_seq < c->seq && c->failed == ncclSuccess) {
 		struct spark_send_slot *s = &c->slots[spark_slot_of(c->post_seq)];
@@ -445,6 +446,14 @@ static void send_progress(struct spark_comm *c)
 			return;
 		c->post_seq++;
 	}
+}
+
+/* After every poll that completed something: most find every slot posted,
+ * and return before post_waiting's registers are saved. */
+static void send_progress(struct spark_comm *c)
+{
+	if (c->post_seq < c->seq)
+		post_waiting(c);
 }
 
 ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
@@ -513,7 +522,7 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 			if (post_slot(c, s))
 				c->post_seq++;
 		} else {
-			send_progress(c);
+			post_waiting(c);
 		}
 		if (c->failed != ncclSuccess) {
 			*request = NULL;   /* posting found the CTS or a rail bad */
