@@ -85,6 +85,17 @@ static __attribute__((cold, noinline)) void missing_key(struct spark_comm *c,
 	cts_fault(c, s->seq, &f);
 }
 
+/* The slot's state once its CTS entries are copied and checked. */
+static inline int slot_matching(struct spark_send_slot *s, uint64_t seq, uint32_t nreqs)
+{
+	s->owned = 0;
+	s->seq = seq;
+	s->nreqs = nreqs;
+	s->claimed = 0;
+	s->state = SLOT_MATCHING;
+	return 1;
+}
+
 /* Reads the CTS entries for seq. The NIC writes them (no relaxed ordering:
  * seq, the last field, lands last); seq is read with acquire, and only then
  * the rest, so no field can be older than the seq that vouches for it. The
@@ -103,6 +114,12 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 	uint32_t nreqs = e[0].nreqs;
 	if (nreqs - 1u >= SPARK_MAX_RECVS)
 		nreqs = 1;   /* copied alone: the check below names nreqs */
+	if (nreqs == 1) {   /* the common case, without the loops */
+		s->cts[0] = e[0];
+		if (!spark_cts_entry_ok(&s->cts[0], seq, 1, 0))
+			return cts_bad(c, seq, s->cts);
+		return slot_matching(s, seq, 1);
+	}
 	for (uint32_t i = 1; i < nreqs; i++) {
 		got = __atomic_load_n(&e[i].seq, __ATOMIC_ACQUIRE);
 		enum spark_cts_seq st = spark_cts_seq_state(got, seq, i);
@@ -120,12 +137,7 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 	for (uint32_t i = 0; i < nreqs; i++)
 		if (!spark_cts_entry_ok(&s->cts[i], seq, nreqs, 0))
 			return cts_bad(c, seq, s->cts);
-	s->owned = 0;
-	s->seq = seq;
-	s->nreqs = nreqs;
-	s->claimed = 0;
-	s->state = SLOT_MATCHING;
-	return 1;
+	return slot_matching(s, seq, nreqs);
 }
 
 static int find_entry(const struct spark_send_slot *s, int tag)
@@ -239,6 +251,8 @@ static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 /* The first rail up after r, wrapping; r itself when no other is up. */
 static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
 {
+	if (c->up_mask == 3u)
+		return r ^ 1u;   /* a Spark's two rails, both up: the other one */
 	uint32_t up = c->up_mask & ((1u << c->nrails) - 1);
 	uint32_t above = up & ~((2u << r) - 1);
 	if (above != 0)
