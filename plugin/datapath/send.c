@@ -142,8 +142,6 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 
 static int find_entry(const struct spark_send_slot *s, int tag)
 {
-	if (s->nreqs == 1)   /* MATCHING with one entry: not claimed yet */
-		return s->cts[0].tag == tag ? 0 : -1;
 	for (uint32_t i = 0; i < s->nreqs; i++)
 		if (!(s->claimed & (1u << i)) && s->cts[i].tag == tag)
 			return (int)i;
@@ -470,40 +468,14 @@ static void send_progress(struct spark_comm *c)
 		post_waiting(c);
 }
 
-ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
-			 void **request)
+/* isend's second half: entry i of slot s taken by this isend, checked; the
+ * slot goes out once every entry has its isend. */
+static inline __attribute__((always_inline)) ncclResult_t claim(struct spark_comm *c,
+								struct spark_send_slot *s,
+								uint32_t i, void *data,
+								size_t size, int tag,
+								void *mhandle, void **request)
 {
-	struct spark_comm *c = send_comm;
-	*request = NULL;
-	SPARK_NOT_NULL(c, "send comm");
-	if (size > INT_MAX) {
-		SPARK_WARN("isend: %zu bytes, the largest message is %d", size, INT_MAX);
-		return ncclInvalidArgument;
-	}
-	if (c->failed != ncclSuccess)
-		return c->failed;
-	struct spark_send_slot *s = &c->slots[spark_slot_of(c->seq)];
-	if (!(s->state == SLOT_MATCHING && s->seq == c->seq)) {
-		if (!slot_reusable(s))
-			return ncclSuccess;        /* previous use still live: retry */
-		int rc = read_cts(c, c->seq, s);
-		if (rc == 0) {
-			/* No CTS yet: is the peer there, and are our ports? A sender
-			 * waiting for a clear-to-send has nothing in flight and calls
-			 * no test(), so the engine's idle polls never look at the
-			 * ports for it: both rails down would go unseen here. */
-			spark_peer_check(c, spark_now_ns());
-			spark_port_watch(c);
-		}
-		if (rc <= 0)
-			return rc < 0 ? ncclRemoteError : c->failed;
-	}
-	/* A tag the oldest open receive does not (or no longer) wants is
-	 * another sender's turn (NCCL_NET_SHARED_COMMS: ranks share this comm,
-	 * each with its own tag): no request, NCCL calls again. */
-	int i = find_entry(s, tag);
-	if (i < 0)
-		return ncclSuccess;
 	struct spark_send_req *req = &s->req[i];
 	ncclResult_t res = ncclSuccess;
 	req->data = data;
@@ -546,22 +518,80 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 	return res;
 }
 
+ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
+			 void **request)
+{
+	struct spark_comm *c = send_comm;
+	*request = NULL;
+	SPARK_NOT_NULL(c, "send comm");
+	if (size > INT_MAX) {
+		SPARK_WARN("isend: %zu bytes, the largest message is %d", size, INT_MAX);
+		return ncclInvalidArgument;
+	}
+	if (c->failed != ncclSuccess)
+		return c->failed;
+	struct spark_send_slot *s = &c->slots[spark_slot_of(c->seq)];
+	if (!(s->state == SLOT_MATCHING && s->seq == c->seq)) {
+		if (!slot_reusable(s))
+			return ncclSuccess;        /* previous use still live: retry */
+		int rc = read_cts(c, c->seq, s);
+		if (rc == 0) {
+			/* No CTS yet: is the peer there, and are our ports? A sender
+			 * waiting for a clear-to-send has nothing in flight and calls
+			 * no test(), so the engine's idle polls never look at the
+			 * ports for it: both rails down would go unseen here. */
+			spark_peer_check(c, spark_now_ns());
+			spark_port_watch(c);
+		}
+		if (rc <= 0)
+			return rc < 0 ? ncclRemoteError : c->failed;
+	}
+	/* A tag the oldest open receive does not (or no longer) wants is
+	 * another sender's turn (NCCL_NET_SHARED_COMMS: ranks share this comm,
+	 * each with its own tag): no request, NCCL calls again. One entry (the
+	 * common case) is entry 0, unclaimed while the slot is matching: claim
+	 * is inlined with that constant. */
+	if (s->nreqs == 1)
+		return s->cts[0].tag == tag ? claim(c, s, 0, data, size, tag, mhandle, request)
+					    : ncclSuccess;
+	int i = find_entry(s, tag);
+	if (i < 0)
+		return ncclSuccess;
+	return claim(c, s, (uint32_t)i, data, size, tag, mhandle, request);
+}
+
 /* ---- completion ---- */
 
-/* Out of line and reached by tail calls, so data_done stays a leaf. */
-static __attribute__((noinline)) void sample_weights(struct spark_comm *c,
-						     const struct spark_send_slot *s,
-						     uint32_t rail)
+/* The weights moved: the planner takes them. Out of line and rare. */
+static __attribute__((noinline)) void weights_moved(struct spark_comm *c)
 {
-	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
-			     spark_engine_clock(c));
-	if (c->weights.updates == c->weight_updates)
-		return;
 	c->weight_updates = c->weights.updates;
 	memcpy(c->policy.weight, c->weights.weight, sizeof c->policy.weight);
 	SPARK_INFO(NCCL_NET, "dev %d: rail weights now %u/%u (measured %.0f/%.0f Mbps)", c->dev,
 		   c->weights.weight[0], c->weights.weight[1], c->weights.rate_mbps[0],
 		   c->weights.rate_mbps[1]);
+}
+
+/* Out of line and reached by tail calls, so data_done stays a leaf; the
+ * poll's clock already read (sample_weights_clock reads it first), so the
+ * common path calls nothing and saves no registers. */
+static __attribute__((noinline)) void sample_weights(struct spark_comm *c,
+						     const struct spark_send_slot *s,
+						     uint32_t rail)
+{
+	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
+			     c->clock_ns);
+	if (c->weights.updates != c->weight_updates)
+		weights_moved(c);
+}
+
+/* The poll's first sample: reads the clock the rest of the poll shares. */
+static __attribute__((noinline)) void sample_weights_clock(struct spark_comm *c,
+							   const struct spark_send_slot *s,
+							   uint32_t rail)
+{
+	spark_engine_clock(c);
+	sample_weights(c, s, rail);
 }
 
 static __attribute__((cold, noinline)) void not_in_flight(struct spark_comm *c, uint32_t slot,
@@ -584,8 +614,11 @@ static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32
 	c->queued[rail] -= bytes < c->queued[rail] ? bytes : c->queued[rail];
 	c->rail_chains[rail] -= c->rail_chains[rail] > 0;
 	/* A re-sent share says nothing about its new rail's rate. */
-	if (rail == share && c->weights.adaptive)
+	if (rail == share && c->weights.adaptive) {
+		if (c->clock_ns == 0)
+			return sample_weights_clock(c, s, rail);
 		sample_weights(c, s, rail);
+	}
 }
 
 /* A done request reported to NCCL; the slot is free once every request of
