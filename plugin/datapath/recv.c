@@ -37,18 +37,22 @@ static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
  * again, harmless if they had landed). */
 static ncclResult_t post_cts(struct spark_comm *c, uint32_t slot, uint32_t r)
 {
+	struct spark_rail *rail = &c->rail[r];
 	struct spark_cts_entry *e = shadow_slot(c, slot);
 	uint32_t len = c->rreqs[slot].n * (uint32_t)sizeof *e;
-	struct ibv_sge sge = {(uint64_t)(uintptr_t)e, len, c->rail[r].src_mr->lkey};
-	struct ibv_send_wr wr;
-	memset(&wr, 0, sizeof wr);
-	wr.opcode = IBV_WR_RDMA_WRITE;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
-	wr.wr.rdma.remote_addr = c->rail[r].peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
-	wr.wr.rdma.rkey = c->rail[r].peer_rkey;
-	SPARK_TRY(spark_rail_post(c, r, &wr, 1, SPARK_WR_CTS, slot, 0, false));
+	struct ibv_send_wr *wr = &rail->cts_wr;
+	if (wr->sg_list != &rail->cts_sge) {   /* the first use: what no CTS changes */
+		memset(wr, 0, sizeof *wr);
+		wr->sg_list = &rail->cts_sge;
+		wr->num_sge = 1;
+		wr->opcode = IBV_WR_RDMA_WRITE;
+	}
+	/* The rest each time: a renewed rail (failback) has new keys. */
+	rail->cts_sge = (struct ibv_sge){(uint64_t)(uintptr_t)e, len, rail->src_mr->lkey};
+	wr->send_flags = len <= rail->max_inline ? IBV_SEND_INLINE : 0;
+	wr->wr.rdma.remote_addr = rail->peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
+	wr->wr.rdma.rkey = rail->peer_rkey;
+	SPARK_TRY(spark_rail_post(c, r, wr, 1, SPARK_WR_CTS, slot, 0, false));
 	c->rreqs[slot].cts_rail = r;
 	return ncclSuccess;
 }
