@@ -62,6 +62,33 @@ static bool can_post(struct spark_comm *c, const struct spark_recv_req *req, uin
 	return req->state == RREQ_FREE && spark_rail_room(&c->rail[r], 1);
 }
 
+/* The shadow FIFO entries of a receive of n buffers, each handle checked
+ * before the CTS goes out (a refused irecv leaves only unposted shadow
+ * entries): a stale handle's rkeys would let the sender write where this
+ * buffer no longer is. */
+static inline __attribute__((always_inline)) ncclResult_t
+fill_entries(const struct spark_comm *c, struct spark_recv_req *req, struct spark_cts_entry *e,
+	     uint64_t seq, uint32_t n, void **data, const size_t *sizes, const int *tags,
+	     void **mhandles)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
+		if ((sizes[i] > 0 || mh != NULL) && !spark_mr_usable(mh, c->dev, data[i], sizes[i]))
+			return spark_mr_handle_bad(mh, c->dev, data[i], sizes[i], "irecv");
+		memset(&e[i], 0, sizeof e[i]);
+		e[i].addr = (uint64_t)(uintptr_t)data[i];
+		e[i].size = sizes[i];
+		for (uint32_t k = 0; k < c->nrails && mh != NULL; k++)
+			e[i].rkey[k] = mh->mr[k] != NULL ? mh->mr[k]->rkey : 0;
+		e[i].tag = tags[i];
+		e[i].nreqs = n;
+		e[i].seq = seq;
+		req->posted[i] = (int64_t)sizes[i];
+		req->tags[i] = tags[i];
+	}
+	return ncclSuccess;
+}
+
 ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *sizes,
 			 const int *tags, void **mhandles, void **request)
 {
@@ -83,25 +110,13 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 		if (c->failed != ncclSuccess || !can_post(c, req, r))
 			return c->failed;   /* retry */
 	}
-	struct spark_cts_entry *e = shadow_slot(c, slot);
-	for (int i = 0; i < n; i++) {
-		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
-		/* Checked before the CTS goes out (a refused irecv leaves only
-		 * unposted shadow entries): a stale handle's rkeys would let the
-		 * sender write where this buffer no longer is. */
-		if ((sizes[i] > 0 || mh != NULL) && !spark_mr_usable(mh, c->dev, data[i], sizes[i]))
-			return spark_mr_handle_bad(mh, c->dev, data[i], sizes[i], "irecv");
-		memset(&e[i], 0, sizeof e[i]);
-		e[i].addr = (uint64_t)(uintptr_t)data[i];
-		e[i].size = sizes[i];
-		for (uint32_t k = 0; k < c->nrails && mh != NULL; k++)
-			e[i].rkey[k] = mh->mr[k] != NULL ? mh->mr[k]->rkey : 0;
-		e[i].tag = tags[i];
-		e[i].nreqs = (uint32_t)n;
-		e[i].seq = seq;
-		req->posted[i] = (int64_t)sizes[i];
-		req->tags[i] = tags[i];
-	}
+	/* One buffer (the common case): fill_entries inlined for n = 1. */
+	ncclResult_t res = n == 1 ? fill_entries(c, req, shadow_slot(c, slot), seq, 1, data, sizes,
+						 tags, mhandles)
+				  : fill_entries(c, req, shadow_slot(c, slot), seq, (uint32_t)n, data,
+						 sizes, tags, mhandles);
+	if (res != ncclSuccess)
+		return res;
 	req->n = (uint32_t)n;
 	SPARK_TRY(post_cts(c, slot, r));
 	req->state = RREQ_POSTED;
@@ -235,6 +250,13 @@ static __attribute__((cold, noinline)) ncclResult_t refused(const struct spark_r
 
 static ncclResult_t recv_report(struct spark_recv_req *req, int *done, int *sizes)
 {
+	if (req->n == 1 && req->sizes[0] >= 0) {   /* the common case, without the loop */
+		if (sizes != NULL)
+			sizes[0] = req->sizes[0];
+		req->state = RREQ_FREE;
+		*done = 1;
+		return ncclSuccess;
+	}
 	ncclResult_t res = ncclSuccess;
 	for (uint32_t i = 0; i < req->n; i++) {
 		if (req->sizes[i] < 0)
