@@ -247,7 +247,8 @@ static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 }
 
 /* The first rail up after r, wrapping; r itself when no other is up. */
-static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
+static inline __attribute__((always_inline)) uint32_t next_up_rail(const struct spark_comm *c,
+								    uint32_t r)
 {
 	if (c->up_mask == 3u)
 		return r ^ 1u;   /* a Spark's two rails, both up: the other one */
