@@ -204,7 +204,9 @@ static void slide(struct side *s, struct dp_pair *p, int nmsgs)
 int main(void)
 {
 	int nrounds = env_int("CPUCOST_ROUNDS", 64, 1, 100000);
-	const char *mode = getenv("CPUCOST_MODE") != NULL ? getenv("CPUCOST_MODE") : "rounds";
+	const char *mode = getenv("CPUCOST_MODE");
+	if (mode == NULL)
+		mode = "rounds";
 	bool sliding = strcmp(mode, "slide") == 0;
 	DP_CHECK(sliding || strcmp(mode, "rounds") == 0, "CPUCOST_MODE=%s: rounds or slide", mode);
 	struct dp_pair p;
