@@ -7,6 +7,7 @@
 #ifndef SPARK_COMM_H
 #define SPARK_COMM_H
 
+#include <infiniband/verbs.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -78,6 +79,10 @@ struct spark_rail {
 	uint32_t unsignaled;            /* of those, posted after the last signaled one */
 	uint32_t signaled_inflight;     /* signaled WRs whose CQE is not polled yet */
 	uint32_t rq_consumed;           /* receives used up, not yet re-posted */
+	/* recv: the CTS write's WR, its fixed fields written on first use
+	 * (recv.c, post_cts), the rest per post: no zeroing per message. */
+	struct ibv_send_wr cts_wr;
+	struct ibv_sge cts_sge;
 	uint8_t peer_rail;              /* the peer's index of the rail this one reaches:
 					 * keys in a CTS entry and the IMM's share use it */
 	uint32_t peer_rkey;             /* peer's FIFO (recv) or record area (send) */

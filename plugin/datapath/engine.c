@@ -255,7 +255,7 @@ static inline __attribute__((always_inline)) void handle_wc(struct spark_comm *c
 
 /* One rail: batches of CQEs until the CQ is empty (or enough for this call),
  * then the receives used up go back in one post. */
-static bool poll_rail(struct spark_comm *c, uint32_t r)
+static inline __attribute__((always_inline)) bool poll_rail(struct spark_comm *c, uint32_t r)
 {
 	struct ibv_wc wc[SPARK_POLL_BATCH];
 	bool any = false;

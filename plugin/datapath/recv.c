@@ -37,18 +37,22 @@ static uint32_t cts_rail(const struct spark_comm *c, uint64_t seq)
  * again, harmless if they had landed). */
 static ncclResult_t post_cts(struct spark_comm *c, uint32_t slot, uint32_t r)
 {
+	struct spark_rail *rail = &c->rail[r];
 	struct spark_cts_entry *e = shadow_slot(c, slot);
 	uint32_t len = c->rreqs[slot].n * (uint32_t)sizeof *e;
-	struct ibv_sge sge = {(uint64_t)(uintptr_t)e, len, c->rail[r].src_mr->lkey};
-	struct ibv_send_wr wr;
-	memset(&wr, 0, sizeof wr);
-	wr.opcode = IBV_WR_RDMA_WRITE;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.send_flags = len <= c->rail[r].max_inline ? IBV_SEND_INLINE : 0;
-	wr.wr.rdma.remote_addr = c->rail[r].peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
-	wr.wr.rdma.rkey = c->rail[r].peer_rkey;
-	SPARK_TRY(spark_rail_post(c, r, &wr, 1, SPARK_WR_CTS, slot, 0, false));
+	struct ibv_send_wr *wr = &rail->cts_wr;
+	if (wr->sg_list != &rail->cts_sge) {   /* the first use: what no CTS changes */
+		memset(wr, 0, sizeof *wr);
+		wr->sg_list = &rail->cts_sge;
+		wr->num_sge = 1;
+		wr->opcode = IBV_WR_RDMA_WRITE;
+	}
+	/* The rest each time: a renewed rail (failback) has new keys. */
+	rail->cts_sge = (struct ibv_sge){(uint64_t)(uintptr_t)e, len, rail->src_mr->lkey};
+	wr->send_flags = len <= rail->max_inline ? IBV_SEND_INLINE : 0;
+	wr->wr.rdma.remote_addr = rail->peer_addr + (uint64_t)slot * SPARK_MAX_RECVS * sizeof *e;
+	wr->wr.rdma.rkey = rail->peer_rkey;
+	SPARK_TRY(spark_rail_post(c, r, wr, 1, SPARK_WR_CTS, slot, 0, false));
 	c->rreqs[slot].cts_rail = r;
 	return ncclSuccess;
 }
@@ -56,6 +60,33 @@ static ncclResult_t post_cts(struct spark_comm *c, uint32_t slot, uint32_t r)
 static bool can_post(struct spark_comm *c, const struct spark_recv_req *req, uint32_t r)
 {
 	return req->state == RREQ_FREE && spark_rail_room(&c->rail[r], 1);
+}
+
+/* The shadow FIFO entries of a receive of n buffers, each handle checked
+ * before the CTS goes out (a refused irecv leaves only unposted shadow
+ * entries): a stale handle's rkeys would let the sender write where this
+ * buffer no longer is. */
+static inline __attribute__((always_inline)) ncclResult_t
+fill_entries(const struct spark_comm *c, struct spark_recv_req *req, struct spark_cts_entry *e,
+	     uint64_t seq, uint32_t n, void **data, const size_t *sizes, const int *tags,
+	     void **mhandles)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
+		if ((sizes[i] > 0 || mh != NULL) && !spark_mr_usable(mh, c->dev, data[i], sizes[i]))
+			return spark_mr_handle_bad(mh, c->dev, data[i], sizes[i], "irecv");
+		memset(&e[i], 0, sizeof e[i]);
+		e[i].addr = (uint64_t)(uintptr_t)data[i];
+		e[i].size = sizes[i];
+		for (uint32_t k = 0; k < c->nrails && mh != NULL; k++)
+			e[i].rkey[k] = mh->mr[k] != NULL ? mh->mr[k]->rkey : 0;
+		e[i].tag = tags[i];
+		e[i].nreqs = n;
+		e[i].seq = seq;
+		req->posted[i] = (int64_t)sizes[i];
+		req->tags[i] = tags[i];
+	}
+	return ncclSuccess;
 }
 
 ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *sizes,
@@ -79,25 +110,13 @@ ncclResult_t spark_irecv(void *recv_comm, int n, void **data, const size_t *size
 		if (c->failed != ncclSuccess || !can_post(c, req, r))
 			return c->failed;   /* retry */
 	}
-	struct spark_cts_entry *e = shadow_slot(c, slot);
-	for (int i = 0; i < n; i++) {
-		const struct spark_mr_handle *mh = mhandles != NULL ? mhandles[i] : NULL;
-		/* Checked before the CTS goes out (a refused irecv leaves only
-		 * unposted shadow entries): a stale handle's rkeys would let the
-		 * sender write where this buffer no longer is. */
-		if ((sizes[i] > 0 || mh != NULL) && !spark_mr_usable(mh, c->dev, data[i], sizes[i]))
-			return spark_mr_handle_bad(mh, c->dev, data[i], sizes[i], "irecv");
-		memset(&e[i], 0, sizeof e[i]);
-		e[i].addr = (uint64_t)(uintptr_t)data[i];
-		e[i].size = sizes[i];
-		for (uint32_t k = 0; k < c->nrails && mh != NULL; k++)
-			e[i].rkey[k] = mh->mr[k] != NULL ? mh->mr[k]->rkey : 0;
-		e[i].tag = tags[i];
-		e[i].nreqs = (uint32_t)n;
-		e[i].seq = seq;
-		req->posted[i] = (int64_t)sizes[i];
-		req->tags[i] = tags[i];
-	}
+	/* One buffer (the common case): fill_entries inlined for n = 1. */
+	ncclResult_t res = n == 1 ? fill_entries(c, req, shadow_slot(c, slot), seq, 1, data, sizes,
+						 tags, mhandles)
+				  : fill_entries(c, req, shadow_slot(c, slot), seq, (uint32_t)n, data,
+						 sizes, tags, mhandles);
+	if (res != ncclSuccess)
+		return res;
 	req->n = (uint32_t)n;
 	SPARK_TRY(post_cts(c, slot, r));
 	req->state = RREQ_POSTED;
@@ -231,6 +250,13 @@ static __attribute__((cold, noinline)) ncclResult_t refused(const struct spark_r
 
 static ncclResult_t recv_report(struct spark_recv_req *req, int *done, int *sizes)
 {
+	if (req->n == 1 && req->sizes[0] >= 0) {   /* the common case, without the loop */
+		if (sizes != NULL)
+			sizes[0] = req->sizes[0];
+		req->state = RREQ_FREE;
+		*done = 1;
+		return ncclSuccess;
+	}
 	ncclResult_t res = ncclSuccess;
 	for (uint32_t i = 0; i < req->n; i++) {
 		if (req->sizes[i] < 0)

@@ -85,6 +85,17 @@ static __attribute__((cold, noinline)) void missing_key(struct spark_comm *c,
 	cts_fault(c, s->seq, &f);
 }
 
+/* The slot's state once its CTS entries are copied and checked. */
+static inline int slot_matching(struct spark_send_slot *s, uint64_t seq, uint32_t nreqs)
+{
+	s->owned = 0;
+	s->seq = seq;
+	s->nreqs = nreqs;
+	s->claimed = 0;
+	s->state = SLOT_MATCHING;
+	return 1;
+}
+
 /* Reads the CTS entries for seq. The NIC writes them (no relaxed ordering:
  * seq, the last field, lands last); seq is read with acquire, and only then
  * the rest, so no field can be older than the seq that vouches for it. The
@@ -103,6 +114,12 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 	uint32_t nreqs = e[0].nreqs;
 	if (nreqs - 1u >= SPARK_MAX_RECVS)
 		nreqs = 1;   /* copied alone: the check below names nreqs */
+	if (nreqs == 1) {   /* the common case, without the loops */
+		s->cts[0] = e[0];
+		if (!spark_cts_entry_ok(&s->cts[0], seq, 1, 0))
+			return cts_bad(c, seq, s->cts);
+		return slot_matching(s, seq, 1);
+	}
 	for (uint32_t i = 1; i < nreqs; i++) {
 		got = __atomic_load_n(&e[i].seq, __ATOMIC_ACQUIRE);
 		enum spark_cts_seq st = spark_cts_seq_state(got, seq, i);
@@ -120,18 +137,11 @@ static int read_cts(struct spark_comm *c, uint64_t seq, struct spark_send_slot *
 	for (uint32_t i = 0; i < nreqs; i++)
 		if (!spark_cts_entry_ok(&s->cts[i], seq, nreqs, 0))
 			return cts_bad(c, seq, s->cts);
-	s->owned = 0;
-	s->seq = seq;
-	s->nreqs = nreqs;
-	s->claimed = 0;
-	s->state = SLOT_MATCHING;
-	return 1;
+	return slot_matching(s, seq, nreqs);
 }
 
 static int find_entry(const struct spark_send_slot *s, int tag)
 {
-	if (s->nreqs == 1)   /* MATCHING with one entry: not claimed yet */
-		return s->cts[0].tag == tag ? 0 : -1;
 	for (uint32_t i = 0; i < s->nreqs; i++)
 		if (!(s->claimed & (1u << i)) && s->cts[i].tag == tag)
 			return (int)i;
@@ -237,8 +247,11 @@ static uint32_t plan_slot(struct spark_comm *c, struct spark_send_slot *s)
 }
 
 /* The first rail up after r, wrapping; r itself when no other is up. */
-static uint32_t next_up_rail(const struct spark_comm *c, uint32_t r)
+static inline __attribute__((always_inline)) uint32_t next_up_rail(const struct spark_comm *c,
+								    uint32_t r)
 {
+	if (c->up_mask == 3u)
+		return r ^ 1u;   /* a Spark's two rails, both up: the other one */
 	uint32_t up = c->up_mask & ((1u << c->nrails) - 1);
 	uint32_t above = up & ~((2u << r) - 1);
 	if (above != 0)
@@ -254,7 +267,9 @@ static void fill_record(struct spark_send_slot *s)
 		s->rec.sizes[i] = s->req[i].size;
 }
 
-static inline void posted_on(struct spark_comm *c, struct spark_send_slot *s, uint32_t r, uint64_t *now)
+static inline __attribute__((always_inline)) void posted_on(struct spark_comm *c,
+							  struct spark_send_slot *s, uint32_t r,
+							  uint64_t *now)
 {
 	/* A rail that was idle starts its busy time now; one that was busy
 	 * starts when its previous chain completes (weights.c). */
@@ -347,6 +362,22 @@ static inline __attribute__((always_inline)) enum post_result post_single(struct
 		post_share(c, s, r, 0, size, slot | size << 8, &now);
 		return POSTED;
 	}
+	if (n == 2) {   /* cut in two (SPARK_MAX_RAILS): both checked, then one WR on each */
+		uint32_t a = pc[0].rail, b = pc[1].rail;
+		if (!spark_rail_room(&c->rail[a], 1) || !spark_rail_room(&c->rail[b], 1))
+			return NO_ROOM;
+		if (s->cts[0].rkey[c->rail[a].peer_rail] == 0 ||
+		    s->cts[0].rkey[c->rail[b].peer_rail] == 0) {
+			missing_key(c, s, 0, s->cts[0].rkey[c->rail[a].peer_rail] == 0 ? a : b);
+			return POSTED;
+		}
+		slot_posted(s, 1u << a | 1u << b, a, false);
+		c->small_rail = next_up_rail(c, c->small_rail);
+		uint32_t imm = slot | 1u << 7 | size << 8;
+		if (post_share(c, s, a, 0, (uint32_t)pc[0].length, imm, &now))
+			post_share(c, s, b, pc[1].offset, (uint32_t)pc[1].length, imm, &now);
+		return POSTED;
+	}
 	uint32_t used = 0;
 	for (unsigned p = 0; p < n; p++) {
 		if (!spark_rail_room(&c->rail[pc[p].rail], 1))
@@ -410,7 +441,8 @@ static __attribute__((noinline)) bool post_chains(struct spark_comm *c,
 
 /* Puts a READY slot on the wire; false when a rail's send queue is too full
  * (retried once completions free it). */
-static inline bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
+static inline __attribute__((always_inline)) bool post_slot(struct spark_comm *c,
+							     struct spark_send_slot *s)
 {
 	enum post_result single = post_single(c, s);
 	if (single != NOT_SINGLE)
@@ -418,7 +450,8 @@ static inline bool post_slot(struct spark_comm *c, struct spark_send_slot *s)
 	return post_chains(c, s);
 }
 
-static void send_progress(struct spark_comm *c)
+/* Posts the READY slots behind the oldest one not yet posted, in order. */
+static __attribute__((noinline)) void post_waiting(struct spark_comm *c)
 {
 	while (c->post_seq < c->seq && c->failed == ncclSuccess) {
 		struct spark_send_slot *s = &c->slots[spark_slot_of(c->post_seq)];
@@ -428,40 +461,22 @@ static void send_progress(struct spark_comm *c)
 	}
 }
 
-ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
-			 void **request)
+/* After every poll that completed something: most find every slot posted,
+ * and return before post_waiting's registers are saved. */
+static void send_progress(struct spark_comm *c)
 {
-	struct spark_comm *c = send_comm;
-	*request = NULL;
-	SPARK_NOT_NULL(c, "send comm");
-	if (size > INT_MAX) {
-		SPARK_WARN("isend: %zu bytes, the largest message is %d", size, INT_MAX);
-		return ncclInvalidArgument;
-	}
-	if (c->failed != ncclSuccess)
-		return c->failed;
-	struct spark_send_slot *s = &c->slots[spark_slot_of(c->seq)];
-	if (!(s->state == SLOT_MATCHING && s->seq == c->seq)) {
-		if (!slot_reusable(s))
-			return ncclSuccess;        /* previous use still live: retry */
-		int rc = read_cts(c, c->seq, s);
-		if (rc == 0) {
-			/* No CTS yet: is the peer there, and are our ports? A sender
-			 * waiting for a clear-to-send has nothing in flight and calls
-			 * no test(), so the engine's idle polls never look at the
-			 * ports for it: both rails down would go unseen here. */
-			spark_peer_check(c, spark_now_ns());
-			spark_port_watch(c);
-		}
-		if (rc <= 0)
-			return rc < 0 ? ncclRemoteError : c->failed;
-	}
-	/* A tag the oldest open receive does not (or no longer) wants is
-	 * another sender's turn (NCCL_NET_SHARED_COMMS: ranks share this comm,
-	 * each with its own tag): no request, NCCL calls again. */
-	int i = find_entry(s, tag);
-	if (i < 0)
-		return ncclSuccess;
+	if (c->post_seq < c->seq)
+		post_waiting(c);
+}
+
+/* isend's second half: entry i of slot s taken by this isend, checked; the
+ * slot goes out once every entry has its isend. */
+static inline __attribute__((always_inline)) ncclResult_t claim(struct spark_comm *c,
+								struct spark_send_slot *s,
+								uint32_t i, void *data,
+								size_t size, int tag,
+								void *mhandle, void **request)
+{
 	struct spark_send_req *req = &s->req[i];
 	ncclResult_t res = ncclSuccess;
 	req->data = data;
@@ -494,7 +509,7 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 			if (post_slot(c, s))
 				c->post_seq++;
 		} else {
-			send_progress(c);
+			post_waiting(c);
 		}
 		if (c->failed != ncclSuccess) {
 			*request = NULL;   /* posting found the CTS or a rail bad */
@@ -504,22 +519,80 @@ ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void
 	return res;
 }
 
+ncclResult_t spark_isend(void *send_comm, void *data, size_t size, int tag, void *mhandle,
+			 void **request)
+{
+	struct spark_comm *c = send_comm;
+	*request = NULL;
+	SPARK_NOT_NULL(c, "send comm");
+	if (size > INT_MAX) {
+		SPARK_WARN("isend: %zu bytes, the largest message is %d", size, INT_MAX);
+		return ncclInvalidArgument;
+	}
+	if (c->failed != ncclSuccess)
+		return c->failed;
+	struct spark_send_slot *s = &c->slots[spark_slot_of(c->seq)];
+	if (!(s->state == SLOT_MATCHING && s->seq == c->seq)) {
+		if (!slot_reusable(s))
+			return ncclSuccess;        /* previous use still live: retry */
+		int rc = read_cts(c, c->seq, s);
+		if (rc == 0) {
+			/* No CTS yet: is the peer there, and are our ports? A sender
+			 * waiting for a clear-to-send has nothing in flight and calls
+			 * no test(), so the engine's idle polls never look at the
+			 * ports for it: both rails down would go unseen here. */
+			spark_peer_check(c, spark_now_ns());
+			spark_port_watch(c);
+		}
+		if (rc <= 0)
+			return rc < 0 ? ncclRemoteError : c->failed;
+	}
+	/* A tag the oldest open receive does not (or no longer) wants is
+	 * another sender's turn (NCCL_NET_SHARED_COMMS: ranks share this comm,
+	 * each with its own tag): no request, NCCL calls again. One entry (the
+	 * common case) is entry 0, unclaimed while the slot is matching: claim
+	 * is inlined with that constant. */
+	if (s->nreqs == 1)
+		return s->cts[0].tag == tag ? claim(c, s, 0, data, size, tag, mhandle, request)
+					    : ncclSuccess;
+	int i = find_entry(s, tag);
+	if (i < 0)
+		return ncclSuccess;
+	return claim(c, s, (uint32_t)i, data, size, tag, mhandle, request);
+}
+
 /* ---- completion ---- */
 
-/* Out of line and reached by tail calls, so data_done stays a leaf. */
-static __attribute__((noinline)) void sample_weights(struct spark_comm *c,
-						     const struct spark_send_slot *s,
-						     uint32_t rail)
+/* The weights moved: the planner takes them. Out of line and rare. */
+static __attribute__((noinline)) void weights_moved(struct spark_comm *c)
 {
-	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
-			     spark_engine_clock(c));
-	if (c->weights.updates == c->weight_updates)
-		return;
 	c->weight_updates = c->weights.updates;
 	memcpy(c->policy.weight, c->weights.weight, sizeof c->policy.weight);
 	SPARK_INFO(NCCL_NET, "dev %d: rail weights now %u/%u (measured %.0f/%.0f Mbps)", c->dev,
 		   c->weights.weight[0], c->weights.weight[1], c->weights.rate_mbps[0],
 		   c->weights.rate_mbps[1]);
+}
+
+/* Out of line and reached by tail calls, so data_done stays a leaf; the
+ * poll's clock already read (sample_weights_clock reads it first), so the
+ * common path calls nothing and saves no registers. */
+static __attribute__((noinline)) void sample_weights(struct spark_comm *c,
+						     const struct spark_send_slot *s,
+						     uint32_t rail)
+{
+	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
+			     c->clock_ns);
+	if (c->weights.updates != c->weight_updates)
+		weights_moved(c);
+}
+
+/* The poll's first sample: reads the clock the rest of the poll shares. */
+static __attribute__((noinline)) void sample_weights_clock(struct spark_comm *c,
+							   const struct spark_send_slot *s,
+							   uint32_t rail)
+{
+	spark_engine_clock(c);
+	sample_weights(c, s, rail);
 }
 
 static __attribute__((cold, noinline)) void not_in_flight(struct spark_comm *c, uint32_t slot,
@@ -542,8 +615,11 @@ static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32
 	c->queued[rail] -= bytes < c->queued[rail] ? bytes : c->queued[rail];
 	c->rail_chains[rail] -= c->rail_chains[rail] > 0;
 	/* A re-sent share says nothing about its new rail's rate. */
-	if (rail == share && c->weights.adaptive)
+	if (rail == share && c->weights.adaptive) {
+		if (c->clock_ns == 0)
+			return sample_weights_clock(c, s, rail);
 		sample_weights(c, s, rail);
+	}
 }
 
 /* A done request reported to NCCL; the slot is free once every request of
