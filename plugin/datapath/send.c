@@ -660,6 +660,7 @@ static bool receiver_has(const struct spark_comm *c, const struct spark_send_slo
 
 void spark_send_verdict(struct spark_comm *c, uint32_t r, const struct spark_ctl_resend *v)
 {
+	uint32_t had = 0, again = 0;
 	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
 		struct spark_send_slot *s = &c->slots[i];
 		/* Every share still owed whose copy in flight was on r: its own,
@@ -671,12 +672,18 @@ void spark_send_verdict(struct spark_comm *c, uint32_t r, const struct spark_ctl
 			uint32_t on = (s->moved & bit) ? s->moved_to[k] : k;
 			if (!(s->rails_pending & bit) || on != r)
 				continue;
-			if (receiver_has(c, s, k, v))
+			if (receiver_has(c, s, k, v)) {
 				settle_share(s, k);
-			else
+				had++;
+			} else {
 				resend_share(c, s, k);
+				again++;
+			}
 		}
 	}
+	SPARK_INFO(NCCL_NET, "dev %d: rail %s lost with %u shares in flight: the receiver had %u "
+		   "(done), %u re-sent over the other half", c->dev, c->rail[r].hca.name,
+		   had + again, had, again);
 }
 
 /* The rail left: its shares stay owed until the receiver's verdict. */
