@@ -15,9 +15,11 @@
 #include "recv.h"
 #include "send.h"
 
-#define CAUSE_PORT_DOWN "its port went down (cable unplugged, PCIe link down or the peer's " \
-			"NIC reset)"
-#define CAUSE_GID "its GID changed (the interface's address was removed or replaced)"
+/* Arrays, not literals: spark_failback_rail_down tells them by address. */
+static const char CAUSE_PORT_DOWN[] = "its port went down (cable unplugged, PCIe link down or "
+				      "the peer's NIC reset)";
+static const char CAUSE_GID[] = "its GID changed (the interface's address was removed or "
+				"replaced)";
 #define CAUSE_PEER "the peer lost it (its port went down or its QP failed there)"
 #define NAK_PORT_DOWN "this side's port is down"
 #define NAK_VERBS "setting up this side's fresh QP failed (see its log)"
@@ -152,8 +154,16 @@ void spark_failback_rail_down(struct spark_comm *c, uint32_t r)
 	 * receiver's RESEND follows its RAIL_DOWN on the ordered socket, so the
 	 * sender has failed the rail when it reads it; the sender waits for it
 	 * before re-sending anything, so without it the comm fails now. */
-	c->rail[r].rejoin.step = REJOIN_IDLE;
-	c->rail[r].rejoin.retry_ns = 0;
+	struct spark_rail *rail = &c->rail[r];
+	rail->rejoin.step = REJOIN_IDLE;
+	/* A rail its own port took out may rejoin as soon as the port is up
+	 * (a flap may be over before we look). One lost without a word from
+	 * its port (RETRY_EXC, the peer's RAIL_DOWN) waits for an event on it:
+	 * a peer whose NIC stopped answering with the ports up would otherwise
+	 * be re-admitted over the working socket and lost again, rail after
+	 * rail, and the comm would never see both down and fail. */
+	bool port_said = rail->lost_cause == CAUSE_PORT_DOWN || rail->lost_cause == CAUSE_GID;
+	rail->rejoin.retry_ns = port_said ? 0 : UINT64_MAX;
 	if (c->fd < 0)
 		return;
 	ncclResult_t told = send_frame(c, SPARK_CTL_RAIL_DOWN, r, 0, c->rail[r].lost_cause);
@@ -164,7 +174,7 @@ void spark_failback_rail_down(struct spark_comm *c, uint32_t r)
 	if (told != ncclSuccess) {
 		SPARK_WARN("dev %d: recv comm: rail %s lost, and the sender could not be told which "
 			   "of its shares landed (see the WARN before); the comm fails, as the sender "
-			   "re-sends nothing without that answer", c->dev, c->rail[r].hca.name);
+			   "re-sends nothing without that answer", c->dev, rail->hca.name);
 		spark_comm_fail_why(c, ncclRemoteError, "the receiver could not say which shares of a "
 				    "lost rail landed");
 	}
@@ -198,11 +208,27 @@ static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 
 /* Sender: a lost rail's shares wait for the receiver's RESEND; until it
  * came the rail does not rejoin (a fresh QP pair would carry new traffic
- * while the old pair's fate is unsettled). This replaces the old wait for
- * re-sent shares in flight: a share is re-sent now only when the receiver
+ * while the old pair's fate is unsettled). */
+
+/* Sender: shares re-sent after a rail loss still in flight. No longer
+ * needed for correctness: a share is re-sent only when the receiver
  * confirmed it lacks it, so its receive is not complete and its buffer
- * cannot be reposted before the copy lands; a rail that came back cannot
- * carry a later message past it into that buffer. */
+ * cannot be reposted before the copy lands. Kept as a damper: a peer whose
+ * NIC stopped answering with its ports up (frozen, reset without a port
+ * event) fails rail after rail by RETRY_EXC; re-admitting one at once over
+ * the working socket, while the other half's re-sent shares wait on the same
+ * dead NIC, would cycle the rails for ever instead of ending with both down
+ * (the comm fails, the peer is told). */
+static bool resends_in_flight(const struct spark_comm *c)
+{
+	for (uint32_t i = 0; i < SPARK_SLOTS; i++) {
+		const struct spark_send_slot *s = &c->slots[i];
+		if (s->state == SLOT_POSTED && (s->moved & s->rails_pending) != 0)
+			return true;
+	}
+	return false;
+}
+
 static bool verdict_timed_out(struct spark_comm *c, uint32_t r, uint64_t now)
 {
 	struct spark_rail *rail = &c->rail[r];
@@ -234,7 +260,7 @@ static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_p
 	}
 	if (j->step != REJOIN_IDLE || !(event || now >= j->retry_ns))
 		return;
-	if (c->rail[r].verdict_pending) {
+	if (c->rail[r].verdict_pending || resends_in_flight(c)) {
 		j->retry_ns = now;   /* the next tick looks again */
 		return;
 	}
