@@ -14,6 +14,7 @@
  * the share whose ACK is lost is not retransmitted while the test runs. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dp_harness.h"
 
@@ -126,6 +127,93 @@ Test(resend, a_share_whose_ack_was_lost_is_not_written_again_over_a_reused_buffe
 	DP_OK(net->deregMr(comm, mh));
 	DP_OK(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
 	dp_free(buf, 4 * SIZE);
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
+
+/* stderr of this process into a file while the body runs, then echoed. */
+static FILE *capture_start(int *saved)
+{
+	fflush(stderr);
+	FILE *tmp = tmpfile();
+	DP_CHECK(tmp != NULL, "tmpfile");
+	*saved = dup(2);
+	DP_CHECK(*saved >= 0 && dup2(fileno(tmp), 2) == 2, "dup2");
+	return tmp;
+}
+
+static void capture_end(FILE *tmp, int saved, char *out, size_t len)
+{
+	fflush(stderr);
+	DP_CHECK(dup2(saved, 2) == 2, "dup2 back");
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(out, 1, len - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	fputs(out, stderr);
+}
+
+/* The receiver never answers a rail loss (here: its process makes no call
+ * for longer than the timeout, while its heartbeats go on; in the field: a
+ * peer without confirmed re-sends): the sender, which re-sends nothing
+ * without the answer, fails the comm after NCCL_SPARK_PEER_TIMEOUT with a
+ * WARN that says so, instead of waiting for ever. */
+Test(resend, a_verdict_that_never_comes_fails_the_comm, .timeout = 120)
+{
+	static const char *const quiet_env[] = {"NCCL_SPARK_IB_TIMEOUT=30",
+						"NCCL_SPARK_PEER_TIMEOUT=2", NULL};
+	struct dp_pair p;
+	dp_pair_start(&p, quiet_env);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	uint8_t *buf = dp_alloc(SIZE);
+	void *comm = p.is_b ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
+	void *mh = NULL;
+	DP_OK(net->regMr(comm, buf, SIZE, NCCL_PTR_HOST, &mh));
+	dp_sync(&p);
+	if (p.is_b) {
+		received(net, post_recv(net, comm, buf, mh), buf, 0);
+		dp_sync(&p);
+		dp_sync(&p);   /* no call into the plugin until a is done */
+		int done = 0;
+		ncclResult_t res = ncclSuccess;
+		double end = dp_now() + HANG_S;
+		void *req = NULL;
+		while (res == ncclSuccess && req == NULL && dp_now() < end) {
+			int size = SIZE, tag = 0;
+			void *vb = buf;
+			res = net->irecv(comm, 1, &vb, &size, &tag, &mh, &req);
+		}
+		while (res == ncclSuccess && !done && dp_now() < end)
+			res = net->test(req, &done, NULL);
+		DP_CHECK(res == ncclRemoteError, "receiver: result %d, the sender failed the comm",
+			 (int)res);
+	} else {
+		dp_fill(buf, SIZE, 0);
+		DP_OK(dp_wait(net, post_send(net, comm, buf, mh), NULL));
+		dp_sync(&p);
+		int saved = -1;
+		FILE *tmp = capture_start(&saved);
+		control(&p, "a roceP2p1s0f0 down\n");
+		ncclResult_t res = ncclSuccess;
+		void *req = NULL;
+		double start = dp_now();
+		/* No receive is posted: isend looks at the ports and the peer. */
+		while (res == ncclSuccess && dp_now() < start + HANG_S)
+			res = net->isend(comm, buf, SIZE, 0, mh, &req);
+		double s = dp_now() - start;
+		char text[8192];
+		capture_end(tmp, saved, text, sizeof text);
+		DP_CHECK(res == ncclRemoteError && req == NULL, "isend: result %d after %.1f s",
+			 (int)res, s);
+		DP_CHECK(strstr(text, "never said which of its shares landed") != NULL,
+			 "no WARN about the missing RESEND in:\n%s", text);
+		dp_sync(&p);
+	}
+	DP_OK(net->deregMr(comm, mh));
+	(void)(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
+	dp_free(buf, SIZE);
 	if (p.is_b)
 		dp_pair_finish(&p, 0);
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
