@@ -206,10 +206,6 @@ static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 	}
 }
 
-/* Sender: a lost rail's shares wait for the receiver's RESEND; until it
- * came the rail does not rejoin (a fresh QP pair would carry new traffic
- * while the old pair's fate is unsettled). */
-
 /* Sender: shares re-sent after a rail loss still in flight. No longer
  * needed for correctness: a share is re-sent only when the receiver
  * confirmed it lacks it, so its receive is not complete and its buffer
@@ -229,6 +225,10 @@ static bool resends_in_flight(const struct spark_comm *c)
 	return false;
 }
 
+/* Sender: a lost rail's shares wait for the receiver's RESEND (until it
+ * came the rail does not rejoin either: a fresh QP pair would carry new
+ * traffic while the old pair's shares are unsettled). One that does not
+ * come within the peer timeout fails the comm: never a hang. */
 static bool verdict_timed_out(struct spark_comm *c, uint32_t r, uint64_t now)
 {
 	struct spark_rail *rail = &c->rail[r];
