@@ -11,7 +11,7 @@
 #define BYTE_ORDER_PROBE 0x01020304u
 
 
-enum payload { PAY_NONE, PAY_REASON, PAY_INFO };
+enum payload { PAY_NONE, PAY_REASON, PAY_INFO, PAY_RESEND };
 
 static enum payload payload_of(uint32_t kind)
 {
@@ -21,11 +21,12 @@ static enum payload payload_of(uint32_t kind)
 	case SPARK_CTL_REJOIN_NAK: return PAY_REASON;
 	case SPARK_CTL_REJOIN:
 	case SPARK_CTL_REJOIN_ACK: return PAY_INFO;
+	case SPARK_CTL_RESEND: return PAY_RESEND;
 	default: return PAY_NONE;
 	}
 }
 
-/* Kinds about one rail carry its index; REJOIN* also an epoch. */
+/* Kinds about one rail carry its index; REJOIN* and RESEND also an epoch. */
 static bool has_rail(uint32_t kind) { return kind >= SPARK_CTL_RAIL_DOWN; }
 static bool has_epoch(uint32_t kind) { return kind >= SPARK_CTL_REJOIN; }
 
@@ -39,6 +40,7 @@ const char *spark_ctl_kind_name(uint32_t kind)
 	case SPARK_CTL_REJOIN_ACK: return "REJOIN_ACK";
 	case SPARK_CTL_REJOIN_DONE: return "REJOIN_DONE";
 	case SPARK_CTL_REJOIN_NAK: return "REJOIN_NAK";
+	case SPARK_CTL_RESEND: return "RESEND";
 	default: return "unknown";
 	}
 }
@@ -52,6 +54,17 @@ void spark_ctl_init(struct spark_ctl *f, enum spark_ctl_kind kind, uint32_t rail
 	f->epoch = epoch;
 	for (size_t i = 0; reason != NULL && reason[i] != '\0' && i + 1 < sizeof f->reason; i++)
 		f->reason[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
+}
+
+/* A count beyond SPARK_SLOTS is the caller's bug: clamped, so the bytes
+ * written never leave the payload (the peer then refuses nothing it can
+ * read as another field). */
+static void resend_encode(const struct spark_ctl_resend *r, uint8_t *p)
+{
+	uint32_t n = r->count <= SPARK_SLOTS ? r->count : SPARK_SLOTS;
+	put64(p, r->base);
+	put32(p + 8, n);
+	memcpy(p + SPARK_CTL_RESEND_HDR, r->mask, n);
 }
 
 void spark_ctl_encode(const struct spark_ctl *f, uint8_t out[SPARK_CTL_SIZE])
@@ -69,6 +82,8 @@ void spark_ctl_encode(const struct spark_ctl *f, uint8_t out[SPARK_CTL_SIZE])
 		memcpy(out + SPARK_CTL_HDR, f->reason, strnlen(f->reason, SPARK_REASON_LEN - 1));
 	else if (payload_of(f->kind) == PAY_INFO)
 		spark_rail_info_encode(&f->info, out + SPARK_CTL_HDR);
+	else if (payload_of(f->kind) == PAY_RESEND)
+		resend_encode(&f->resend, out + SPARK_CTL_HDR);
 }
 
 /* Printable text, NUL-terminated, nothing after the NUL: the peer's reason
@@ -106,6 +121,28 @@ static int zeros(const uint8_t *p, size_t from, size_t to, const char *what, cha
 			return spark_refuse(reason, len, "%s: byte %zu is %#x, not 0: corrupted", what, i,
 				    p[i]);
 	return 0;
+}
+
+/* RESEND's shares: a count of at most SPARK_SLOTS receives that does not
+ * wrap past the last seq, masks of rails that exist, nothing after them. */
+static int resend_decode(const uint8_t *p, struct spark_ctl *f, char *reason, int len)
+{
+	struct spark_ctl_resend *r = &f->resend;
+	r->base = get64(p);
+	r->count = get32(p + 8);
+	if (r->count > SPARK_SLOTS)
+		return spark_refuse(reason, len, "RESEND: count %u, at most %d", r->count, SPARK_SLOTS);
+	if (r->base > UINT64_MAX - r->count)
+		return spark_refuse(reason, len, "RESEND: base %llu + count %u wraps",
+			    (unsigned long long)r->base, r->count);
+	for (uint32_t i = 0; i < r->count; i++) {
+		uint8_t m = p[SPARK_CTL_RESEND_HDR + i];
+		if ((uint32_t)m >> SPARK_MAX_RAILS != 0)
+			return spark_refuse(reason, len, "RESEND: mask %u is %#x, rails are < %d", i, m,
+				    SPARK_MAX_RAILS);
+		r->mask[i] = m;
+	}
+	return zeros(p, SPARK_CTL_RESEND_HDR + r->count, SPARK_REASON_LEN, "RESEND", reason, len);
 }
 
 static int header_decode(const uint8_t *in, uint64_t want_seq, struct spark_ctl *f,
@@ -156,6 +193,8 @@ int spark_ctl_decode(const uint8_t in[SPARK_CTL_SIZE], uint64_t want_seq, struct
 			return -1;
 		return zeros(p, SPARK_RAIL_INFO_SIZE, SPARK_REASON_LEN,
 			     spark_ctl_kind_name(f->kind), reason, len);
+	case PAY_RESEND:
+		return resend_decode(p, f, reason, len);
 	case PAY_NONE:
 		break;
 	}

@@ -48,10 +48,10 @@ static const struct param_def table[] = {
 	/* At least 2 s: a peer heartbeats every min(1 s, its timeout / 4). */
 	{"NCCL_SPARK_PEER_TIMEOUT", K_INT, FIELD(peer_timeout), 30, 2, 3600, 0, NULL,
 	 "seconds, an integer 2..3600", true},
-	/* Off by default until a re-sent share can no longer overwrite a reused
-	 * buffer (docs/reliability.md, "Known defect"): re-admitted rails make
-	 * losses with shares in flight far more frequent. */
-	{"NCCL_SPARK_FAILBACK", K_BOOL, FIELD(failback), 0, 0, 1, 0, NULL, "0 or 1", true},
+	/* On: a lost rail's shares are re-sent only where the receiver confirmed
+	 * it lacks them (docs/design.md, "Losing a rail"), so a rail that comes
+	 * back can no longer carry a re-sent copy over a reused buffer. */
+	{"NCCL_SPARK_FAILBACK", K_BOOL, FIELD(failback), 1, 0, 1, 0, NULL, "0 or 1", true},
 };
 
 #define NPARAMS ((int)(sizeof table / sizeof table[0]))

@@ -94,6 +94,11 @@ struct spark_rail {
 	uint32_t port_errs_seen;        /* its PORT_ERR count when the QP was connected */
 	const char *lost_cause;         /* why the rail left (static text); NULL while up */
 	struct spark_rejoin rejoin;
+	/* Send: the rail was lost and its shares in flight wait for the
+	 * receiver's RESEND (which of them landed); no rejoin meanwhile. */
+	bool verdict_pending;
+	uint32_t verdict_epoch;         /* conn_epoch of the QP pair that was lost */
+	uint64_t verdict_ns;            /* when it was lost */
 };
 
 /* Unlikely words rather than 1 and 2: test() tells a request from a pointer
@@ -195,6 +200,7 @@ struct spark_comm {
 		struct spark_send_slot *slots;  /* send: [SLOTS] */
 		struct spark_recv_req *rreqs;   /* recv: [SLOTS] */
 	};
+	bool dup_warned;                /* recv: a share that came twice was WARNed */
 };
 
 #define SPARK_CTL_SIZE_SEND ((size_t)SPARK_SLOTS * SPARK_MAX_RECVS * sizeof(struct spark_cts_entry))

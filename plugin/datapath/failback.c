@@ -12,11 +12,14 @@
 #include "log.h"
 #include "param.h"
 #include "rail_match.h"
+#include "recv.h"
 #include "send.h"
 
-#define CAUSE_PORT_DOWN "its port went down (cable unplugged, PCIe link down or the peer's " \
-			"NIC reset)"
-#define CAUSE_GID "its GID changed (the interface's address was removed or replaced)"
+/* Arrays, not literals: spark_failback_rail_down tells them by address. */
+static const char CAUSE_PORT_DOWN[] = "its port went down (cable unplugged, PCIe link down or "
+				      "the peer's NIC reset)";
+static const char CAUSE_GID[] = "its GID changed (the interface's address was removed or "
+				"replaced)";
 #define CAUSE_PEER "the peer lost it (its port went down or its QP failed there)"
 #define NAK_PORT_DOWN "this side's port is down"
 #define NAK_VERBS "setting up this side's fresh QP failed (see its log)"
@@ -130,14 +133,51 @@ static ncclResult_t send_frame(struct spark_comm *c, enum spark_ctl_kind kind, u
 	return spark_ctl_send(c, &f);
 }
 
+/* Receiver: which shares of lost rail r it has, for the sender to re-send
+ * only the others (send.c, "a rail lost"). Its QP there is in ERR and its CQ
+ * drained (spark_rail_fail), so nothing more can land through it: the masks
+ * are final. The epoch names the QP pair that was lost. */
+static ncclResult_t send_resend(struct spark_comm *c, uint32_t r)
+{
+	struct spark_ctl f;
+	spark_ctl_init(&f, SPARK_CTL_RESEND, c->rail[r].peer_rail, c->rail[r].rejoin.conn_epoch,
+		       NULL);
+	spark_recv_shares(c, &f.resend);
+	return spark_ctl_send(c, &f);
+}
+
 void spark_failback_rail_down(struct spark_comm *c, uint32_t r)
 {
 	/* Tell the peer, whose side of the rail may look healthy (a one-sided
-	 * failure: it would wait for its own RETRY_EXC). Best effort. */
-	c->rail[r].rejoin.step = REJOIN_IDLE;
-	c->rail[r].rejoin.retry_ns = 0;
-	if (c->fd >= 0)
-		(void)send_frame(c, SPARK_CTL_RAIL_DOWN, r, 0, c->rail[r].lost_cause);
+	 * failure: it would wait for its own RETRY_EXC). The sender's is best
+	 * effort (the receiver's port or RETRY_EXC tells it too). The
+	 * receiver's RESEND follows its RAIL_DOWN on the ordered socket, so the
+	 * sender has failed the rail when it reads it; the sender waits for it
+	 * before re-sending anything, so without it the comm fails now. */
+	struct spark_rail *rail = &c->rail[r];
+	rail->rejoin.step = REJOIN_IDLE;
+	/* A rail its own port took out may rejoin as soon as the port is up
+	 * (a flap may be over before we look). One lost without a word from
+	 * its port (RETRY_EXC, the peer's RAIL_DOWN) waits for an event on it:
+	 * a peer whose NIC stopped answering with the ports up would otherwise
+	 * be re-admitted over the working socket and lost again, rail after
+	 * rail, and the comm would never see both down and fail. */
+	bool port_said = rail->lost_cause == CAUSE_PORT_DOWN || rail->lost_cause == CAUSE_GID;
+	rail->rejoin.retry_ns = port_said ? 0 : UINT64_MAX;
+	if (c->fd < 0)
+		return;
+	ncclResult_t told = send_frame(c, SPARK_CTL_RAIL_DOWN, r, 0, c->rail[r].lost_cause);
+	if (c->kind != SPARK_COMM_RECV || c->failed != ncclSuccess)
+		return;
+	if (told == ncclSuccess)
+		told = send_resend(c, r);
+	if (told != ncclSuccess) {
+		SPARK_WARN("dev %d: recv comm: rail %s lost, and the sender could not be told which "
+			   "of its shares landed (see the WARN before); the comm fails, as the sender "
+			   "re-sends nothing without that answer", c->dev, rail->hca.name);
+		spark_comm_fail_why(c, ncclRemoteError, "the receiver could not say which shares of a "
+				    "lost rail landed");
+	}
 }
 
 static uint64_t backoff_ns(uint32_t tries)
@@ -166,13 +206,15 @@ static void rejoin_start(struct spark_comm *c, uint32_t r, uint64_t now)
 	}
 }
 
-/* Sender: a share re-sent after a rail loss is still in flight. Until it is
- * acknowledged no rail comes back: the share may also have landed before the
- * loss (its ACK lost with the rail), so the receiver may have completed that
- * receive and NCCL reposted the buffer; the copy re-sent on the survivor must
- * then land before any later message into that buffer, which holds while the
- * survivor is the only rail (one QP delivers in order), not once a rail that
- * came back could carry the later message past it. */
+/* Sender: shares re-sent after a rail loss still in flight. No longer
+ * needed for correctness: a share is re-sent only when the receiver
+ * confirmed it lacks it, so its receive is not complete and its buffer
+ * cannot be reposted before the copy lands. Kept as a damper: a peer whose
+ * NIC stopped answering with its ports up (frozen, reset without a port
+ * event) fails rail after rail by RETRY_EXC; re-admitting one at once over
+ * the working socket, while the other half's re-sent shares wait on the same
+ * dead NIC, would cycle the rails for ever instead of ending with both down
+ * (the comm fails, the peer is told). */
 static bool resends_in_flight(const struct spark_comm *c)
 {
 	for (uint32_t i = 0; i < SPARK_SLOTS; i++) {
@@ -181,6 +223,25 @@ static bool resends_in_flight(const struct spark_comm *c)
 			return true;
 	}
 	return false;
+}
+
+/* Sender: a lost rail's shares wait for the receiver's RESEND (until it
+ * came the rail does not rejoin either: a fresh QP pair would carry new
+ * traffic while the old pair's shares are unsettled). One that does not
+ * come within the peer timeout fails the comm: never a hang. */
+static bool verdict_timed_out(struct spark_comm *c, uint32_t r, uint64_t now)
+{
+	struct spark_rail *rail = &c->rail[r];
+	int timeout_s = spark_params()->peer_timeout;
+	if (!rail->verdict_pending || now - rail->verdict_ns <= (uint64_t)timeout_s * 1000000000ull)
+		return false;
+	SPARK_WARN("dev %d: send comm: rail %s was lost %.1f s ago and the receiver never said "
+		   "which of its shares landed (no RESEND within NCCL_SPARK_PEER_TIMEOUT=%d s): "
+		   "the peer is stuck, or runs a plugin without confirmed re-sends (run the same "
+		   "version on both hosts); the comm fails", c->dev, rail->hca.name,
+		   (double)(now - rail->verdict_ns) / 1e9, timeout_s);
+	spark_comm_fail_why(c, ncclRemoteError, "no RESEND for a lost rail in time");
+	return true;
 }
 
 /* Sender, from the tick: failed rails whose port is up try to come back,
@@ -199,7 +260,7 @@ static void failback_step(struct spark_comm *c, uint32_t r, const struct spark_p
 	}
 	if (j->step != REJOIN_IDLE || !(event || now >= j->retry_ns))
 		return;
-	if (resends_in_flight(c)) {
+	if (c->rail[r].verdict_pending || resends_in_flight(c)) {
 		j->retry_ns = now;   /* the next tick looks again */
 		return;
 	}
@@ -286,6 +347,22 @@ static void on_rail_down(struct spark_comm *c, const struct spark_ctl *f)
 		(void)spark_rail_fail(c, f->rail, CAUSE_PEER);
 }
 
+/* Sender: the receiver's verdict on a lost rail. Only the one awaited (the
+ * rail failed here first: the receiver's RAIL_DOWN comes before it), about
+ * the QP pair that was lost. */
+static void on_resend(struct spark_comm *c, const struct spark_ctl *f)
+{
+	struct spark_rail *rail = &c->rail[f->rail];
+	if (!rail->verdict_pending)
+		return bad_frame(c, f, "no lost rail of this side waits for it");
+	if (f->epoch != rail->verdict_epoch)
+		return bad_frame(c, f, "about another QP pair than the one lost");
+	rail->verdict_pending = false;
+	spark_send_verdict(c, f->rail, &f->resend);
+	if (c->failed == ncclSuccess && c->ops->progress != NULL)
+		c->ops->progress(c);   /* slots that waited for room may go now */
+}
+
 void spark_failback_ctl(struct spark_comm *c, const struct spark_ctl *f)
 {
 	if (c->failed != ncclSuccess)
@@ -297,6 +374,8 @@ void spark_failback_ctl(struct spark_comm *c, const struct spark_ctl *f)
 	switch (f->kind) {
 	case SPARK_CTL_RAIL_DOWN:
 		return on_rail_down(c, f);
+	case SPARK_CTL_RESEND:
+		return send ? on_resend(c, f) : bad_frame(c, f, "RESEND sent to the acceptor");
 	case SPARK_CTL_REJOIN:
 		return send ? bad_frame(c, f, "REJOIN sent to the connector") : on_rejoin(c, f);
 	case SPARK_CTL_REJOIN_DONE:
@@ -328,7 +407,9 @@ void spark_port_tick(struct spark_comm *c)
 	uint32_t kept = c->up_mask | c->failed_mask;
 	for (uint32_t r = 0; r < c->nrails && c->failed == ncclSuccess; r++) {
 		struct spark_rail *rail = &c->rail[r];
-		if (!(kept & (1u << r)) || rail->dc == NULL)
+		if (!(kept & (1u << r)) || verdict_timed_out(c, r, now))
+			continue;
+		if (rail->dc == NULL)
 			continue;
 		spark_devctx_poll_events(rail->dc);
 		struct spark_port_state st;

@@ -185,12 +185,23 @@ static bool take_record(struct spark_comm *c, struct spark_recv_req *req, uint32
 	return true;
 }
 
-/* A share re-sent after a rail failure whose first copy had landed:
- * counted once. */
-static __attribute__((cold, noinline)) void duplicate_share(const struct spark_comm *c,
+/* A share that came twice. Since re-sends wait for this side's RESEND
+ * (only shares it lacked go again) none should: counted once and ignored,
+ * but a WARN (once per comm, INFO after) makes one visible, as a second
+ * copy may have overwritten a reposted buffer. */
+static __attribute__((cold, noinline)) void duplicate_share(struct spark_comm *c,
 							    uint32_t share, uint32_t slot)
 {
-	SPARK_INFO(NCCL_NET, "dev %d: duplicate share %u of slot %u ignored", c->dev, share, slot);
+	if (c->dup_warned) {
+		SPARK_INFO(NCCL_NET, "dev %d: duplicate share %u of slot %u ignored", c->dev, share,
+			   slot);
+		return;
+	}
+	c->dup_warned = true;
+	SPARK_WARN("dev %d: share %u of receive slot %u arrived twice (ignored): the sender "
+		   "re-sent a share this side already had; if the buffer had been reposted its "
+		   "data may be overwritten (a plugin bug, or a peer without confirmed re-sends: "
+		   "run the same plugin version on both hosts)", c->dev, share, slot);
 }
 
 /* The last share of a receive whose sizes are in the record. */
@@ -306,6 +317,24 @@ static void rail_lost(struct spark_comm *c, uint32_t r)
 		if (req->state == RREQ_POSTED && req->cts_rail == r &&
 		    post_cts(c, i, cts_rail(c, req->seq)) != ncclSuccess)
 			spark_comm_fail(c, ncclRemoteError);
+	}
+}
+
+void spark_recv_shares(const struct spark_comm *c, struct spark_ctl_resend *out)
+{
+	uint64_t base = c->seq;
+	for (uint32_t i = 0; i < SPARK_SLOTS; i++)
+		if (c->rreqs[i].state == RREQ_POSTED && c->rreqs[i].seq < base)
+			base = c->rreqs[i].seq;
+	/* At most SPARK_SLOTS: base's receive holds its slot until done. */
+	uint64_t n = c->seq - base;
+	out->base = base;
+	out->count = (uint32_t)(n < SPARK_SLOTS ? n : SPARK_SLOTS);
+	uint8_t all = (uint8_t)((1u << c->nrails) - 1);
+	for (uint32_t j = 0; j < out->count; j++) {
+		const struct spark_recv_req *req = &c->rreqs[spark_slot_of(base + j)];
+		bool open = req->state == RREQ_POSTED && req->seq == base + j;
+		out->mask[j] = open ? (uint8_t)req->shares : all;
 	}
 }
 

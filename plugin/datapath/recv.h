@@ -27,5 +27,9 @@ struct spark_recv_req {
 
 extern const struct spark_wc_ops spark_recv_ops;
 ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes);
+/* For RESEND after a rail was lost (its QP in ERR, its CQ drained): the
+ * lowest receive not complete (or the next to post), and from it on the
+ * shares each posted receive has (a complete one: every share). */
+void spark_recv_shares(const struct spark_comm *c, struct spark_ctl_resend *out);
 
 #endif

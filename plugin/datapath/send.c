@@ -671,13 +671,19 @@ ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes)
 
 /* ---- a rail lost ---- */
 
+/* A lost rail's shares are not re-sent at once: a share whose data landed
+ * but whose ACK was lost with the rail would be written twice, and if the
+ * receiver had completed that receive and NCCL reposted the buffer, the
+ * second copy would overwrite newer data. The receiver, once its QP on the
+ * rail is in ERR and its CQ drained (nothing more can land through it),
+ * says which shares it has (RESEND, failback.c): only the others go again.
+ * docs/design.md, "Losing a rail". */
+
 /* Rail `share`'s part of slot s again, on the next rail up (keys of that
- * rail from the CTS entry), closed by an IMM naming the same share, so the
- * receiver counts it once even if the original had landed. Known defect: a
- * share that landed but whose ACK was lost is written twice; if the receiver
- * completed that receive and NCCL reused the buffer meanwhile, the copy
- * overwrites newer data (docs/reliability.md, "Known defect": the fix is a
- * re-send the receiver confirms). */
+ * rail from the CTS entry), closed by an IMM naming the same share (and
+ * carrying the record if the lost copy did). Only for a share the receiver
+ * confirmed it lacks: its receive is not complete, so the buffer is not
+ * reused before this copy lands. */
 static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32_t share)
 {
 	uint32_t to = next_up_rail(c, share);
@@ -704,26 +710,69 @@ static void resend_share(struct spark_comm *c, struct spark_send_slot *s, uint32
 	c->rail_chains[to]++;
 }
 
+/* The receiver has share k of s: done with it, as if its ACK had come.
+ * (Not data_done: no completion was polled, no rail's queue or rate is
+ * touched; the lost rail's counters start again at zero on readmit.) */
+static void settle_share(struct spark_send_slot *s, uint32_t k)
+{
+	s->rails_pending &= ~(1u << k);
+	if (s->rails_pending == 0)
+		s->state = SLOT_DONE;
+}
+
+/* Does the receiver's verdict say it has share k of s? Receives below base
+ * are complete; one in range has what its mask says (in the receiver's
+ * numbering: the share's rail's partner); one at or above base + count was
+ * posted after the receiver's QP on the lost rail was in ERR, so nothing of
+ * it came through there. */
+static bool receiver_has(const struct spark_comm *c, const struct spark_send_slot *s,
+			 uint32_t k, const struct spark_ctl_resend *v)
+{
+	if (s->seq < v->base)
+		return true;
+	uint64_t i = s->seq - v->base;
+	return i < v->count && (v->mask[i] >> c->rail[k].peer_rail & 1u) != 0;
+}
+
+void spark_send_verdict(struct spark_comm *c, uint32_t r, const struct spark_ctl_resend *v)
+{
+	uint32_t had = 0, again = 0;
+	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
+		struct spark_send_slot *s = &c->slots[i];
+		/* Every share still owed whose copy in flight was on r: its own,
+		 * or one moved onto r by an earlier failure (a rail that failed,
+		 * came back and then carried the other's re-sent pieces). */
+		for (uint32_t k = 0; k < c->nrails && s->state == SLOT_POSTED &&
+				     c->failed == ncclSuccess; k++) {
+			uint32_t bit = 1u << k;
+			uint32_t on = (s->moved & bit) ? s->moved_to[k] : k;
+			if (!(s->rails_pending & bit) || on != r)
+				continue;
+			if (receiver_has(c, s, k, v)) {
+				settle_share(s, k);
+				had++;
+			} else {
+				resend_share(c, s, k);
+				again++;
+			}
+		}
+	}
+	SPARK_INFO(NCCL_NET, "dev %d: rail %s lost with %u shares in flight: the receiver had %u "
+		   "(done), %u re-sent over the other half", c->dev, c->rail[r].hca.name,
+		   had + again, had, again);
+}
+
+/* The rail left: its shares stay owed until the receiver's verdict. */
 static void rail_lost(struct spark_comm *c, uint32_t r)
 {
 	if (r >= SPARK_MAX_RAILS)
 		return;   /* the engine names only rails it has */
 	if (c->small_rail == r)
 		c->small_rail = (uint32_t)__builtin_ctz(c->up_mask);
-	for (uint32_t i = 0; i < SPARK_SLOTS && c->failed == ncclSuccess; i++) {
-		struct spark_send_slot *s = &c->slots[i];
-		if (s->state != SLOT_POSTED)
-			continue;
-		/* Every share still owed whose copy in flight is on r: its own,
-		 * or one moved onto r by an earlier failure (a rail that failed,
-		 * came back and now carries the other's re-sent pieces). */
-		for (uint32_t k = 0; k < c->nrails && c->failed == ncclSuccess; k++) {
-			uint32_t bit = 1u << k;
-			uint32_t on = (s->moved & bit) ? s->moved_to[k] : k;
-			if ((s->rails_pending & bit) && on == r)
-				resend_share(c, s, k);
-		}
-	}
+	struct spark_rail *rail = &c->rail[r];
+	rail->verdict_pending = true;
+	rail->verdict_epoch = rail->rejoin.conn_epoch;
+	rail->verdict_ns = spark_now_ns();
 }
 
 const struct spark_wc_ops spark_send_ops = {

@@ -1,7 +1,8 @@
 /* The send side: isend reads the receiver's clear-to-send entries out of the
  * FIFO, matches them by tag, plans each message over the rails (stripe.c),
  * posts one chain per rail used, and completes the request when every chain
- * is acknowledged; after a rail failure it re-sends that rail's pieces. */
+ * is acknowledged; after a rail failure it re-sends that rail's pieces the
+ * receiver says it lacks. */
 #ifndef SPARK_SEND_H
 #define SPARK_SEND_H
 
@@ -51,5 +52,8 @@ struct spark_send_slot {
 extern const struct spark_wc_ops spark_send_ops;
 size_t spark_chains_size(void);
 ncclResult_t spark_send_test(struct spark_send_req *req, int *done, int *sizes);
+/* The receiver's RESEND about lost rail r (failback.c checked it is the one
+ * awaited): settles the shares it has, re-sends the others on a survivor. */
+void spark_send_verdict(struct spark_comm *c, uint32_t r, const struct spark_ctl_resend *v);
 
 #endif

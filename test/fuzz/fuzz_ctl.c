@@ -38,6 +38,17 @@ static void check_accepted(const uint8_t *in, uint64_t seq, const struct spark_c
 	else
 		FUZZ_CHECK(fuzz_all_zero(&f->info, sizeof f->info), "%s with rail info",
 			   spark_ctl_kind_name(k));
+	if (k == SPARK_CTL_RESEND) {
+		const struct spark_ctl_resend *r = &f->resend;
+		FUZZ_CHECK(r->count <= SPARK_SLOTS && r->base <= UINT64_MAX - r->count,
+			   "RESEND of %u receives from %llu", r->count, (unsigned long long)r->base);
+		for (uint32_t i = 0; i < SPARK_SLOTS; i++)
+			FUZZ_CHECK(i < r->count ? r->mask[i] >> SPARK_MAX_RAILS == 0 : r->mask[i] == 0,
+				   "RESEND mask %u is %#x", i, r->mask[i]);
+	} else {
+		FUZZ_CHECK(fuzz_all_zero(&f->resend, sizeof f->resend), "%s with shares",
+			   spark_ctl_kind_name(k));
+	}
 	uint8_t out[SPARK_CTL_SIZE];
 	spark_ctl_encode(f, out);
 	for (size_t i = 0; i < SPARK_CTL_SIZE; i++)
@@ -98,6 +109,11 @@ void fuzz_seeds(fuzz_emit_fn emit)
 			       k >= SPARK_CTL_REJOIN ? 3 : 0, "rail roceP2p1s0f0: port down");
 		if (k == SPARK_CTL_REJOIN || k == SPARK_CTL_REJOIN_ACK)
 			fuzz_rail_example(&f.info, "roceP2p1s0f0", 101);
+		if (k == SPARK_CTL_RESEND) {   /* a verdict on receives 9..12 */
+			f.resend.base = 9;
+			f.resend.count = 4;
+			memcpy(f.resend.mask, (const uint8_t[]){3, 1, 2, 0}, 4);
+		}
 		f.seq = FIXED_SEQ;
 		spark_ctl_encode(&f, buf);
 		buf[SPARK_CTL_SIZE] = 0;                        /* expect FIXED_SEQ */

@@ -52,6 +52,13 @@ int sr_control_apply(const char *line)
 				set_link(p, x, down);
 		return 0;
 	}
+	if (n == 4 && strcmp(b, "acks") == 0 && (strcmp(c, "drop") == 0 || strcmp(c, "pass") == 0)) {
+		/* This end only: its requesters hear no response, its responders
+		 * still execute and answer (the answers are lost on the way in). */
+		__atomic_store_n(&sr_g.shm->host[h].port[x].drop_acks, strcmp(c, "drop") == 0,
+				 __ATOMIC_RELEASE);
+		return 0;
+	}
 	if (n == 4 && strcmp(b, "mtu") == 0)
 		return sr_netdev_set_mtu(h, x, c);     /* this end's netdev only */
 	if (n == 4 && strcmp(b, "addr") == 0)

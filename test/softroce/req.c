@@ -421,17 +421,25 @@ static bool process_alive(int pid)
 	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }
 
-/* Would the responder drop what we send? Packets are lost only in modelled
- * situations: no route (unreachable GID, port down at either end), a frozen
- * host, a dead process, or a destination QP that is not receiving from us.
+/* Control "acks drop" on this end of the QP's port: every response lost. */
+static bool acks_dropped(const struct sr_qp *qp)
+{
+	return __atomic_load_n(&sr_g.shm->host[sr_g.host_idx].port[qp->ctx->sdev->hca_idx].drop_acks,
+			       __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Would the responder drop what we send (or we its answer)? Packets are
+ * lost only in modelled situations: no route (unreachable GID, port down at
+ * either end), a frozen host, a dead process, a destination QP that is not
+ * receiving from us, or responses dropped on the way in (control "acks").
  * A live, reachable, receiving peer always gets the packet: a real NIC acks
  * whatever the host CPU is doing, so a peer process that the scheduler (or a
  * sanitizer) slows down must not look like a broken link. */
 static bool path_lost(struct sr_qp *qp)
 {
 	int pid = route(qp);
-	if (pid <= 0)
-		return true;
+	if (pid <= 0 || acks_dropped(qp))
+		return true;   /* lost responses count a retry, as on mlx5 */
 	const struct sr_shm_qpn *e = sr_qpn_lookup(qp->dest_qpn);
 	if (!e || !__atomic_load_n(&e->receiving, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&e->peer_qpn, __ATOMIC_RELAXED) != qp->qp.qp_num)
@@ -626,6 +634,8 @@ void sr_req_rx(struct sr_qp *qp, const struct sr_msg *m, const void *payload, ui
 	if (qp->qp.state != IBV_QPS_RTS || m->src_qpn != qp->dest_qpn ||
 	    !sr_port_active(sr_g.host_idx, sr_g.host, qp->ctx->sdev->hca_idx))
 		return;                          /* a down port hears nothing */
+	if (acks_dropped(qp))
+		return;                          /* control "acks drop": lost on the way in */
 	uint32_t inflight = qp->max_psn - qp->una_psn;
 	if (m->type == SR_M_ACK || m->type == SR_M_READ_RESP) {
 		uint32_t d = (m->psn + 1 - qp->una_psn) & 0xffffff;

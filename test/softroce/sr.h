@@ -85,6 +85,8 @@ struct sr_shm_port {
 				   * one of them is lost, however short the outage */
 	uint32_t rate_ppm;        /* fault: fraction of link cap × 1e6, 0 = unset */
 	uint32_t netdev_mtu;      /* control "mtu": the netdev's MTU, 0 = the topology's */
+	uint32_t drop_acks;       /* control "acks drop": responses (ACK, NAK, READ
+				   * response) arriving at this end are lost */
 	uint64_t netdev_v4;       /* control "addr": 0 = the topology's, else 1 << 32 |
 				   * the address (network order; 0 = none) */
 	uint64_t xmit_bytes, rcv_bytes, xmit_pkts, rcv_pkts;

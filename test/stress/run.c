@@ -18,7 +18,7 @@
  * "live" (both sides error within NCCL_SPARK_PEER_TIMEOUT, the idle side
  * too), "failback" (a flapped rail is re-admitted), or "live,failback".
  * SPARK_STRESS_FAULTS=live|failback|all turns them on for one run. */
-#define ST_FAULTS_MERGED "live"
+#define ST_FAULTS_MERGED "live,failback"
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {

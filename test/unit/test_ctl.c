@@ -32,6 +32,11 @@ static struct spark_ctl frame(enum spark_ctl_kind kind)
 	spark_ctl_init(&f, kind, rail ? 1 : 0, epoch ? 7 : 0, text ? "rail lost: retry exceeded" : NULL);
 	if (kind == SPARK_CTL_REJOIN || kind == SPARK_CTL_REJOIN_ACK)
 		f.info = info();
+	if (kind == SPARK_CTL_RESEND) {
+		f.resend.base = 0x0102030405060708ull;
+		f.resend.count = 5;
+		memcpy(f.resend.mask, (const uint8_t[]){3, 0, 1, 2, 3}, 5);
+	}
 	f.seq = 42;
 	return f;
 }
@@ -64,7 +69,39 @@ Test(ctl, every_kind_round_trips)
 		cr_assert_eq(out.info.addr, f.info.addr);
 		cr_assert_eq(out.info.ipv4, f.info.ipv4);
 		cr_assert_eq(out.info.prefix, f.info.prefix);
+		cr_assert_eq(out.resend.base, f.resend.base);
+		cr_assert_eq(out.resend.count, f.resend.count);
+		cr_assert_arr_eq(out.resend.mask, f.resend.mask, sizeof f.resend.mask);
 	}
+}
+
+/* RESEND's payload where ctl.h says it is: base, count, one byte per
+ * receive, zeros after; the most receives it can carry come through. */
+Test(ctl, resend_layout_and_a_full_window)
+{
+	struct spark_ctl f = frame(SPARK_CTL_RESEND), out;
+	uint8_t buf[SPARK_CTL_SIZE];
+	char reason[SPARK_REASON_LEN] = "";
+	spark_ctl_encode(&f, buf);
+	const uint8_t *p = buf + SPARK_CTL_HDR;
+	cr_assert_arr_eq(p, ((const uint8_t[]){1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 5, 3, 0, 1, 2, 3}),
+			 17);
+	for (size_t i = 17; i < SPARK_REASON_LEN; i++)
+		cr_assert_eq(p[i], 0, "payload byte %zu", i);
+	f.resend.base = 100;
+	f.resend.count = SPARK_SLOTS;
+	for (int i = 0; i < SPARK_SLOTS; i++)
+		f.resend.mask[i] = (uint8_t)(i % 4);
+	spark_ctl_encode(&f, buf);
+	cr_assert_eq(decode_bytes(buf, 42, &out, reason), 0, "%s", reason);
+	cr_assert_eq(out.resend.count, SPARK_SLOTS);
+	cr_assert_arr_eq(out.resend.mask, f.resend.mask, SPARK_SLOTS);
+	/* none at all: the receiver had nothing posted */
+	f.resend.count = 0;
+	spark_ctl_encode(&f, buf);
+	cr_assert_eq(decode_bytes(buf, 42, &out, reason), 0, "%s", reason);
+	cr_assert_eq(out.resend.count, 0);
+	cr_assert_eq(out.resend.base, 100);
 }
 
 Test(ctl, init_keeps_reasons_printable_and_bounded)
@@ -116,13 +153,19 @@ static void payload_last(uint8_t *b) { b[SPARK_CTL_SIZE - 1] = 1; }
 static void info_tail(uint8_t *b) { b[SPARK_CTL_HDR + SPARK_RAIL_INFO_SIZE] = 1; }
 static void info_qpn(uint8_t *b) { memset(b + SPARK_CTL_HDR + SPARK_NAME_LEN + 24, 0, 4); }
 static void info_name(uint8_t *b) { b[SPARK_CTL_HDR] = 0; }
+static void resend_count(uint8_t *b) { b[SPARK_CTL_HDR + 11] = SPARK_SLOTS + 1; }
+static void resend_rail(uint8_t *b) { b[SPARK_CTL_HDR + 13] = 1u << SPARK_MAX_RAILS; }
+static void resend_tail(uint8_t *b) { b[SPARK_CTL_HDR + 17] = 1; }
+static void resend_wraps(uint8_t *b) { memset(b + SPARK_CTL_HDR, 0xff, 8); }
 
 Test(ctl, refuses_every_malformed_field)
 {
 	refused(SPARK_CTL_HEARTBEAT, bad_magic, 42, "magic");
 	refused(SPARK_CTL_HEARTBEAT, bad_version, 42, "version");
 	refused(SPARK_CTL_HEARTBEAT, kind_zero, 42, "kind 0");
-	refused(SPARK_CTL_HEARTBEAT, kind_big, 42, "kind 8");
+	char big[32];
+	snprintf(big, sizeof big, "kind %d", SPARK_CTL_KIND_MAX + 1);
+	refused(SPARK_CTL_HEARTBEAT, kind_big, 42, big);
 	refused(SPARK_CTL_HEARTBEAT, swapped, 42, "byte order");
 	refused(SPARK_CTL_HEARTBEAT, reserved, 42, "header: byte 21");
 	refused(SPARK_CTL_HEARTBEAT, NULL, 41, "frame number 42, expected 41");
@@ -143,4 +186,9 @@ Test(ctl, refuses_every_malformed_field)
 	refused(SPARK_CTL_REJOIN, info_tail, 42, "REJOIN: byte");
 	refused(SPARK_CTL_REJOIN_ACK, info_qpn, 42, "QPN");
 	refused(SPARK_CTL_REJOIN, info_name, 42, "malformed HCA name");
+	refused(SPARK_CTL_RESEND, rail_far, 42, "RESEND: rail 2");
+	refused(SPARK_CTL_RESEND, resend_count, 42, "RESEND: count 65, at most 64");
+	refused(SPARK_CTL_RESEND, resend_rail, 42, "RESEND: mask 1 is 0x4");
+	refused(SPARK_CTL_RESEND, resend_tail, 42, "RESEND: byte 17");
+	refused(SPARK_CTL_RESEND, resend_wraps, 42, "wraps");
 }

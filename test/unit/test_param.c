@@ -175,10 +175,10 @@ Test(param, peer_timeout)
 
 Test(param, failback)
 {
-	cr_assert_eq(load((const char *[]){NULL}, 0).failback, 0);
-	const char *env[] = {"NCCL_SPARK_FAILBACK=1", NULL};
-	cr_assert_eq(load(env, 0).failback, 1);
-	cr_assert_eq(load_bad("NCCL_SPARK_FAILBACK=2", "0 or 1").failback, 0);
+	cr_assert_eq(load((const char *[]){NULL}, 0).failback, 1);
+	const char *env[] = {"NCCL_SPARK_FAILBACK=0", NULL};
+	cr_assert_eq(load(env, 0).failback, 0);
+	cr_assert_eq(load_bad("NCCL_SPARK_FAILBACK=2", "0 or 1").failback, 1);
 }
 
 Test(param, unknown_variable_is_reported)

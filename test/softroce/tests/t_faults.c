@@ -336,3 +336,58 @@ Test(counters, xmit_and_rcv_data_count_4_byte_words)
 	cr_assert_leq(sr_counter("b", SR_HCA2, "port_rcv_data"), 0);
 	sr_pair_stop(&p);
 }
+
+/* Control "acks drop": the write lands and its IMM completes at the peer,
+ * but the ACK is lost on its way in, so the requester completes nothing;
+ * once responses pass again the retransmission is answered (the responder
+ * acks the duplicate without executing it again: no second IMM) and the WR
+ * completes. The shape of a rail that fails after delivering a share whose
+ * ACK it lost (test/datapath/test_resend.c). */
+Test(faults, dropped_acks_land_the_write_but_complete_nothing)
+{
+	sr_fabric_setup();
+	struct sr_ep_opts o = sr_ep_opts_default(), peer = o;
+	o.timeout = 24; /* 0.69 s per attempt, 7 retries: far past the quiet window */
+	struct sr_pair p;
+	sr_pair_start(&p, 1, &o, &peer);
+	struct sr_ep *ep = &p.side.ep[0];
+	memset(ep->buf, 0x3c, 4096);
+	sr_peer_post_recv(&p, 0, 77, 0, 64, 2);
+	sr_control("a " SR_HCA0 " acks drop");
+	settle();
+	cr_assert_eq(sr_post(ep, IBV_WR_RDMA_WRITE_WITH_IMM, 13, 0, 4096, SR_MR_FULL, 0,
+			     IBV_SEND_SIGNALED, 0x01020304u), 0);
+	struct sr_reply rep;
+	cr_assert_eq(sr_peer_poll_recv(&p, 0, 1, SR_DEADLINE_MS, &rep), 1, "no IMM at the peer");
+	cr_assert_eq(rep.wc[0].status, IBV_WC_SUCCESS);
+	uint8_t got[4096];
+	sr_peer_read(&p, 0, 0, sizeof(got), got);
+	for (size_t i = 0; i < sizeof(got); i++)
+		cr_assert_eq(got[i], 0x3c, "byte %zu did not land", i);
+	cr_assert_eq(sr_poll_quiet(ep->scq, 300), 0, "completed although its ACK was dropped");
+	cr_assert_eq(sr_qp_state(ep->qp), IBV_QPS_RTS);
+	sr_control("a " SR_HCA0 " acks pass");
+	sr_expect_wc(ep->scq, 13, IBV_WC_SUCCESS, NULL);
+	cr_assert_eq(sr_peer_poll_recv(&p, 0, 1, 200, &rep), 0, "the duplicate completed again");
+	sr_pair_stop(&p);
+}
+
+/* Responses that never come count retries as lost packets do on mlx5: the
+ * WR ends RETRY_EXC, the QP in ERR. */
+Test(faults, dropped_acks_past_the_retries_are_retry_exceeded)
+{
+	sr_fabric_setup();
+	struct sr_ep_opts o = sr_ep_opts_default(), peer = o;
+	o.timeout = 14;   /* the 20 ms floor */
+	o.retry_cnt = 1;
+	struct sr_pair p;
+	sr_pair_start(&p, 1, &o, &peer);
+	struct sr_ep *ep = &p.side.ep[0];
+	sr_control("a " SR_HCA0 " acks drop");
+	settle();
+	cr_assert_eq(sr_post(ep, IBV_WR_RDMA_WRITE, 14, 0, 64, SR_MR_FULL, 0, IBV_SEND_SIGNALED, 0),
+		     0);
+	expect_retry_exceeded(ep, 14);
+	sr_control("a " SR_HCA0 " acks pass");
+	sr_pair_stop(&p);
+}
