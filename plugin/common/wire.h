@@ -13,8 +13,11 @@
 #include "spark_limits.h"
 
 /* 3: the REPLY names, per kept rail, the connector's rail it pairs with
- * (rails are matched by subnet, not by position). */
-#define SPARK_WIRE_VERSION 3
+ * (rails are matched by subnet, not by position).
+ * 4: after a rail loss the sender re-sends only what the receiver's RESEND
+ * control frame says it lacks; a version-3 peer would never send one (its
+ * sender would re-send blindly), so the two are refused at connect. */
+#define SPARK_WIRE_VERSION 4
 #define SPARK_WIRE_MAX_RAILS 4          /* on the wire; a device uses SPARK_MAX_RAILS */
 #define SPARK_HANDLE_SIZE 128           /* NCCL_NET_HANDLE_MAXSIZE */
 #define SPARK_REASON_LEN 160
