@@ -39,6 +39,7 @@
 #include "log.h"
 #include "pending.h"
 #include "rail_match.h"
+#include "recv.h"
 #include "socket.h"
 
 #define STAGE_MAGIC 0x53544147u  /* marks connector scratch in the handle */
@@ -611,6 +612,7 @@ ncclResult_t spark_close_send(void *send_comm)
 
 ncclResult_t spark_close_recv(void *recv_comm)
 {
+	spark_recv_last_look(recv_comm);
 	spark_comm_free(recv_comm);
 	return ncclSuccess;
 }

@@ -343,3 +343,17 @@ const struct spark_wc_ops spark_recv_ops = {
 	.rail_lost = rail_lost,
 	.ctl = spark_failback_ctl,
 };
+
+/* NCCL closes a recv comm once its receives are done, and may stop calling
+ * it well before. A rail lost meanwhile leaves the sender holding the shares
+ * it sent last until this side says which landed (RESEND, failback.c): one
+ * last look at the ports and the frames answers a loss already seen or
+ * told, so the peer's last sends complete instead of failing at our EOF. */
+void spark_recv_last_look(struct spark_comm *c)
+{
+	if (c == NULL || c->failed != ncclSuccess || c->fd < 0)
+		return;
+	c->next_port_ns = 0;            /* due now, whatever the cadence */
+	spark_port_tick(c);
+	spark_peer_poll(c, spark_now_ns());
+}

@@ -31,5 +31,7 @@ ncclResult_t spark_recv_test(struct spark_recv_req *req, int *done, int *sizes);
  * lowest receive not complete (or the next to post), and from it on the
  * shares each posted receive has (a complete one: every share). */
 void spark_recv_shares(const struct spark_comm *c, struct spark_ctl_resend *out);
+/* closeRecv's last look at the ports and the peer's frames (see recv.c). */
+void spark_recv_last_look(struct spark_comm *c);
 
 #endif

@@ -218,3 +218,62 @@ Test(resend, a_verdict_that_never_comes_fails_the_comm, .timeout = 120)
 		dp_pair_finish(&p, 0);
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
 }
+
+/* NCCL may stop calling a recv comm once its receives are done and close it
+ * later. A rail lost in between leaves the sender holding the share whose
+ * ACK was lost until the receiver answers; closeRecv's last look at the
+ * frames answers it, so the sender's last send completes (before: it failed
+ * 2 s after the receiver's close, with the data long delivered). */
+Test(resend, a_receiver_that_closes_after_the_loss_still_answers, .timeout = 120)
+{
+	struct dp_pair p;
+	dp_pair_start(&p, env);
+	const ncclNet_v8_t *net = dp_load_plugin();
+	uint8_t *buf = dp_alloc(2 * SIZE);
+	void *comm = p.is_b ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
+	void *mh = NULL;
+	DP_OK(net->regMr(comm, buf, 2 * SIZE, NCCL_PTR_HOST, &mh));
+	if (!p.is_b) {
+		control(&p, "a roceP2p1s0f0 acks drop\n");
+		dp_sleep_us(100 * 1000);   /* softroce applies it within 10 ms */
+		for (uint32_t id = 0; id < 2; id++)
+			dp_fill(buf + id * SIZE, SIZE, id);
+	}
+	dp_sync(&p);
+	if (p.is_b) {
+		void *r0 = post_recv(net, comm, buf, mh), *r1 = post_recv(net, comm, buf + SIZE, mh);
+		received(net, r0, buf, 0);
+		received(net, r1, buf + SIZE, 1);
+		dp_sync(&p);      /* no call into the plugin until a told of the loss */
+	} else {
+		void *req[2] = {post_send(net, comm, buf, mh), post_send(net, comm, buf + SIZE, mh)};
+		int done[2] = {0, 0};
+		double end = dp_now() + HANG_S;
+		while (!done[0] && !done[1]) {
+			for (int k = 0; k < 2; k++)
+				DP_OK(net->test(req[k], &done[k], NULL));
+			DP_CHECK(dp_now() < end, "neither message 0 nor 1 completed");
+		}
+		int stuck = done[0] ? 1 : 0;
+		DP_CHECK(!done[stuck], "message %d completed too: no ACK was dropped", stuck);
+		control(&p, "a roceP2p1s0f0 down\n");
+		/* Half a second of tests: the port event is seen (~20 ms), the
+		 * rail failed, RAIL_DOWN sent; the share waits for b's answer. */
+		double until = dp_now() + 0.5;
+		while (dp_now() < until) {
+			DP_OK(net->test(req[stuck], &done[stuck], NULL));
+			DP_CHECK(!done[stuck], "message %d completed before the receiver answered",
+				 stuck);
+		}
+		dp_sync(&p);      /* b closes now */
+		int got = -1;
+		DP_OK(dp_wait(net, req[stuck], &got));
+		DP_CHECK(got == SIZE, "message %d: %d bytes", stuck, got);
+	}
+	DP_OK(net->deregMr(comm, mh));
+	DP_OK(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
+	dp_free(buf, 2 * SIZE);
+	if (p.is_b)
+		dp_pair_finish(&p, 0);
+	cr_assert(dp_pair_finish(&p, 0), "host b failed");
+}
