@@ -5,13 +5,15 @@
 #define sooner spark_stripe_sooner
 
 /* Deep window: every other rail has at least this message's time on `best`
- * queued already, so it stays busy without a piece of this one. */
+ * queued already, so it stays busy without a piece of this one; and runs
+ * within 2x of best's rate (spark_stripe_alike). */
 static bool others_are_busy(const struct spark_stripe_policy *p, uint64_t size,
 			    const uint64_t *queued, uint32_t best, uint32_t usable)
 {
 	for (uint32_t m = usable & ~(1u << best); m != 0; m &= m - 1) {
 		uint32_t r = (uint32_t)__builtin_ctz(m);
-		if (sooner(queued[r], p->weight[r], size, p->weight[best]))
+		if (sooner(queued[r], p->weight[r], size, p->weight[best]) ||
+		    !spark_stripe_alike(p->weight[r], p->weight[best]))
 			return false;
 	}
 	return true;

@@ -5,9 +5,10 @@
  * The rule (docs/design.md, "Scheduling"): a message goes whole on the rail
  * that would finish it first when every other rail already has at least that
  * long a queue of its own (deep windows: both rails stay busy, one WR and one
- * completion per message); otherwise it is cut so that the rails it uses
- * finish together (water-filling: a shallow window, a large message, a
- * degraded half), each piece at least the minimum stripe. */
+ * completion per message) and the rails run within 2x of each other's rate;
+ * otherwise it is cut so that the rails it uses finish together
+ * (water-filling: a shallow window, a large message, a degraded half), each
+ * piece at least the minimum stripe. */
 #ifndef SPARK_STRIPE_H
 #define SPARK_STRIPE_H
 
@@ -59,6 +60,18 @@ static inline bool spark_stripe_sooner(uint64_t a, uint32_t wa, uint64_t b, uint
 	return (unsigned __int128)a * wb < (unsigned __int128)b * wa;
 }
 
+/* Rails within 2x of each other's rate. Only such rails take messages whole
+ * in a deep window: a rail k times slower holds a whole message for k of the
+ * other's, its queue reads full until that one completes and empty after,
+ * so it never holds a second one and idles for a refill round trip per
+ * message (1 MiB x 8 with a half at rate 0.25: 4 % of the time). Rails
+ * further apart are cut at the water level every message: the slow one holds
+ * a piece of each, and the pieces of one message finish together. */
+static inline bool spark_stripe_alike(uint32_t wa, uint32_t wb)
+{
+	return (uint64_t)wa <= 2 * (uint64_t)wb && (uint64_t)wb <= 2 * (uint64_t)wa;
+}
+
 static inline unsigned spark_stripe_whole(uint32_t rail, uint64_t size,
 					  struct spark_stripe_piece *pieces)
 {
@@ -70,7 +83,8 @@ static inline unsigned spark_stripe_whole(uint32_t rail, uint64_t size,
  * per message, a Spark's two rails both up, inline and without its loop:
  * the rail that finishes the message first (ties: `first`), whole on an
  * idle one for a small message, whole on `best` when the other rail's queue
- * outlasts the message there (deep window), else the cut. test_stripe.c
+ * outlasts the message there (deep window) and the rails are alike, else
+ * the cut. test_stripe.c
  * holds the two to the same answers. */
 static inline unsigned spark_stripe_plan(const struct spark_stripe_policy *p, uint64_t size,
 					 const uint64_t *queued, uint32_t first,
@@ -84,7 +98,8 @@ static inline unsigned spark_stripe_plan(const struct spark_stripe_policy *p, ui
 	if (size < 2 * p->min_stripe || size < 2 * SPARK_STRIPE_ALIGN)
 		return spark_stripe_whole(qa == 0 ? a : qb == 0 ? b : best, size, pieces);
 	uint32_t o = best ^ 1u;
-	if (!spark_stripe_sooner(queued[o], p->weight[o], size, p->weight[best]))
+	if (!spark_stripe_sooner(queued[o], p->weight[o], size, p->weight[best]) &&
+	    spark_stripe_alike(p->weight[a], p->weight[b]))
 		return spark_stripe_whole(best, size, pieces);
 	return spark_stripe_cut(p, size, queued, 3u, best, pieces);
 }

@@ -85,10 +85,13 @@ struct run {
 	size_t cap;
 };
 
-static void open_run(struct run *t, size_t cap)
+/* Fixed weights: each rail's PCIe link rate (a topology may lower one). */
+static void open_run(struct run *t, size_t cap, const char *topology)
 {
 	const char *env[] = {"NCCL_SPARK_ADAPTIVE_WEIGHTS=0", NULL};
 	dp_pair_start(&t->p, env);
+	if (topology != NULL)
+		dp_write_topology(&t->p, topology);
 	t->net = dp_load_plugin();
 	t->cap = cap;
 	t->buf = dp_alloc(cap);
@@ -147,7 +150,7 @@ Test(sched, both_rails_of_one_comm_carry_data_at_once, .timeout = 90)
 	NATIVE_ONLY();
 	enum { W = 8, SIZE = 128 * KiB };
 	struct run t;
-	open_run(&t, (size_t)W * SIZE);
+	open_run(&t, (size_t)W * SIZE, NULL);
 	void *req[W];
 	if (t.p.is_b) {
 		for (int k = 0; k < W; k++)
@@ -192,7 +195,7 @@ Test(sched, deep_window_sends_whole_messages_on_both_rails, .timeout = 120)
 	NATIVE_ONLY();
 	enum { W = 8, SIZE = 128 * KiB + 2 * KiB, COUNT = 256 };
 	struct run t;
-	open_run(&t, (size_t)W * SIZE);
+	open_run(&t, (size_t)W * SIZE, NULL);
 	struct counts m;
 	stream(&t, SIZE, W, COUNT, &m);
 	if (!t.p.is_b) {
@@ -211,7 +214,7 @@ Test(sched, shallow_window_cuts_each_message, .timeout = 120)
 	NATIVE_ONLY();
 	enum { SIZE = MiB + 2 * KiB, COUNT = 32 };
 	struct run t;
-	open_run(&t, SIZE);
+	open_run(&t, SIZE, NULL);
 	struct counts m;
 	stream(&t, SIZE, 1, COUNT, &m);
 	if (!t.p.is_b) {
@@ -220,6 +223,29 @@ Test(sched, shallow_window_cuts_each_message, .timeout = 120)
 			  "%.2f packets per message: one in flight should be cut in two "
 			  "(2 x 129), not sent whole (257)", pkts);
 		cr_expect(share0(&m) > 0.45 && share0(&m) < 0.55, "rail 0 carried %.3f",
+			  share0(&m));
+	}
+	close_run(&t);
+}
+
+/* Deep window (8 x 1 MiB) with rail 1 on a Gen5 x1 link, a quarter of rail
+ * 0's rate: no message goes whole on either rail (whole, 1 MiB is 256
+ * packets; cut at a 4:1 level on 128-byte lines, 205 + 52), and rail 1
+ * carries its fifth. Rails that far apart would otherwise send whole
+ * messages, the slow one holding one at a time and idling between them. */
+Test(sched, deep_window_on_a_quarter_rate_half_cuts_every_message, .timeout = 120)
+{
+	NATIVE_ONLY();
+	enum { W = 8, SIZE = MiB, COUNT = 64 };
+	struct run t;
+	open_run(&t, (size_t)W * SIZE, "set " RAIL1 " link=gen5x1\n");
+	struct counts m;
+	stream(&t, SIZE, W, COUNT, &m);
+	if (!t.p.is_b) {
+		double pkts = (double)(m.pkts[0] + m.pkts[1]) / COUNT;
+		cr_expect(pkts > 256.8, "%.2f packets per message: a quarter-rate half should "
+			  "take a piece of every message (257), not whole ones (256)", pkts);
+		cr_expect(share0(&m) > 0.75 && share0(&m) < 0.85, "rail 0 carried %.3f",
 			  share0(&m));
 	}
 	close_run(&t);

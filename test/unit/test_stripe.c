@@ -282,6 +282,64 @@ Test(stripe, a_quarter_rate_half_carries_little)
 		  share1);
 }
 
+/* A half more than twice as slow never takes a message whole in a deep
+ * window: it would hold it for four of the other's, read busy until it
+ * completes and idle after. Each message is cut at the water level, so the
+ * slow half holds a piece of every one and the pieces finish together. */
+Test(stripe, a_quarter_rate_half_in_a_deep_window_is_cut_at_the_water_level)
+{
+	struct spark_stripe_policy p = two_rails(16000, 4000, 32 * KiB);
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	/* both queues at one level (4 MiB at 16, 1 MiB at 4): the message too */
+	const uint64_t q[2] = {4 * MiB, 1 * MiB};
+	unsigned n = spark_stripe_plan(&p, 1 * MiB, q, 0, pc);
+	assert_valid_plan(&p, 1 * MiB, pc, n);
+	cr_assert_eq(n, 2, "a quarter-rate half with work queued: cut, not whole");
+	cr_assert_eq(pc[0].length, 838784, "rail 0 takes 4/5 on a 128-byte line, got %lu",
+		     (unsigned long)pc[0].length);
+	/* the same queues on rails within 2x: the deep window sends it whole */
+	struct spark_stripe_policy x2 = two_rails(16000, 8000, 32 * KiB);
+	const uint64_t q2[2] = {4 * MiB, 2 * MiB};
+	cr_assert_eq(spark_stripe_plan(&x2, 1 * MiB, q2, 0, pc), 1, "a Gen5 x2 half: whole");
+	/* a queue on the fast rail that outlasts the whole message on the slow
+	 * one: whole on the slow one still (the water level says so) */
+	const uint64_t q3[2] = {8 * MiB, 0};
+	cr_assert_eq(spark_stripe_plan(&p, 1 * MiB, q3, 0, pc), 1);
+	cr_assert_eq(pc[0].rail, 1);
+}
+
+Test(stripe, rails_alike_within_twice_the_rate)
+{
+	cr_assert(spark_stripe_alike(13000, 13000));
+	cr_assert(spark_stripe_alike(13000, 6500) && spark_stripe_alike(6500, 13000));
+	cr_assert(!spark_stripe_alike(13000, 6499) && !spark_stripe_alike(6499, 13000));
+	cr_assert(!spark_stripe_alike(16000, 4000));
+	cr_assert(spark_stripe_alike(UINT32_MAX, UINT32_MAX / 2 + 1), "no overflow");
+	/* through the n-rail loop too: a quarter-rate third rail is cut in */
+	struct spark_stripe_policy p = {.nrails = 3, .weight = {16000, 16000, 4000},
+					.min_stripe = 32 * KiB};
+	struct spark_stripe_piece pc[SPARK_STRIPE_MAX_RAILS];
+	const uint64_t q[3] = {4 * MiB, 4 * MiB, 1 * MiB};
+	unsigned n = spark_stripe_plan_any(&p, 1 * MiB, q, 0, pc);
+	assert_valid_plan(&p, 1 * MiB, pc, n);
+	cr_assert_eq(n, 3, "every rail at the level: a piece each, got %u", n);
+	p.weight[2] = 16000;
+	const uint64_t q4[3] = {4 * MiB, 4 * MiB, 4 * MiB};
+	cr_assert_eq(spark_stripe_plan_any(&p, 1 * MiB, q4, 0, pc), 1, "alike rails: whole");
+}
+
+/* A window of 8 x 1 MiB kept full with a quarter-rate half: every message
+ * past the first few is cut (the old rule sent all but one in five whole on
+ * the fast half), and the slow half carries its fifth. */
+Test(stripe, a_quarter_rate_half_holds_a_piece_of_every_message)
+{
+	int whole;
+	double share1;
+	simulate(16000, 4000, 1 * MiB, 8, 200, &whole, &share1);
+	cr_assert_leq(whole, 8, "%d of 200 messages whole", whole);
+	cr_assert(share1 > 0.17 && share1 < 0.23, "rail 1 at 1/4 carried %.3f", share1);
+}
+
 /* The inline two-rail plan (and the two-rail cut) takes the same decisions
  * as the n-rail loop, for every shape: idle and deep queues, small and large messages, ties, equal
  * and unequal weights, a rail of weight 0, `first` beyond the rail count. */

@@ -1,7 +1,7 @@
 /* The plan both hosts run in step: which transports, which sizes, windows and
  * comm counts, how many repetitions. Repetitions of one point run the
- * transports in turn (ours, stock, one, ours, ...), so the noise of a shared
- * machine falls on all of them alike. */
+ * transports in turn (ours, stock, one; stock, one, ours; ...), so the noise
+ * of a shared machine falls on all of them alike. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,8 +99,12 @@ static void stream_point(struct run *x, const char *test, size_t size, int windo
 		sb_progress("%s %s x %d in flight, %d comm%s", test, sz, window, comms,
 			    comms > 1 ? "s" : "");
 	int count = msgs_for(x->p, size);
+	/* Each repetition starts with the next transport: whatever the first
+	 * stream of a point pays (a new size's first messages) falls on each
+	 * in turn, not always on ours. */
 	for (uint32_t rep = 0; rep < x->p->reps; rep++)
-		for (int i = 0; i < x->nim; i++) {
+		for (int k = 0; k < x->nim; k++) {
+			int i = (int)((rep + (uint32_t)k) % (uint32_t)x->nim);
 			const struct sb_impl *im = &x->im[i];
 			if (!(impl_mask & (1 << i)) || im->ops == NULL)
 				continue;
