@@ -105,7 +105,9 @@ uint64_t st_traffic_done(const struct st_traffic *t);   /* messages completed he
 void st_traffic_phase(struct st_traffic *t, enum st_phase ph);
 /* Every live comm may open one more group than it has open now (its window
  * may be full, every clear-to-send of it landed: then it has nothing in
- * flight that could time out). What NCCL's next operation does. */
+ * flight that could time out), a receiver's a 64-byte one that surely fits
+ * its ring. What NCCL's next operation does. For a peer that never answers
+ * again (its NICs frozen): the two sides' plans part there. */
 void st_traffic_room_for_one(struct st_traffic *t);
 /* ST_DRAIN's end: each comm opens groups up to the larger of both hosts'
  * counts (the peer's, from st_traffic_groups there), so every open group

@@ -307,8 +307,16 @@ void st_traffic_room_for_one(struct st_traffic *t)
 {
 	for (int i = 0; i < t->n; i++) {
 		struct st_comm *c = &t->c[i];
-		if (!c->failed && !c->finished && c->win <= c->qn && c->qn < ST_WIN_MAX)
+		if (c->failed || c->finished)
+			continue;
+		if (c->win <= c->qn && c->qn < ST_WIN_MAX)
 			c->win = c->qn + 1;
+		/* A receiver's next group may not fit the ring while the open
+		 * ones hold it; one of 64 bytes does. No sender answers it (the
+		 * peer's NICs are frozen), so the plans need not agree past it. */
+		if (!c->send)
+			c->next = (struct st_group){.n = 1, .m = {{64, 64, 0, 0}}, .bytes = 64};
+		c->have_next = !c->send || c->have_next;
 	}
 }
 
