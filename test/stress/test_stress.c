@@ -191,8 +191,9 @@ FATAL(peer_frozen_past_timeout, ST_F_FREEZE_LONG)
 struct flap_script {
 	int rail, stage;
 	uint64_t trigger;
-	double at;
+	double at, settle;
 	uint64_t xmit_before;           /* host a's port_xmit_data on the flapped rail */
+	uint64_t up_a, up_b;            /* both hosts' port_xmit_data on it when it came up */
 };
 
 /* Rail R down long enough for any failover (past the RC retry budget at
@@ -209,9 +210,17 @@ static bool flap_then_other(struct st_fatal *x)
 		s->stage = 1;
 	} else if (s->stage == 1 && now >= s->at + 7) {
 		st_control(x->p, "a %s up", r);
+		s->up_a = dp_counter(x->p, "a", r, "port_xmit_data");
+		s->up_b = dp_counter(x->p, "b", r, "port_xmit_data");
 		s->at = now;
 		s->stage = 2;
-	} else if (s->stage == 2 && now >= s->at + 3) {
+	} else if (s->stage == 2 && now >= s->at + s->settle &&
+		   ((dp_counter(x->p, "a", r, "port_xmit_data") > s->up_a &&
+		     dp_counter(x->p, "b", r, "port_xmit_data") > s->up_b) ||
+		    now >= s->at + 30)) {
+		/* Re-admitted: both ends transmit on it again (or 30 s passed:
+		 * then the other rail's loss shows what is missing). A slow
+		 * (sanitized) run on a loaded host takes longer to rejoin. */
 		s->xmit_before = dp_counter(x->p, "a", r, "port_xmit_data");
 		st_control(x->p, "a %s down", o);
 		s->at = now;
@@ -235,7 +244,8 @@ Test(stress, flapped_rail_carries_traffic_again, .timeout = 600)
 	int fd0 = st_fd_count();
 	struct st_traffic *t = st_traffic_open(&p, net, &r.cfg);
 	uint64_t rng = r.cfg.seed;
-	struct flap_script s = {.rail = (int)st_below(&rng, 2), .trigger = 500};
+	struct flap_script s = {.rail = (int)st_below(&rng, 2), .trigger = 500,
+				.settle = r.slow ? 10 : 3};
 	struct st_fatal x = {.p = &p, .kind = ST_F_NONE, .script = flap_then_other,
 			     .script_ctx = &s};
 	dp_sync(&p);
