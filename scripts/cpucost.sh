@@ -36,7 +36,7 @@ path, msgs, side, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 # long the run takes (valgrind, the slowed links of "slide"), where a real
 # run at 64 KiB x 8 spreads it over tens of thousands of messages.
 PACED = {"spark_peer_poll", "take_frame", "on_frame", "drain", "timed_out",
-         "closed_with_work", "spark_ctl_decode", "header_decode", "reason_decode", "zeros",
+         "closed_with_work", "spark_ctl_rx_next", "spark_ctl_decode", "header_decode", "reason_decode", "zeros",
          "spark_params"}
 objs, ob, after_call, fns, fn = {}, None, False, {}, None
 plugin = total = paced = 0

@@ -254,29 +254,40 @@ static inline __attribute__((always_inline)) void handle_wc(struct spark_comm *c
 }
 
 /* One rail: batches of CQEs until the CQ is empty (or enough for this call),
- * then the receives used up go back in one post. */
+ * then the receives used up go back in one post. An empty CQ (in a sliding
+ * window, the other rail's poll most of the time) returns after its one
+ * call, before the batch loop's state is set up: nothing was handled, so
+ * nothing is owed a re-post (rq_consumed moves only in handle_wc, and a
+ * rail set up again starts it at 0). */
+static __attribute__((cold, noinline)) bool poll_failed(struct spark_comm *c, uint32_t r, int n,
+							 bool any)
+{
+	SPARK_WARN("dev %d rail %s: ibv_poll_cq failed (%d)", c->dev, c->rail[r].hca.name, n);
+	spark_comm_fail(c, ncclSystemError);
+	return any;
+}
+
 static inline __attribute__((always_inline)) bool poll_rail(struct spark_comm *c, uint32_t r)
 {
 	struct ibv_wc wc[SPARK_POLL_BATCH];
-	bool any = false;
-	for (int b = 0; b < MAX_BATCHES_PER_RAIL; b++) {
-		int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
-		if (n < 0) {
-			SPARK_WARN("dev %d rail %s: ibv_poll_cq failed (%d)", c->dev,
-				   c->rail[r].hca.name, n);
-			spark_comm_fail(c, ncclSystemError);
-			return any;
-		}
+	int n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
+	if (n == 0)
+		return false;
+	if (n < 0)
+		return poll_failed(c, r, n, false);
+	for (int i = 0; i < n; i++)
+		handle_wc(c, r, &wc[i]);
+	for (int b = 1; n == SPARK_POLL_BATCH && b < MAX_BATCHES_PER_RAIL; b++) {
+		n = ibv_poll_cq(c->rail[r].cq, SPARK_POLL_BATCH, wc);
+		if (n < 0)
+			return poll_failed(c, r, n, true);
 		for (int i = 0; i < n; i++)
 			handle_wc(c, r, &wc[i]);
-		any |= n > 0;
-		if (n < SPARK_POLL_BATCH)
-			break;
 	}
 	if (c->rail[r].rq_consumed >= SPARK_RQ_BATCH && c->rail[r].up &&
 	    spark_rail_post_recvs(c, r, c->rail[r].rq_consumed) == ncclSuccess)
 		c->rail[r].rq_consumed = 0;
-	return any;
+	return true;
 }
 
 bool spark_engine_poll(struct spark_comm *c)

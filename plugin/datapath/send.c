@@ -573,26 +573,16 @@ static __attribute__((noinline)) void weights_moved(struct spark_comm *c)
 		   c->weights.rate_mbps[1]);
 }
 
-/* Out of line and reached by tail calls, so data_done stays a leaf; the
- * poll's clock already read (sample_weights_clock reads it first), so the
- * common path calls nothing and saves no registers. */
+/* Out of line and reached by a tail call, so data_done stays a leaf. The
+ * poll's first sample reads the clock the rest of the poll shares. */
 static __attribute__((noinline)) void sample_weights(struct spark_comm *c,
 						     const struct spark_send_slot *s,
 						     uint32_t rail)
 {
 	spark_weights_sample(&c->weights, rail, s->rail_bytes[rail], s->post_ns[rail],
-			     c->clock_ns);
+			     spark_engine_clock(c));
 	if (c->weights.updates != c->weight_updates)
 		weights_moved(c);
-}
-
-/* The poll's first sample: reads the clock the rest of the poll shares. */
-static __attribute__((noinline)) void sample_weights_clock(struct spark_comm *c,
-							   const struct spark_send_slot *s,
-							   uint32_t rail)
-{
-	spark_engine_clock(c);
-	sample_weights(c, s, rail);
 }
 
 static __attribute__((cold, noinline)) void not_in_flight(struct spark_comm *c, uint32_t slot,
@@ -615,11 +605,8 @@ static void data_done(struct spark_comm *c, uint32_t rail, uint32_t slot, uint32
 	c->queued[rail] -= bytes < c->queued[rail] ? bytes : c->queued[rail];
 	c->rail_chains[rail] -= c->rail_chains[rail] > 0;
 	/* A re-sent share says nothing about its new rail's rate. */
-	if (rail == share && c->weights.adaptive) {
-		if (c->clock_ns == 0)
-			return sample_weights_clock(c, s, rail);
+	if (rail == share && c->weights.adaptive)
 		sample_weights(c, s, rail);
-	}
 }
 
 /* A done request reported to NCCL; the slot is free once every request of
