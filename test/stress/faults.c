@@ -137,9 +137,32 @@ static void undo(struct st_faults *f)
 	default:
 		break;
 	}
+	if (f->failback && (f->cur == ST_F_RAIL_DOWN || f->cur == ST_F_OTHER_RAIL ||
+			    f->cur == ST_F_FLAP)) {
+		f->back_rail = f->cur_rail;
+		f->back_since = dp_now();
+		f->back_a = dp_counter(p, "a", st_rails[f->cur_rail], "port_xmit_data");
+		f->back_b = dp_counter(p, "b", st_rails[f->cur_rail], "port_xmit_data");
+	}
 	f->cur = ST_F_NONE;
 	if (f->t != NULL)
 		f->next_at_msgs = st_traffic_done(f->t) + f->gap / 2 + st_below(&f->rng, f->gap + 1);
+}
+
+/* The rail that came back carries traffic both ways again, and a second
+ * passed for the comms that rejoin last; after 30 s the next fault comes
+ * anyway (a rail that never rejoins then shows as a failed comm). */
+static bool readmitted(struct st_faults *f, double now)
+{
+	const char *r = st_rails[f->back_rail];
+	if (now < f->back_since + 1.0)
+		return false;
+	if (now < f->back_since + 30.0 &&
+	    (dp_counter(f->p, "a", r, "port_xmit_data") <= f->back_a ||
+	     dp_counter(f->p, "b", r, "port_xmit_data") <= f->back_b))
+		return false;
+	f->back_rail = -1;
+	return true;
 }
 
 void st_faults_hook(void *ctx, struct st_traffic *t)
@@ -158,6 +181,8 @@ void st_faults_hook(void *ctx, struct st_traffic *t)
 			undo(f);
 		return;
 	}
+	if (f->back_rail >= 0 && !readmitted(f, now))
+		return;
 	if (f->injected < f->max && st_traffic_done(t) >= f->next_at_msgs)
 		start(f);
 }
@@ -172,6 +197,7 @@ void st_faults_init(struct st_faults *f, const struct dp_pair *p, uint64_t seed,
 	f->failback = failback;
 	f->rail = (int)st_below(&f->rng, 2);
 	f->cur = ST_F_NONE;
+	f->back_rail = -1;
 	/* Spread over the run: one fault per 1/(max+1) of the messages. */
 	f->gap = max > 0 ? msgs / (uint64_t)(max + 1) : msgs;
 	f->next_at_msgs = f->gap / 2 + st_below(&f->rng, f->gap + 1);

@@ -39,6 +39,12 @@ struct st_faults {
 	enum st_fault cur;
 	const char *cur_host;
 	double undo_at, redown_at;
+	/* With failback: the rail that came back, until both ends transmit on
+	 * it again (re-admitted), so that the next fault cannot take the other
+	 * rail down while this one is still rejoining (both down: fatal). */
+	int back_rail;
+	double back_since;
+	uint64_t back_a, back_b;
 };
 
 /* max survivable faults spread over `msgs` messages of host a's traffic. */
