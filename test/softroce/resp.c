@@ -45,6 +45,11 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 static void reply(struct sr_qp *qp, const struct sr_msg *m, uint32_t type, uint8_t nak,
 		  uint32_t psn, uint64_t now)
 {
+	/* Any NAK sends the requester back to the ePSN: what is in flight
+	 * behind it is not worth a second NAK (an RNR NAK followed by sequence
+	 * NAKs for the packets behind it would cost the requester retries). */
+	if (type == SR_M_NAK)
+		qp->nak_sent = true;
 	sr_send_ctl(m->src_pid, type, m->src_qpn, qp, psn, nak,
 		    nak == SR_NAK_RNR ? rnr_table_us[qp->min_rnr_timer] : 0, NULL, 0, now);
 }
@@ -278,9 +283,8 @@ static bool lost_on_the_way(const struct sr_qp *qp)
 static void seq_error(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 {
 	__atomic_add_fetch(&my_port(qp)->out_of_seq, 1, __ATOMIC_RELAXED);
-	if (qp->seq_nak_sent)
+	if (qp->nak_sent)
 		return;
-	qp->seq_nak_sent = true;
 	reply(qp, m, SR_M_NAK, SR_NAK_SEQ, qp->epsn, now);
 }
 
@@ -297,7 +301,7 @@ void sr_resp_rx(const struct sr_msg *m, const void *payload, uint64_t now)
 		return;
 	uint32_t d = (m->psn - qp->epsn) & 0xffffff;
 	if (d == 0)
-		qp->seq_nak_sent = false;           /* the gap (if any) is closed */
+		qp->nak_sent = false;           /* the gap (if any) is closed */
 	if (d != 0) {
 		if (d < 0x800000) {
 			seq_error(qp, m, now);      /* future PSN: an earlier one was lost */

@@ -306,7 +306,8 @@ struct sr_qp {
 	int dst_pid, dst_host, dst_hca;
 	bool dst_known, dst_ok;
 	struct sr_hca_cfg dst_cfg;
-	bool seq_nak_sent;           /* responder: this sequence error was NAKed */
+	bool nak_sent;               /* responder: ePSN NAKed (RNR, sequence...): the
+				      * packets behind it are dropped silently */
 };
 
 /* ---- wire --------------------------------------------------------------- */
