@@ -149,13 +149,13 @@ static void undo(struct st_faults *f)
 		f->next_at_msgs = st_traffic_done(f->t) + f->gap / 2 + st_below(&f->rng, f->gap + 1);
 }
 
-/* The rail that came back carries traffic both ways again, and a second
- * passed for the comms that rejoin last; after 30 s the next fault comes
- * anyway (a rail that never rejoins then shows as a failed comm). */
+/* The rail that came back carries traffic both ways again, and `settle`
+ * seconds passed for the comms that rejoin last; after 30 s the next fault
+ * comes anyway (a rail that never rejoins then shows as a failed comm). */
 static bool readmitted(struct st_faults *f, double now)
 {
 	const char *r = st_rails[f->back_rail];
-	if (now < f->back_since + 1.0)
+	if (now < f->back_since + f->settle)
 		return false;
 	if (now < f->back_since + 30.0 &&
 	    (dp_counter(f->p, "a", r, "port_xmit_data") <= f->back_a ||
@@ -198,6 +198,7 @@ void st_faults_init(struct st_faults *f, const struct dp_pair *p, uint64_t seed,
 	f->rail = (int)st_below(&f->rng, 2);
 	f->cur = ST_F_NONE;
 	f->back_rail = -1;
+	f->settle = 1.0;
 	/* Spread over the run: one fault per 1/(max+1) of the messages. */
 	f->gap = max > 0 ? msgs / (uint64_t)(max + 1) : msgs;
 	f->next_at_msgs = f->gap / 2 + st_below(&f->rng, f->gap + 1);

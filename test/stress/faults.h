@@ -43,7 +43,7 @@ struct st_faults {
 	 * it again (re-admitted), so that the next fault cannot take the other
 	 * rail down while this one is still rejoining (both down: fatal). */
 	int back_rail;
-	double back_since;
+	double back_since, settle;      /* settle: seconds after it came back, at least */
 	uint64_t back_a, back_b;
 };
 

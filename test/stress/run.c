@@ -151,6 +151,8 @@ void st_run_traffic(struct st_run *r, const char *test)
 		snprintf(r->cfg.scaled + strlen(r->cfg.scaled),
 			 sizeof r->cfg.scaled - strlen(r->cfg.scaled), ", no faults (qemu)");
 	st_faults_init(&f, &p, r->cfg.seed, r->cfg.msgs, nfaults, r->failback);
+	/* Every comm rejoins on its own; a slow run takes longer to. */
+	f.settle = r->slow == NULL ? 1.0 : strstr(r->slow, "valgrind") != NULL ? 10.0 : 5.0;
 	dp_sync(&p);
 	st_traffic_run(t, p.is_b ? NULL : st_faults_hook, &f, false, r->stall_s);
 	if (!p.is_b)
