@@ -521,3 +521,24 @@ uint64_t dp_count_bad(const void *buf, size_t len, uint32_t id)
 		bad += b[i] != pattern(i, id);
 	return bad;
 }
+
+void dp_capture_start(struct dp_capture *c)
+{
+	fflush(stderr);
+	c->tmp = tmpfile();
+	DP_CHECK(c->tmp != NULL, "tmpfile: %s", strerror(errno));
+	c->saved = dup(2);
+	DP_CHECK(c->saved >= 0 && dup2(fileno(c->tmp), 2) == 2, "dup2: %s", strerror(errno));
+}
+
+void dp_capture_end(struct dp_capture *c, char *out, size_t len)
+{
+	fflush(stderr);
+	DP_CHECK(dup2(c->saved, 2) == 2, "restoring stderr: %s", strerror(errno));
+	close(c->saved);
+	rewind(c->tmp);
+	size_t n = fread(out, 1, len - 1, c->tmp);
+	out[n] = '\0';
+	fclose(c->tmp);
+	fputs(out, stderr);
+}

@@ -84,6 +84,16 @@ ncclResult_t dp_wait(const ncclNet_v8_t *net, void *req, int *sizes);
 void dp_fill(void *buf, size_t len, uint32_t id);
 /* Offset of the first wrong byte, or -1. */
 long dp_verify(const void *buf, size_t len, uint32_t id);
+
+/* This process's stderr into a file while a test body runs (start), then
+ * read into out, NUL-terminated, and echoed back (end): for the WARN lines
+ * a test expects. */
+struct dp_capture {
+	FILE *tmp;
+	int saved;
+};
+void dp_capture_start(struct dp_capture *c);
+void dp_capture_end(struct dp_capture *c, char *out, size_t len);
 /* Buffer of the kind NCCL's cuMem host allocations are: mmap'd shared anonymous. */
 void *dp_alloc(size_t len);
 void dp_free(void *p, size_t len);

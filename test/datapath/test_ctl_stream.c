@@ -41,11 +41,8 @@ static int bootstrap_fd(void)
 /* test() until the request fails (within a hang bound), stderr into log. */
 static ncclResult_t wait_error_logged(const ncclNet_v8_t *net, void *req, char *log, size_t len)
 {
-	FILE *tmp = tmpfile();
-	DP_CHECK(tmp != NULL, "tmpfile");
-	fflush(stderr);
-	int saved = dup(2);
-	DP_CHECK(saved >= 0 && dup2(fileno(tmp), 2) == 2, "dup2");
+	struct dp_capture cap;
+	dp_capture_start(&cap);
 	ncclResult_t res = ncclSuccess;
 	double start = dp_now();
 	while (res == ncclSuccess && dp_now() < start + 20) {
@@ -54,14 +51,7 @@ static ncclResult_t wait_error_logged(const ncclNet_v8_t *net, void *req, char *
 		DP_CHECK(!done, "a receive nobody sent completed");
 		dp_sleep_us(1000);
 	}
-	fflush(stderr);
-	DP_CHECK(dup2(saved, 2) == 2, "restore stderr");
-	close(saved);
-	rewind(tmp);
-	size_t n = fread(log, 1, len - 1, tmp);
-	log[n] = '\0';
-	fclose(tmp);
-	fputs(log, stderr);
+	dp_capture_end(&cap, log, len);
 	fprintf(stderr, "[a] error %d after %.2f s\n", res, dp_now() - start);
 	return res;
 }

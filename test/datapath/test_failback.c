@@ -122,9 +122,6 @@ static uint64_t xmit(const struct run *t, const char *hca)
 	return dp_counter(&t->p, "a", hca, "port_xmit_data");
 }
 
-static void capture_start(FILE **tmp, int *saved);
-static void capture_end(FILE *tmp, int saved, char *out, size_t len);
-
 /* PORT_ERR moves the pieces at once. What decides is the cause each host's
  * WARN gives for the loss: its own port event, or the peer's RAIL_DOWN
  * (sent on the peer's port event); never the transport's retries. The time
@@ -139,12 +136,11 @@ Test(failback, port_down_fails_over_before_the_retry_timeout, .timeout = 150)
 	run_start(&t);
 	stream(&t, 16, ~0u, NULL);
 	uint64_t before = t.p.is_b ? 0 : xmit(&t, "roceP2p1s0f0");
-	FILE *tmp = NULL;
-	int saved = -1;
+	struct dp_capture cap;
 	char log[16384];
-	capture_start(&tmp, &saved);
+	dp_capture_start(&cap);
 	double s = stream(&t, 48, 4, "a roceP2p1s0f0 down\n");
-	capture_end(tmp, saved, log, sizeof log);
+	dp_capture_end(&cap, log, sizeof log);
 	fprintf(stderr, "[%s] 48 MiB after the port went down: %.2f s\n", dp_host(), s);
 	const char *lost = strstr(log, "rail roceP2p1s0f0 lost: ");
 	DP_CHECK(lost != NULL, "no WARN of the rail's loss");
@@ -163,28 +159,6 @@ Test(failback, port_down_fails_over_before_the_retry_timeout, .timeout = 150)
 	cr_assert(dp_pair_finish(&t.p, 0), "host b failed");
 }
 
-/* stderr of this process into a file while f runs, then echoed back. */
-static void capture_start(FILE **tmp, int *saved)
-{
-	fflush(stderr);
-	*tmp = tmpfile();
-	DP_CHECK(*tmp != NULL, "tmpfile");
-	*saved = dup(2);
-	DP_CHECK(*saved >= 0 && dup2(fileno(*tmp), 2) == 2, "dup2");
-}
-
-static void capture_end(FILE *tmp, int saved, char *out, size_t len)
-{
-	fflush(stderr);
-	DP_CHECK(dup2(saved, 2) == 2, "dup2 back");
-	close(saved);
-	rewind(tmp);
-	size_t n = fread(out, 1, len - 1, tmp);
-	out[n] = '\0';
-	fclose(tmp);
-	fputs(out, stderr);
-}
-
 /* Both halves down: no rail is left, the comm fails on the side that has
  * work in flight (and on the receiver that waits, which sees its ports go
  * down too), with a WARN naming both rails; not after the retry timeout. */
@@ -197,9 +171,8 @@ Test(failback, both_rails_down_fails_the_comm_naming_both, .timeout = 90)
 	if (t.p.is_b)
 		req = post(&t, t.id);
 	dp_sync(&t.p);
-	FILE *tmp = NULL;
-	int saved = -1;
-	capture_start(&tmp, &saved);
+	struct dp_capture cap;
+	dp_capture_start(&cap);
 	ncclResult_t res = ncclSuccess;
 	double start = dp_now();
 	if (!t.p.is_b) {
@@ -219,7 +192,7 @@ Test(failback, both_rails_down_fails_the_comm_naming_both, .timeout = 90)
 	/* Each side names both rails: in its own WARN, or in the peer's
 	 * "comm failed" it reports when the peer noticed first. */
 	char text[8192];
-	capture_end(tmp, saved, text, sizeof text);
+	dp_capture_end(&cap, text, sizeof text);
 	DP_CHECK(strstr(text, "every rail is down") != NULL && strstr(text, "rocep1s0f0") != NULL &&
 		 strstr(text, "roceP2p1s0f0") != NULL, "no WARN naming both rails in:\n%s", text);
 	DP_CHECK(!done && res == ncclRemoteError, "%s: done %d, result %d after %.1f s",

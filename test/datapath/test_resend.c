@@ -66,6 +66,42 @@ static void received(const ncclNet_v8_t *net, void *req, const uint8_t *buf, uin
 	DP_CHECK(bad < 0, "message %u: byte %ld wrong", id, bad);
 }
 
+/* a: responses on roceP2p1s0f0 lost from now on; messages 0..n-1 filled. */
+static void drop_acks(const struct dp_pair *p, uint8_t *buf, uint32_t n)
+{
+	control(p, "a roceP2p1s0f0 acks drop\n");
+	dp_sleep_us(100 * 1000);   /* softroce applies it within 10 ms */
+	for (uint32_t id = 0; id < n; id++)
+		dp_fill(buf + id * SIZE, SIZE, id);
+}
+
+/* b: messages 0 and 1, one per half (idle rails take turns). */
+static void receive_two(const ncclNet_v8_t *net, void *comm, uint8_t *buf, void *mh)
+{
+	void *r0 = post_recv(net, comm, buf, mh), *r1 = post_recv(net, comm, buf + SIZE, mh);
+	received(net, r0, buf, 0);
+	received(net, r1, buf + SIZE, 1);
+}
+
+/* a: sends messages 0 and 1 (req[0], req[1]); returns the one that does not
+ * complete: its share landed (b completed it) and its ACK was dropped. */
+static uint8_t send_two(const ncclNet_v8_t *net, void *comm, uint8_t *buf, void *mh,
+			void *req[2])
+{
+	req[0] = post_send(net, comm, buf, mh);
+	req[1] = post_send(net, comm, buf + SIZE, mh);
+	int done[2] = {0, 0};
+	double end = dp_now() + HANG_S;
+	while (!done[0] && !done[1]) {
+		for (int k = 0; k < 2; k++)
+			DP_OK(net->test(req[k], &done[k], NULL));
+		DP_CHECK(dp_now() < end, "neither message 0 nor 1 completed");
+	}
+	uint8_t stuck = done[0] ? 1 : 0;
+	DP_CHECK(!done[stuck], "message %u completed too: no ACK was dropped", stuck);
+	return stuck;
+}
+
 Test(resend, a_share_whose_ack_was_lost_is_not_written_again_over_a_reused_buffer,
      .timeout = 120)
 {
@@ -77,18 +113,11 @@ Test(resend, a_share_whose_ack_was_lost_is_not_written_again_over_a_reused_buffe
 	void *mh = NULL;
 	DP_OK(net->regMr(comm, buf, 4 * SIZE, NCCL_PTR_HOST, &mh));
 	uint8_t stuck = 0;
-	if (!p.is_b) {
-		control(&p, "a roceP2p1s0f0 acks drop\n");
-		dp_sleep_us(100 * 1000);   /* softroce applies it within 10 ms */
-		for (uint32_t id = 0; id < 4; id++)
-			dp_fill(buf + id * SIZE, SIZE, id);
-	}
+	if (!p.is_b)
+		drop_acks(&p, buf, 4);
 	dp_sync(&p);
 	if (p.is_b) {
-		/* Messages 0 and 1, one per half (idle rails take turns). */
-		void *r0 = post_recv(net, comm, buf, mh), *r1 = post_recv(net, comm, buf + SIZE, mh);
-		received(net, r0, buf, 0);
-		received(net, r1, buf + SIZE, 1);
+		receive_two(net, comm, buf, mh);
 		dp_recv(&p, &stuck, 1);
 		/* The buffer of the message whose ACK a never got, reposted:
 		 * message 2 lands in it (over the other half). */
@@ -104,17 +133,8 @@ Test(resend, a_share_whose_ack_was_lost_is_not_written_again_over_a_reused_buffe
 		DP_CHECK(bad < 0, "message 2 overwritten from byte %ld: message %u's share, whose "
 			 "ACK was lost, was written again after the buffer was reused", bad, stuck);
 	} else {
-		void *req[2] = {post_send(net, comm, buf, mh), post_send(net, comm, buf + SIZE, mh)};
-		int done[2] = {0, 0};
-		double end = dp_now() + HANG_S;
-		while (!done[0] && !done[1]) {
-			for (int k = 0; k < 2; k++)
-				DP_OK(net->test(req[k], &done[k], NULL));
-			DP_CHECK(dp_now() < end, "neither message 0 nor 1 completed");
-		}
-		stuck = done[0] ? 1 : 0;
-		/* Its share landed (b completed it) and its ACK was dropped. */
-		DP_CHECK(!done[stuck], "message %u completed too: no ACK was dropped", stuck);
+		void *req[2];
+		stuck = send_two(net, comm, buf, mh, req);
 		dp_send(&p, &stuck, 1);
 		DP_OK(dp_wait(net, post_send(net, comm, buf + 2 * SIZE, mh), NULL));
 		dp_sync(&p);
@@ -130,29 +150,6 @@ Test(resend, a_share_whose_ack_was_lost_is_not_written_again_over_a_reused_buffe
 	if (p.is_b)
 		dp_pair_finish(&p, 0);
 	cr_assert(dp_pair_finish(&p, 0), "host b failed");
-}
-
-/* stderr of this process into a file while the body runs, then echoed. */
-static FILE *capture_start(int *saved)
-{
-	fflush(stderr);
-	FILE *tmp = tmpfile();
-	DP_CHECK(tmp != NULL, "tmpfile");
-	*saved = dup(2);
-	DP_CHECK(*saved >= 0 && dup2(fileno(tmp), 2) == 2, "dup2");
-	return tmp;
-}
-
-static void capture_end(FILE *tmp, int saved, char *out, size_t len)
-{
-	fflush(stderr);
-	DP_CHECK(dup2(saved, 2) == 2, "dup2 back");
-	close(saved);
-	rewind(tmp);
-	size_t n = fread(out, 1, len - 1, tmp);
-	out[n] = '\0';
-	fclose(tmp);
-	fputs(out, stderr);
 }
 
 /* The receiver never answers a rail loss (here: its process makes no call
@@ -193,8 +190,8 @@ Test(resend, a_verdict_that_never_comes_fails_the_comm, .timeout = 120)
 		dp_fill(buf, SIZE, 0);
 		DP_OK(dp_wait(net, post_send(net, comm, buf, mh), NULL));
 		dp_sync(&p);
-		int saved = -1;
-		FILE *tmp = capture_start(&saved);
+		struct dp_capture cap;
+		dp_capture_start(&cap);
 		control(&p, "a roceP2p1s0f0 down\n");
 		ncclResult_t res = ncclSuccess;
 		void *req = NULL;
@@ -204,7 +201,7 @@ Test(resend, a_verdict_that_never_comes_fails_the_comm, .timeout = 120)
 			res = net->isend(comm, buf, SIZE, 0, mh, &req);
 		double s = dp_now() - start;
 		char text[8192];
-		capture_end(tmp, saved, text, sizeof text);
+		dp_capture_end(&cap, text, sizeof text);
 		DP_CHECK(res == ncclRemoteError && req == NULL, "isend: result %d after %.1f s",
 			 (int)res, s);
 		DP_CHECK(strstr(text, "never said which of its shares landed") != NULL,
@@ -233,42 +230,28 @@ Test(resend, a_receiver_that_closes_after_the_loss_still_answers, .timeout = 120
 	void *comm = p.is_b ? dp_connect_recv(&p, net, 0) : dp_connect_send(&p, net, 0);
 	void *mh = NULL;
 	DP_OK(net->regMr(comm, buf, 2 * SIZE, NCCL_PTR_HOST, &mh));
-	if (!p.is_b) {
-		control(&p, "a roceP2p1s0f0 acks drop\n");
-		dp_sleep_us(100 * 1000);   /* softroce applies it within 10 ms */
-		for (uint32_t id = 0; id < 2; id++)
-			dp_fill(buf + id * SIZE, SIZE, id);
-	}
+	if (!p.is_b)
+		drop_acks(&p, buf, 2);
 	dp_sync(&p);
 	if (p.is_b) {
-		void *r0 = post_recv(net, comm, buf, mh), *r1 = post_recv(net, comm, buf + SIZE, mh);
-		received(net, r0, buf, 0);
-		received(net, r1, buf + SIZE, 1);
+		receive_two(net, comm, buf, mh);
 		dp_sync(&p);      /* no call into the plugin until a told of the loss */
 	} else {
-		void *req[2] = {post_send(net, comm, buf, mh), post_send(net, comm, buf + SIZE, mh)};
-		int done[2] = {0, 0};
-		double end = dp_now() + HANG_S;
-		while (!done[0] && !done[1]) {
-			for (int k = 0; k < 2; k++)
-				DP_OK(net->test(req[k], &done[k], NULL));
-			DP_CHECK(dp_now() < end, "neither message 0 nor 1 completed");
-		}
-		int stuck = done[0] ? 1 : 0;
-		DP_CHECK(!done[stuck], "message %d completed too: no ACK was dropped", stuck);
+		void *req[2];
+		uint8_t stuck = send_two(net, comm, buf, mh, req);
+		int done = 0;
 		control(&p, "a roceP2p1s0f0 down\n");
 		/* Half a second of tests: the port event is seen (~20 ms), the
 		 * rail failed, RAIL_DOWN sent; the share waits for b's answer. */
 		double until = dp_now() + 0.5;
 		while (dp_now() < until) {
-			DP_OK(net->test(req[stuck], &done[stuck], NULL));
-			DP_CHECK(!done[stuck], "message %d completed before the receiver answered",
-				 stuck);
+			DP_OK(net->test(req[stuck], &done, NULL));
+			DP_CHECK(!done, "message %u completed before the receiver answered", stuck);
 		}
 		dp_sync(&p);      /* b closes now */
 		int got = -1;
 		DP_OK(dp_wait(net, req[stuck], &got));
-		DP_CHECK(got == SIZE, "message %d: %d bytes", stuck, got);
+		DP_CHECK(got == SIZE, "message %u: %d bytes", stuck, got);
 	}
 	DP_OK(net->deregMr(comm, mh));
 	DP_OK(p.is_b ? net->closeRecv(comm) : net->closeSend(comm));
