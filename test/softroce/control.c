@@ -28,8 +28,8 @@ static void set_link(int host, int hca, uint32_t down)
 
 int sr_control_apply(const char *line)
 {
-	char host[SR_NAME_MAX], a[64], b[64], c[64], e[64] = "";
-	int n = sscanf(line, "%31s %63s %63s %63s %63s", host, a, b, c, e);
+	char host[SR_NAME_MAX], a[64], b[64], c[64];
+	int n = sscanf(line, "%31s %63s %63s %63s", host, a, b, c);
 	if (n < 2)
 		return -EINVAL;
 	int h = sr_fabric_host_idx(host, true);
@@ -56,17 +56,6 @@ int sr_control_apply(const char *line)
 		/* This end only: its requesters hear no response, its responders
 		 * still execute and answer (the answers are lost on the way in). */
 		__atomic_store_n(&sr_g.shm->host[h].port[x].drop_acks, strcmp(c, "drop") == 0,
-				 __ATOMIC_RELEASE);
-		return 0;
-	}
-	if ((n == 4 || n == 5) && strcmp(b, "reqs") == 0 && strcmp(c, "drop") == 0) {
-		/* "reqs drop [N]": the next N (1) request packets arriving at
-		 * this end are lost; "reqs drop 0" cancels what is left. */
-		char *end = e;
-		unsigned long k = n == 5 ? strtoul(e, &end, 10) : 1;
-		if (*end || k > 1000000)
-			return -EINVAL;
-		__atomic_store_n(&sr_g.shm->host[h].port[x].drop_reqs, (uint32_t)k,
 				 __ATOMIC_RELEASE);
 		return 0;
 	}

@@ -1,7 +1,6 @@
 /* softroce: the requester side of an RC QP.  WQEs execute in post order;
  * each message moves in segments of SR_SEG bytes, one PSN each, with a window
- * of SR_WINDOW segments in flight; go-back-N retransmission on timeout and
- * on a PSN sequence-error NAK;
+ * of SR_WINDOW segments in flight; go-back-N retransmission on timeout;
  * RNR back-off; CQEs in post order once the responder acknowledged. */
 #include "sr.h"
 
@@ -591,29 +590,6 @@ static void read_payload(struct sr_qp *qp, const struct sr_msg *m, const void *p
 	}
 }
 
-/* NAK "PSN sequence error": the responder saw a gap at una_psn. Go back N
- * from there at once instead of waiting out the ACK timeout. Like a
- * timeout it is a retry in the IB spec's sense (the transport retry
- * counter covers Local ACK Timeouts and sequence NAKs alike), but the NAK
- * acknowledged everything before the gap, so a lone loss made progress and
- * advance() has reset the count: only NAKs that keep landing on the same
- * PSN use retry_cnt up. */
-static void on_seq_nak(struct sr_qp *qp, uint64_t now)
-{
-	__atomic_add_fetch(&sr_g.shm->host[sr_g.host_idx].port[qp->ctx->sdev->hca_idx].seq_naks_rx,
-			   1, __ATOMIC_RELAXED);
-	if (qp->retries >= qp->retry_cnt) {
-		fail_head(qp, IBV_WC_RETRY_EXC_ERR, 0x81);
-		return;
-	}
-	qp->retries++;
-	sr_log("qp %#x: sequence NAK, retry %u from psn %#x", qp->qp.qp_num, qp->retries,
-	       qp->una_psn & 0xffffff);
-	qp->next_psn = qp->una_psn;
-	qp->resume_ns = now;
-	qp->timer_ns = 0;
-}
-
 /* Everything before the NAKed PSN has been acknowledged already. */
 static void on_nak(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 {
@@ -628,9 +604,6 @@ static void on_nak(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 		qp->rnr_until_ns = now + (uint64_t)m->rnr_us * 1000;
 		qp->resume_ns = qp->rnr_until_ns;
 		qp->timer_ns = 0;
-		break;
-	case SR_NAK_SEQ:
-		on_seq_nak(qp, now);
 		break;
 	case SR_NAK_STREAM:
 		if (!sr_g.stream_copy)

@@ -1,7 +1,7 @@
 /* softroce: the responder side of an RC QP: PSN check, rkey/bounds/access
  * validation, the one copy (process_vm_readv/writev between the two
  * processes, or the payload that came through the socket), receive
- * consumption, RNR NAK, PSN sequence-error NAK, ACK/NAK. */
+ * consumption, RNR NAK, ACK/NAK. */
 #include "sr.h"
 
 #include <errno.h>
@@ -45,11 +45,6 @@ int sr_send_ctl(int pid, uint32_t type, uint32_t dst_qpn, struct sr_qp *from, ui
 static void reply(struct sr_qp *qp, const struct sr_msg *m, uint32_t type, uint8_t nak,
 		  uint32_t psn, uint64_t now)
 {
-	/* Any NAK sends the requester back to the ePSN: what is in flight
-	 * behind it is not worth a second NAK (an RNR NAK followed by sequence
-	 * NAKs for the packets behind it would cost the requester retries). */
-	if (type == SR_M_NAK)
-		qp->nak_sent = true;
 	sr_send_ctl(m->src_pid, type, m->src_qpn, qp, psn, nak,
 		    nak == SR_NAK_RNR ? rnr_table_us[qp->min_rnr_timer] : 0, NULL, 0, now);
 }
@@ -258,36 +253,6 @@ static bool do_read(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
 	return true;
 }
 
-static struct sr_shm_port *my_port(const struct sr_qp *qp)
-{
-	return &sr_g.shm->host[sr_g.host_idx].port[qp->ctx->sdev->hca_idx];
-}
-
-/* Control "reqs drop N": the next N request packets for this end vanish on
- * the cable, as a corrupted frame does (its ICRC fails, nothing answers). */
-static bool lost_on_the_way(const struct sr_qp *qp)
-{
-	uint32_t *left = &my_port(qp)->drop_reqs;
-	uint32_t n = __atomic_load_n(left, __ATOMIC_ACQUIRE);
-	while (n && !__atomic_compare_exchange_n(left, &n, n - 1, false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
-		;
-	return n != 0;
-}
-
-/* A request ahead of the expected PSN: an earlier one was lost. As an RC
- * responder must, the first such packet is answered with a NAK "PSN
- * sequence error" carrying the ePSN, the rest of the gap is dropped
- * silently until the ePSN arrives (one NAK per sequence error: NAKing every
- * packet of the window would make the requester go back N times). */
-static void seq_error(struct sr_qp *qp, const struct sr_msg *m, uint64_t now)
-{
-	__atomic_add_fetch(&my_port(qp)->out_of_seq, 1, __ATOMIC_RELAXED);
-	if (qp->nak_sent)
-		return;
-	reply(qp, m, SR_M_NAK, SR_NAK_SEQ, qp->epsn, now);
-}
-
 void sr_resp_rx(const struct sr_msg *m, const void *payload, uint64_t now)
 {
 	struct sr_qp *qp = sr_qp_find(m->dst_qpn);
@@ -297,16 +262,10 @@ void sr_resp_rx(const struct sr_msg *m, const void *payload, uint64_t now)
 	    m->src_qpn != qp->dest_qpn ||
 	    !sr_port_active(sr_g.host_idx, sr_g.host, qp->ctx->sdev->hca_idx))
 		return;
-	if (lost_on_the_way(qp))
-		return;
 	uint32_t d = (m->psn - qp->epsn) & 0xffffff;
-	if (d == 0)
-		qp->nak_sent = false;           /* the gap (if any) is closed */
 	if (d != 0) {
-		if (d < 0x800000) {
-			seq_error(qp, m, now);      /* future PSN: an earlier one was lost */
-			return;
-		}
+		if (d < 0x800000)
+			return;                     /* future PSN: an earlier one was lost */
 		if (m->opcode == IBV_WR_RDMA_READ)
 			do_read(qp, m, now);        /* duplicate READ is executed again */
 		else

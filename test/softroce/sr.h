@@ -90,12 +90,6 @@ struct sr_shm_port {
 	uint64_t netdev_v4;       /* control "addr": 0 = the topology's, else 1 << 32 |
 				   * the address (network order; 0 = none) */
 	uint64_t xmit_bytes, rcv_bytes, xmit_pkts, rcv_pkts;
-	uint32_t drop_reqs;       /* control "reqs drop N": the next N request
-				   * packets arriving at this end are lost */
-	uint64_t out_of_seq;      /* responder: request packets ahead of the ePSN
-				   * (mlx5 hw_counters out_of_sequence) */
-	uint64_t seq_naks_rx;     /* requester: NAK sequence errors received
-				   * (mlx5 hw_counters packet_seq_err) */
 };
 
 struct sr_shm_host {
@@ -306,14 +300,12 @@ struct sr_qp {
 	int dst_pid, dst_host, dst_hca;
 	bool dst_known, dst_ok;
 	struct sr_hca_cfg dst_cfg;
-	bool nak_sent;               /* responder: ePSN NAKed (RNR, sequence...): the
-				      * packets behind it are dropped silently */
 };
 
 /* ---- wire --------------------------------------------------------------- */
 enum sr_msg_type { SR_M_REQ = 1, SR_M_ACK, SR_M_NAK, SR_M_READ_RESP };
 enum sr_nak { SR_NAK_RNR = 1, SR_NAK_ACCESS, SR_NAK_INV_REQ, SR_NAK_REM_OP,
-	      SR_NAK_STREAM, SR_NAK_LOC_PROT, SR_NAK_SEQ };
+	      SR_NAK_STREAM, SR_NAK_LOC_PROT };
 
 struct sr_iov { uint64_t addr, len; };
 

@@ -183,7 +183,7 @@ static void build_hca(int idx)
 	put_file(uv, "abi_version", "1\n");
 }
 
-struct sr_sysfs_seen { uint64_t v[9]; bool valid; };
+struct sr_sysfs_seen { uint64_t v[7]; bool valid; };
 static struct sr_sysfs_seen seen[SR_MAX_HCAS];
 
 static void refresh_hca(int idx)
@@ -191,15 +191,13 @@ static void refresh_hca(int idx)
 	const struct sr_hca_cfg *c = &sr_g.hca[idx];
 	const struct sr_shm_port *p = &sr_g.shm->host[sr_g.host_idx].port[idx];
 	bool up = sr_port_active(sr_g.host_idx, sr_g.host, idx);
-	uint64_t now[9] = {
+	uint64_t now[7] = {
 		__atomic_load_n(&p->xmit_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_bytes, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->xmit_pkts, __ATOMIC_RELAXED),
 		__atomic_load_n(&p->rcv_pkts, __ATOMIC_RELAXED),
 		up, (uint64_t)sr_port_netdev_mtu(sr_g.host_idx, idx, c),
 		sr_netdev_v4(sr_g.host_idx, idx),
-		__atomic_load_n(&p->out_of_seq, __ATOMIC_RELAXED),
-		__atomic_load_n(&p->seq_naks_rx, __ATOMIC_RELAXED),
 	};
 	if (seen[idx].valid && memcmp(now, seen[idx].v, sizeof(now)) == 0)
 		return;
@@ -236,14 +234,6 @@ static void refresh_hca(int idx)
 		swap_mode = false;         /* rare: plain renames, no temporaries left */
 		put_gids(&live, port);
 		swap_mode = swap;
-	}
-	if (!seen[idx].valid || seen[idx].v[7] != now[7] || seen[idx].v[8] != now[8]) {
-		char hw[800];   /* mlx5's names for the sequence-error counters */
-		snprintf(hw, sizeof(hw), "%s/hw_counters", port);
-		if (!seen[idx].valid)
-			mkdirs(hw);
-		put_file(hw, "out_of_sequence", "%llu\n", (unsigned long long)now[7]);
-		put_file(hw, "packet_seq_err", "%llu\n", (unsigned long long)now[8]);
 	}
 	memcpy(seen[idx].v, now, sizeof(now));
 	seen[idx].valid = true;
