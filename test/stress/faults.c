@@ -155,8 +155,9 @@ static void undo(struct st_faults *f)
 static bool readmitted(struct st_faults *f, double now)
 {
 	const char *r = st_rails[f->back_rail];
-	if (now < f->back_since + f->settle)
+	if (now < f->back_since + f->settle || now < f->back_look)
 		return false;
+	f->back_look = now + 0.05;      /* two sysfs reads, not on every loop turn */
 	if (now < f->back_since + 30.0 &&
 	    (dp_counter(f->p, "a", r, "port_xmit_data") <= f->back_a ||
 	     dp_counter(f->p, "b", r, "port_xmit_data") <= f->back_b))

@@ -44,6 +44,7 @@ struct st_faults {
 	 * rail down while this one is still rejoining (both down: fatal). */
 	int back_rail;
 	double back_since, settle;      /* settle: seconds after it came back, at least */
+	double back_look;               /* next reading of its counters (every 50 ms) */
 	uint64_t back_a, back_b;
 };
 

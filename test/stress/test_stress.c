@@ -191,10 +191,24 @@ FATAL(peer_frozen_past_timeout, ST_F_FREEZE_LONG)
 struct flap_script {
 	int rail, stage;
 	uint64_t trigger;
-	double at, settle;
+	double at, settle, look;        /* look: next reading of the counters */
 	uint64_t xmit_before;           /* host a's port_xmit_data on the flapped rail */
 	uint64_t up_a, up_b;            /* both hosts' port_xmit_data on it when it came up */
 };
+
+/* Rail r re-admitted after it came back: both ends transmit on it again,
+ * at least `settle` seconds on (a slow, sanitized run on a loaded host takes
+ * longer to rejoin), or 30 s passed: then the other rail's loss shows what
+ * is missing. The counters are read every 50 ms, not on every loop turn. */
+static bool readmitted(const struct dp_pair *p, struct flap_script *s, const char *r,
+		       double now)
+{
+	if (now < s->at + s->settle || now < s->look)
+		return false;
+	s->look = now + 0.05;
+	return now >= s->at + 30 || (dp_counter(p, "a", r, "port_xmit_data") > s->up_a &&
+				     dp_counter(p, "b", r, "port_xmit_data") > s->up_b);
+}
 
 /* Rail R down long enough for any failover (past the RC retry budget at
  * timeout 24: ~5.5 s), up, time to be re-admitted, then the other rail down
@@ -214,13 +228,7 @@ static bool flap_then_other(struct st_fatal *x)
 		s->up_b = dp_counter(x->p, "b", r, "port_xmit_data");
 		s->at = now;
 		s->stage = 2;
-	} else if (s->stage == 2 && now >= s->at + s->settle &&
-		   ((dp_counter(x->p, "a", r, "port_xmit_data") > s->up_a &&
-		     dp_counter(x->p, "b", r, "port_xmit_data") > s->up_b) ||
-		    now >= s->at + 30)) {
-		/* Re-admitted: both ends transmit on it again (or 30 s passed:
-		 * then the other rail's loss shows what is missing). A slow
-		 * (sanitized) run on a loaded host takes longer to rejoin. */
+	} else if (s->stage == 2 && readmitted(x->p, s, r, now)) {
 		s->xmit_before = dp_counter(x->p, "a", r, "port_xmit_data");
 		st_control(x->p, "a %s down", o);
 		s->at = now;
